@@ -1,0 +1,43 @@
+import pino, { type Logger } from 'pino';
+import type { Config } from './config.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { openDatabase, type Database, type Db } from './db/client.ts';
+import { seedRoles } from './roles/service.ts';
+
+/** The one context every service receives explicitly: no globals, no container. */
+export interface App {
+  config: Config;
+  database: Database;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+}
+
+export interface OpenAppOptions {
+  clock?: Clock;
+  log?: Logger;
+  /** Use this database instead of the one the config names (tests, benchmarks). */
+  database?: Database;
+}
+
+/** Opens the database named by the config, applies migrations and seeds the fixed data. */
+export async function openApp(config: Config, options: OpenAppOptions = {}): Promise<App> {
+  const database =
+    options.database ??
+    (await openDatabase(config.databaseUrl ? { databaseUrl: config.databaseUrl } : { pgliteDir: `${config.dataDir}/db` }));
+  const app: App = {
+    config,
+    database,
+    db: database.db,
+    clock: options.clock ?? systemClock,
+    log: options.log ?? pino({ level: process.env.HAVEN_LOG_LEVEL ?? 'info' }),
+  };
+  try {
+    await database.migrate();
+    await seedRoles(app);
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return app;
+}

@@ -1,0 +1,111 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { App } from '../app.ts';
+import { sendPage } from '../web/render.ts';
+import { formField, pageContext } from '../web/page.ts';
+import { safeRedirectPath } from '../security/redirect.ts';
+import { SESSION_COOKIE, endSession } from '../sessions/service.ts';
+import { recordAudit } from '../audit/service.ts';
+import { attemptPasswordLogin, changeOwnPassword, completeSetup, DEVICE_COOKIE, isSetupTokenValid } from './service.ts';
+import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './views.tsx';
+
+const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' } as const;
+const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;
+
+function setSessionCookie(reply: FastifyReply, token: string) {
+  reply.setCookie(SESSION_COOKIE, token, COOKIE_OPTIONS);
+}
+
+const NOTICES: Record<string, string> = {
+  timeout: 'You were logged out after a period of inactivity.',
+  ended: 'Your session has ended. Please log in again.',
+  logout: 'You have logged out.',
+  setup: 'The administrator account was created. Log in with it now.',
+};
+
+export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
+  server.get<{ Querystring: { next?: string; reason?: string } }>('/login', { config: { access: 'public' } }, async (request, reply) => {
+    const next = safeRedirectPath(request.query.next);
+    const notice = request.query.reason ? NOTICES[request.query.reason] : undefined;
+    return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={next} notice={notice} />);
+  });
+
+  server.post('/login', { config: { access: 'public' } }, async (request, reply) => {
+    const login = formField(request.body, 'login');
+    const password = formField(request.body, 'password');
+    const next = safeRedirectPath(formField(request.body, 'next'));
+    // Whatever session came with the request is discarded: login always starts a new one.
+    if (request.session) await endSession(app, request.session.id);
+    const outcome = await attemptPasswordLogin(app, {
+      login,
+      password,
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+      deviceToken: request.cookies[DEVICE_COOKIE],
+    });
+    if (!outcome.ok) {
+      reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
+      return sendPage(
+        reply,
+        <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={next} login={login} error="Login name or password is incorrect." />,
+        401,
+      );
+    }
+    setSessionCookie(reply, outcome.sessionToken);
+    reply.setCookie(DEVICE_COOKIE, outcome.deviceToken, { ...COOKIE_OPTIONS, maxAge: DEVICE_COOKIE_MAX_AGE });
+    return reply.redirect(outcome.stage === 'password_change' ? '/password/change' : next, 303);
+  });
+
+  server.post('/logout', { config: { access: 'any-session' } }, async (request, reply) => {
+    const session = request.session!;
+    await endSession(app, session.id);
+    await recordAudit(app, { action: 'logout', actor: { id: session.user.id, login: session.user.login }, target: session.user.login, ip: request.ip });
+    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
+    return reply.redirect('/login?reason=logout', 303);
+  });
+
+  server.get<{ Params: { token: string } }>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
+    const ctx = { ...pageContext(request, reply), session: null };
+    if (!(await isSetupTokenValid(app, request.params.token))) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
+    return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={{}} errors={{}} />);
+  });
+
+  server.post<{ Params: { token: string } }>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
+    const values = {
+      login: formField(request.body, 'login'),
+      fullName: formField(request.body, 'fullName'),
+      email: formField(request.body, 'email'),
+    };
+    const result = await completeSetup(
+      app,
+      request.params.token,
+      { ...values, password: formField(request.body, 'password'), confirm: formField(request.body, 'confirm') },
+      request.ip,
+    );
+    const ctx = { ...pageContext(request, reply), session: null };
+    if (!result.ok && 'expired' in result) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
+    if (!result.ok) return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={values} errors={result.errors} />, 400);
+    return reply.redirect('/login?reason=setup', 303);
+  });
+
+  server.get('/password/change', { config: { access: 'any-session' } }, async (request, reply) => {
+    return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={{}} />);
+  });
+
+  server.post('/password/change', { config: { access: 'any-session' } }, async (request, reply) => {
+    const session = request.session!;
+    const result = await changeOwnPassword(app, {
+      userId: session.user.id,
+      sessionId: session.id,
+      current: formField(request.body, 'current'),
+      next: formField(request.body, 'next'),
+      confirm: formField(request.body, 'confirm'),
+      ip: request.ip,
+      userAgent: request.headers['user-agent'],
+    });
+    if (!result.ok) {
+      return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={session.stage === 'password_change'} errors={result.errors} />, 400);
+    }
+    setSessionCookie(reply, result.sessionToken);
+    return reply.redirect('/', 303);
+  });
+};

@@ -1,0 +1,76 @@
+import { Csrf, Field, FormError, Layout, type PageContext } from '../web/layout.tsx';
+
+export function LoginPage({ ctx, next, error, notice, login }: { ctx: PageContext; next: string; error?: string; notice?: string; login?: string }) {
+  return (
+    <Layout title="Log in" ctx={ctx}>
+      {notice && <p class="notice">{notice}</p>}
+      <FormError message={error} />
+      <form method="post" action="/login">
+        <Csrf token={ctx.csrfToken} />
+        <input type="hidden" name="next" value={next} />
+        <Field name="login" label="Login name" value={login} autocomplete="username" required />
+        <Field name="password" label="Password" type="password" autocomplete="current-password" required />
+        <button type="submit">Log in</button>
+      </form>
+    </Layout>
+  );
+}
+
+export interface SetupValues {
+  login?: string;
+  fullName?: string;
+  email?: string;
+}
+
+export function SetupPage({ ctx, token, values, errors }: { ctx: PageContext; token: string; values: SetupValues; errors: Record<string, string> }) {
+  return (
+    <Layout title="Create the first administrator" ctx={ctx}>
+      <p>This one-time page creates Haven's first Site Administrator. It stops working once used.</p>
+      <FormError message={errors._form} />
+      <form method="post" action={`/setup/${encodeURIComponent(token)}`}>
+        <Csrf token={ctx.csrfToken} />
+        <Field name="login" label="Login name" value={values.login} error={errors.login} autocomplete="username" required />
+        <Field name="fullName" label="Full name" value={values.fullName} error={errors.fullName} autocomplete="name" required />
+        <Field name="email" label="E-mail" type="email" value={values.email} error={errors.email} autocomplete="email" required />
+        <Field name="password" label="Password" type="password" error={errors.password} autocomplete="new-password" required />
+        <Field name="confirm" label="Password again" type="password" error={errors.confirm} autocomplete="new-password" required />
+        <button type="submit">Create administrator</button>
+      </form>
+    </Layout>
+  );
+}
+
+export function SetupExpiredPage({ ctx }: { ctx: PageContext }) {
+  return (
+    <Layout title="Setup link not valid" ctx={ctx}>
+      <p role="alert">
+        This setup link has been used, has expired, or Haven already has users. Restart Haven with no users to get a new one, or
+        create an administrator with <code>haven users create</code>.
+      </p>
+    </Layout>
+  );
+}
+
+export function PasswordChangePage({ ctx, forced, errors }: { ctx: PageContext; forced: boolean; errors: Record<string, string> }) {
+  return (
+    <Layout title="Change password" ctx={ctx}>
+      {forced && <p role="status">Your password must be changed before you continue.</p>}
+      <FormError message={errors._form} />
+      <form method="post" action="/password/change">
+        <Csrf token={ctx.csrfToken} />
+        <Field name="current" label="Current password" type="password" error={errors.current} autocomplete="current-password" required />
+        <Field
+          name="next"
+          label="New password"
+          type="password"
+          error={errors.next}
+          autocomplete="new-password"
+          required
+          help="At least the site's minimum length, with a letter and a digit; not a common or earlier password."
+        />
+        <Field name="confirm" label="New password again" type="password" error={errors.confirm} autocomplete="new-password" required />
+        <button type="submit">Change password</button>
+      </form>
+    </Layout>
+  );
+}

@@ -1,0 +1,112 @@
+import type { App } from '../app.ts';
+import type { CommandRequest, CommandResult } from '../control/socket.ts';
+import { verifyAuditChain } from '../audit/service.ts';
+import { findRoleByName } from '../roles/service.ts';
+import { getSiteSettings, updateSiteSettings } from '../settings/service.ts';
+import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
+import { createUser, listUsers, setLoginActive } from '../users/service.ts';
+
+export const USAGE = `usage: haven <command>
+  start                                   start Haven
+  migrate                                 apply database migrations and exit
+  users create --login L --email E --role R [--name N] --password-stdin
+  users list                              one line per user: login, role, active, MFA method
+  users set-active LOGIN yes|no
+  settings get [KEY]                      print KEY=VALUE lines
+  settings set KEY VALUE
+  audit verify                            check the audit log's hash chain`;
+
+class UsageError extends Error {}
+
+function options(args: string[], allowed: string[], flags: string[] = []): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i]!.replace(/^--/, '');
+    if (!args[i]!.startsWith('--')) throw new UsageError(`unexpected argument "${args[i]}"`);
+    if (flags.includes(name)) {
+      result[name] = 'yes';
+      continue;
+    }
+    if (!allowed.includes(name)) throw new UsageError(`unknown option --${name}`);
+    const value = args[++i];
+    if (value === undefined) throw new UsageError(`--${name} needs a value`);
+    result[name] = value;
+  }
+  return result;
+}
+
+function firstError(errors: Record<string, string>): string {
+  const [field, message] = Object.entries(errors)[0] ?? ['', 'invalid input'];
+  return field && field !== '_form' && field !== '_unknown' ? `${field}: ${message}` : message;
+}
+
+/**
+ * The `haven` commands that need the database. The same function runs in the CLI process
+ * or, when an embedded-database server is running, inside that server (control socket).
+ */
+export async function runCommand(app: App, request: CommandRequest): Promise<CommandResult> {
+  const out: string[] = [];
+  const fail = (message: string, code = 1): CommandResult => ({ code, stdout: out.join(''), stderr: `haven: ${message}\n` });
+  const [group, action, ...rest] = request.argv;
+  try {
+    // Opening the database applied every pending migration already (here or in the server).
+    if (group === 'migrate' && action === undefined) return { code: 0, stdout: 'database schema is up to date\n', stderr: '' };
+    if (group === 'users' && action === 'list') {
+      for (const u of await listUsers(app)) {
+        out.push(`${u.login}\t${u.roleName}\t${u.loginActive ? 'active' : 'inactive'}\t${u.mfaEnabled ? (u.mfaMethod ?? 'unknown') : 'none'}\n`);
+      }
+      return { code: 0, stdout: out.join(''), stderr: '' };
+    }
+    if (group === 'users' && action === 'create') {
+      const opts = options(rest, ['login', 'email', 'role', 'name'], ['password-stdin']);
+      for (const required of ['login', 'email', 'role', 'password-stdin']) {
+        if (!opts[required]) throw new UsageError(`--${required} is required`);
+      }
+      const password = (request.stdin ?? '').replace(/\r?\n$/, '');
+      if (!password) return fail('no password on standard input');
+      const role = await findRoleByName(app, opts.role!);
+      if (!role) return fail(`no role named "${opts.role}"`);
+      const result = await createUser(
+        app,
+        { login: opts.login!, email: opts.email!, fullName: opts.name ?? opts.login!, roleId: role.id, password },
+        { actor: null, ip: null, mustChangePassword: false },
+      );
+      if (!result.ok) return fail(firstError(result.errors));
+      return { code: 0, stdout: `created user ${opts.login!.trim().toLowerCase()} (${role.name})\n`, stderr: '' };
+    }
+    if (group === 'users' && action === 'set-active') {
+      const [login, flag, extra] = rest;
+      if (!login || !flag || extra !== undefined || !['yes', 'no'].includes(flag)) throw new UsageError('users set-active LOGIN yes|no');
+      const result = await setLoginActive(app, login, flag === 'yes', { actor: null, ip: null });
+      if (!result.ok) return fail(firstError(result.errors));
+      return { code: 0, stdout: `${login.trim().toLowerCase()}: login ${flag === 'yes' ? 'active' : 'inactive'}\n`, stderr: '' };
+    }
+    if (group === 'settings' && action === 'get') {
+      if (rest.length > 1) throw new UsageError('settings get [KEY]');
+      const settings = await getSiteSettings(app);
+      const keys = rest[0] ? [rest[0]] : [...SETTING_KEYS];
+      for (const key of keys) {
+        if (!isSettingKey(key)) return fail(`unknown setting "${key}"`);
+        out.push(`${key}=${settings[key]}\n`);
+      }
+      return { code: 0, stdout: out.join(''), stderr: '' };
+    }
+    if (group === 'settings' && action === 'set') {
+      const [key, value, extra] = rest;
+      if (!key || value === undefined || extra !== undefined) throw new UsageError('settings set KEY VALUE');
+      const result = await updateSiteSettings(app, { [key]: value }, null, null);
+      if (!result.ok) return fail(firstError(result.errors));
+      return { code: 0, stdout: `${key}=${(await getSiteSettings(app))[key as never]}\n`, stderr: '' };
+    }
+    if (group === 'audit' && action === 'verify') {
+      const result = await verifyAuditChain(app);
+      if (result.problem) return fail(`audit log broken at entry ${result.problem.seq}: ${result.problem.problem.replace(/_/g, ' ')}`);
+      return { code: 0, stdout: `audit log intact: ${result.entries} entries, last hash ${result.lastHash}\n`, stderr: '' };
+    }
+    throw new UsageError(`unknown command "${request.argv.join(' ')}"`);
+  } catch (error) {
+    if (error instanceof UsageError) return { code: 2, stdout: '', stderr: `haven: ${error.message} (see "haven help")\n` };
+    app.log.error({ err: error }, 'command failed');
+    return fail(`command failed: ${(error as Error).message.split('\n')[0]}`);
+  }
+}

@@ -1,0 +1,95 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import type { App } from '../app.ts';
+import { roles, users } from '../db/schema.ts';
+import { isPermission, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
+import type { Db } from '../db/client.ts';
+
+export type Role = typeof roles.$inferSelect;
+
+/** Creates the seeded roles that do not exist yet; never overwrites an administrator's edits. */
+export async function seedRoles(app: App): Promise<void> {
+  const now = app.clock.now();
+  await app.db
+    .insert(roles)
+    .values(SEEDED_ROLES.map((r) => ({ name: r.name, internalPermissions: r.internal, externalPermissions: r.external, createdAt: now })))
+    .onConflictDoNothing({ target: roles.name });
+}
+
+export function listRoles(app: App): Promise<Role[]> {
+  return app.db.select().from(roles).orderBy(asc(roles.name));
+}
+
+export async function findRoleByName(app: App, name: string): Promise<Role | undefined> {
+  const [role] = await app.db.select().from(roles).where(sql`lower(${roles.name}) = lower(${name})`);
+  return role;
+}
+
+export async function getRole(app: App, id: string): Promise<Role | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [role] = await app.db.select().from(roles).where(eq(roles.id, id));
+  return role;
+}
+
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+export type RoleUpdateResult = { ok: true } | { ok: false; error: string };
+
+// Permissions an administrator may not take from their own role: they would lock themselves
+// out of undoing the change.
+const SELF_LOCKOUT: Permission[] = ['admin_roles', 'login_internal'];
+
+const normalizeSet = (list: string[]) => [...new Set(list)].sort();
+
+export async function updateRolePermissions(
+  app: App,
+  roleId: string,
+  internal: string[],
+  external: string[],
+  actor: Actor & { roleId: string },
+  ip: string,
+): Promise<RoleUpdateResult> {
+  const unknown = [...internal, ...external].filter((p) => !isPermission(p));
+  if (unknown.length) return { ok: false, error: `Unknown permission: ${unknown.join(', ')}.` };
+  const role = await getRole(app, roleId);
+  if (!role) return { ok: false, error: 'No such role.' };
+  if (roleId === actor.roleId) {
+    const lost = SELF_LOCKOUT.filter((p) => role.internalPermissions.includes(p) && !internal.includes(p));
+    if (lost.length) return { ok: false, error: `You cannot remove ${lost.join(', ')} from your own role.` };
+  }
+  const after = { internal: normalizeSet(internal), external: normalizeSet(external) };
+  await app.db.transaction(async (tx) => {
+    await tx.update(roles).set({ internalPermissions: after.internal, externalPermissions: after.external }).where(eq(roles.id, roleId));
+    await recordAudit(
+      app,
+      {
+        action: 'role.permissions_changed',
+        actor,
+        target: role.name,
+        ip,
+        details: { before: { internal: role.internalPermissions, external: role.externalPermissions }, after },
+      },
+      tx as unknown as Db,
+    );
+  });
+  return { ok: true };
+}
+
+export async function createRole(app: App, name: string, actor: Actor, ip: string): Promise<{ ok: true; id: string } | { ok: false; error: string }> {
+  const trimmed = name.trim();
+  if (trimmed.length < 2 || trimmed.length > 80) return { ok: false, error: 'Role name must be 2 to 80 characters.' };
+  if (await findRoleByName(app, trimmed)) return { ok: false, error: 'A role with that name exists already.' };
+  const id = await app.db.transaction(async (tx) => {
+    const [row] = await tx.insert(roles).values({ name: trimmed, createdAt: app.clock.now() }).returning({ id: roles.id });
+    await recordAudit(app, { action: 'role.created', actor, target: trimmed, ip }, tx as unknown as Db);
+    return row!.id;
+  });
+  return { ok: true, id };
+}
+
+export async function countUsersByRole(app: App): Promise<Map<string, number>> {
+  const rows = await app.db.select({ roleId: users.roleId, n: sql<number>`count(*)::int` }).from(users).groupBy(users.roleId);
+  return new Map(rows.map((r) => [r.roleId, r.n]));
+}

@@ -1,0 +1,89 @@
+import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyHelmet from '@fastify/helmet';
+import fastifyCsrf from '@fastify/csrf-protection';
+import type { App } from './app.ts';
+import { registerAccessControl } from './web/access.ts';
+import { registerErrorPages, csrfFailurePage } from './web/errors.tsx';
+import { webRoutes } from './web/routes.tsx';
+import { authRoutes } from './auth/routes.tsx';
+import { sessionRoutes } from './sessions/routes.ts';
+import { userAdminRoutes } from './users/routes.tsx';
+import { roleAdminRoutes } from './roles/routes.tsx';
+import { settingsRoutes } from './settings/routes.tsx';
+import { auditRoutes } from './audit/routes.tsx';
+
+export const CSRF_COOKIE = '__Host-haven_csrf';
+
+export interface ServerOptions {
+  https?: { key: string; cert: string };
+  /** Extra routes (benchmarks); they declare their access like every other route. */
+  extraRoutes?: FastifyPluginAsync<{ app: App }>;
+}
+
+/** Builds the Fastify app from the capability plugins. Listening is the caller's business. */
+export async function buildServer(app: App, options: ServerOptions = {}): Promise<FastifyInstance> {
+  const server = Fastify({
+    loggerInstance: app.log,
+    // Request lines would log URLs such as one-time setup links; the audit log records what matters.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: app.config.trustProxy.length ? app.config.trustProxy : false,
+    bodyLimit: 1_048_576,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+
+  await server.register(fastifyHelmet, {
+    enableCSPNonces: true,
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+    },
+    strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
+    referrerPolicy: { policy: 'same-origin' },
+  });
+  await server.register(fastifyCookie);
+  await server.register(fastifyFormbody);
+  await server.register(fastifyCsrf, {
+    sessionPlugin: '@fastify/cookie',
+    cookieKey: CSRF_COOKIE,
+    cookieOpts: { path: '/', secure: true, httpOnly: true, sameSite: 'lax' },
+    getToken: (request) => {
+      const body = request.body as Record<string, unknown> | undefined;
+      return (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? (request.headers['x-csrf-token'] as string | undefined);
+    },
+  });
+  registerAccessControl(server, app);
+  registerErrorPages(server);
+  // Every state-changing request carries a CSRF token, the login form included.
+  server.addHook('preHandler', (request, reply, done) => {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
+    server.csrfProtection(request, reply, done);
+  });
+  server.setErrorHandler(csrfFailurePage(server));
+  // Pages hold confidential data: no cache may keep them. Assets set their own policy.
+  server.addHook('onSend', async (_request, reply) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
+  });
+
+  await server.register(webRoutes, { app });
+  await server.register(authRoutes, { app });
+  await server.register(sessionRoutes, { app });
+  await server.register(userAdminRoutes, { app });
+  await server.register(roleAdminRoutes, { app });
+  await server.register(settingsRoutes, { app });
+  await server.register(auditRoutes, { app });
+  if (options.extraRoutes) await server.register(options.extraRoutes, { app });
+  return server;
+}

@@ -1,0 +1,87 @@
+import { mkdirSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as NetServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import { openApp, type App, type OpenAppOptions } from './app.ts';
+import { lockDataDir } from './db/lock.ts';
+import { buildServer, type ServerOptions } from './server.ts';
+import { loadOrCreateTls } from './web/tls.ts';
+import { controlSocketPath, serveControlSocket } from './control/socket.ts';
+import { runCommand } from './cli/commands.ts';
+import { issueSetupToken } from './auth/service.ts';
+
+export interface RunningHaven {
+  app: App;
+  server: FastifyInstance;
+  httpsPort: number;
+  httpPort: number;
+  setupUrl: string | null;
+  fingerprint: string;
+  stop(): Promise<void>;
+}
+
+/** The plain-HTTP listener: it never serves a page, only sends the browser to HTTPS. */
+function startRedirectListener(config: Config, host: string, port: number): Promise<HttpServer> {
+  const redirect = createHttpServer((request, response) => {
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      // The target is built from HAVEN_BASE_URL, never from the Host header (no open redirect).
+      const path = (request.url ?? '/').startsWith('/') ? request.url : '/';
+      response.writeHead(301, { location: `${config.baseUrl}${path}`, 'content-type': 'text/plain' });
+      response.end('Haven is served over HTTPS only.\n');
+    } else {
+      response.writeHead(400, { 'content-type': 'text/plain' });
+      response.end('Haven is served over HTTPS only.\n');
+    }
+  });
+  return new Promise((resolve, reject) => {
+    redirect.once('error', reject);
+    redirect.listen(port, host, () => resolve(redirect));
+  });
+}
+
+/**
+ * Starts Haven: lock the data directory (embedded database), open and migrate the database,
+ * listen on HTTPS and the redirect-only HTTP port, and serve the control socket.
+ */
+export async function startHaven(config: Config, options: OpenAppOptions & ServerOptions = {}): Promise<RunningHaven> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const embedded = !config.databaseUrl && !options.database;
+  const unlock = embedded ? lockDataDir(config.dataDir) : () => {};
+  let app: App | undefined;
+  const closers: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch {
+        // Keep closing the rest.
+      }
+    }
+    closers.length = 0;
+  };
+  closers.push(unlock);
+  try {
+    app = await openApp(config, options);
+    const opened = app;
+    closers.push(() => opened.database.close());
+    const tls = await loadOrCreateTls(config);
+    const server = await buildServer(app, { https: { key: tls.key, cert: tls.cert }, extraRoutes: options.extraRoutes });
+    await server.listen({ port: config.httpsPort, host: config.host });
+    closers.push(() => server.close());
+    const httpsPort = (server.server.address() as { port: number }).port;
+    const redirect = await startRedirectListener(config, config.host, config.httpPort);
+    closers.push(() => new Promise<void>((resolve) => redirect.close(() => resolve())));
+    const httpPort = (redirect.address() as { port: number }).port;
+    if (embedded) {
+      const control: NetServer = await serveControlSocket(controlSocketPath(config.dataDir), (request) => runCommand(opened, request));
+      closers.push(() => new Promise<void>((resolve) => control.close(() => resolve())));
+    }
+    const token = await issueSetupToken(app);
+    const setupUrl = token ? `${config.baseUrl}/setup/${token}` : null;
+    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

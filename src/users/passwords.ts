@@ -1,0 +1,53 @@
+import { Algorithm, hash, verify } from '@node-rs/argon2';
+import { desc, eq } from 'drizzle-orm';
+import type { App } from '../app.ts';
+import { passwordHistory } from '../db/schema.ts';
+import { isPasswordAllowed, PASSWORD_HISTORY_DEPTH, type PasswordVerdict } from '../security/password-policy.ts';
+import { getSiteSettings } from '../settings/service.ts';
+
+// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
+const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+
+export function hashPassword(password: string): Promise<string> {
+  return hash(password, ARGON2_OPTIONS);
+}
+
+export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
+  try {
+    return await verify(passwordHash, password);
+  } catch {
+    return false;
+  }
+}
+
+let dummyHash: Promise<string> | undefined;
+/** A hash to verify against when the login name is unknown, so that both cost the same time. */
+export function dummyPasswordHash(): Promise<string> {
+  dummyHash ??= hashPassword(`unknown-user-${Math.random()}`);
+  return dummyHash;
+}
+
+export interface NewPasswordSubject {
+  id?: string;
+  login: string;
+  email: string;
+}
+
+/** The site policy plus the reuse rule: none of the last five passwords. */
+export async function checkNewPassword(app: App, subject: NewPasswordSubject, password: string): Promise<PasswordVerdict> {
+  const { password_min_length } = await getSiteSettings(app);
+  const verdict = isPasswordAllowed(password, { minLength: password_min_length, login: subject.login, email: subject.email });
+  if (!verdict.ok || !subject.id) return verdict;
+  const previous = await app.db
+    .select({ hash: passwordHistory.passwordHash })
+    .from(passwordHistory)
+    .where(eq(passwordHistory.userId, subject.id))
+    .orderBy(desc(passwordHistory.createdAt), desc(passwordHistory.id))
+    .limit(PASSWORD_HISTORY_DEPTH);
+  for (const { hash: old } of previous) {
+    if (await verifyPassword(old, password)) {
+      return { ok: false, rule: 'reused', message: `Password must differ from your last ${PASSWORD_HISTORY_DEPTH} passwords.` };
+    }
+  }
+  return verdict;
+}

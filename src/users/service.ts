@@ -1,0 +1,190 @@
+import { asc, eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import type { App } from '../app.ts';
+import type { Db } from '../db/client.ts';
+import { passwordHistory, roles, sessions, users } from '../db/schema.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
+import { getRole, isUuid } from '../roles/service.ts';
+import { checkNewPassword, hashPassword } from './passwords.ts';
+import { PASSWORD_HISTORY_DEPTH } from '../security/password-policy.ts';
+
+export type User = typeof users.$inferSelect;
+export type FieldErrors = Record<string, string>;
+export type Result<T = object> = ({ ok: true } & T) | { ok: false; errors: FieldErrors };
+
+export function normalizeLogin(login: string): string {
+  return login.trim().toLowerCase();
+}
+
+export const userFieldsSchema = z.object({
+  login: z
+    .string()
+    .transform(normalizeLogin)
+    .pipe(z.string().regex(/^[a-z0-9][a-z0-9._@-]{1,63}$/, 'Login name: 2 to 64 letters, digits or . _ @ - (starting with a letter or digit).')),
+  fullName: z.string().trim().min(1, 'Name is required.').max(200, 'Name is at most 200 characters.'),
+  email: z.string().trim().toLowerCase().pipe(z.email('Enter a valid e-mail address.').max(254)),
+  roleId: z.string().refine(isUuid, 'Choose a role.'),
+});
+
+export function fieldErrors(error: z.ZodError): FieldErrors {
+  const errors: FieldErrors = {};
+  for (const issue of error.issues) {
+    const field = String(issue.path[0] ?? '_form');
+    errors[field] ??= issue.message;
+  }
+  return errors;
+}
+
+export async function findUserByLogin(app: App, login: string): Promise<User | undefined> {
+  const [user] = await app.db.select().from(users).where(eq(users.login, normalizeLogin(login)));
+  return user;
+}
+
+export async function getUser(app: App, id: string): Promise<User | undefined> {
+  if (!isUuid(id)) return undefined;
+  const [user] = await app.db.select().from(users).where(eq(users.id, id));
+  return user;
+}
+
+export async function countUsers(app: App): Promise<number> {
+  const [row] = await app.db.select({ n: sql<number>`count(*)::int` }).from(users);
+  return row?.n ?? 0;
+}
+
+export function listUsers(app: App) {
+  return app.db
+    .select({
+      id: users.id,
+      login: users.login,
+      fullName: users.fullName,
+      email: users.email,
+      roleName: roles.name,
+      loginActive: users.loginActive,
+      mfaEnabled: users.mfaEnabled,
+      mfaMethod: users.mfaMethod,
+      lastLoginAt: users.lastLoginAt,
+    })
+    .from(users)
+    .innerJoin(roles, eq(roles.id, users.roleId))
+    .orderBy(asc(users.login));
+}
+
+/** Stores a new password hash and remembers it for the reuse rule. Callers check the policy first. */
+export async function storePassword(app: App, tx: Db, userId: string, password: string, mustChange: boolean): Promise<void> {
+  const now = app.clock.now();
+  const passwordHash = await hashPassword(password);
+  await tx.update(users).set({ passwordHash, passwordChangedAt: now, mustChangePassword: mustChange, updatedAt: now }).where(eq(users.id, userId));
+  await tx.insert(passwordHistory).values({ userId, passwordHash, createdAt: now });
+  await tx.execute(sql`
+    DELETE FROM password_history WHERE user_id = ${userId} AND id NOT IN (
+      SELECT id FROM password_history WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC LIMIT ${PASSWORD_HISTORY_DEPTH})`);
+}
+
+export interface NewUser {
+  login: string;
+  fullName: string;
+  email: string;
+  roleId: string;
+  password: string;
+}
+
+/**
+ * Creates an account. A password chosen by an administrator must be changed at first login
+ * (`mustChangePassword`); one the user typed themselves (setup, CLI) need not.
+ */
+export async function createUser(
+  app: App,
+  input: NewUser,
+  options: { actor: Actor | null; ip: string | null; mustChangePassword: boolean },
+): Promise<Result<{ id: string }>> {
+  const parsed = userFieldsSchema.safeParse(input);
+  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error) };
+  const fields = parsed.data;
+  const errors: FieldErrors = {};
+  if (await findUserByLogin(app, fields.login)) errors.login = 'That login name is taken.';
+  const role = await getRole(app, fields.roleId);
+  if (!role) errors.roleId = 'Choose a role.';
+  const verdict = await checkNewPassword(app, { login: fields.login, email: fields.email }, input.password);
+  if (!verdict.ok) errors.password = verdict.message;
+  if (Object.keys(errors).length) return { ok: false, errors };
+  const now = app.clock.now();
+  try {
+    const id = await app.db.transaction(async (tx) => {
+      const [row] = await tx
+        .insert(users)
+        .values({ login: fields.login, fullName: fields.fullName, email: fields.email, roleId: fields.roleId, createdAt: now, updatedAt: now })
+        .returning({ id: users.id });
+      await storePassword(app, tx as unknown as Db, row!.id, input.password, options.mustChangePassword);
+      await recordAudit(
+        app,
+        { action: 'user.created', actor: options.actor, target: fields.login, ip: options.ip, details: { role: role!.name, email: fields.email } },
+        tx as unknown as Db,
+      );
+      return row!.id;
+    });
+    return { ok: true, id };
+  } catch (error) {
+    if ((error as { code?: string }).code === '23505' || String((error as Error).cause ?? error).includes('users_login_key')) {
+      return { ok: false, errors: { login: 'That login name is taken.' } };
+    }
+    throw error;
+  }
+}
+
+export interface UserUpdate {
+  fullName: string;
+  email: string;
+  roleId: string;
+  loginActive: boolean;
+  password?: string;
+}
+
+export async function updateUser(app: App, id: string, input: UserUpdate, options: { actor: Actor; ip: string | null }): Promise<Result> {
+  const user = await getUser(app, id);
+  if (!user) return { ok: false, errors: { _form: 'No such user.' } };
+  const parsed = userFieldsSchema.safeParse({ ...input, login: user.login });
+  if (!parsed.success) return { ok: false, errors: fieldErrors(parsed.error) };
+  const fields = parsed.data;
+  const errors: FieldErrors = {};
+  const role = await getRole(app, fields.roleId);
+  if (!role) errors.roleId = 'Choose a role.';
+  if (user.id === options.actor.id && !input.loginActive) errors.loginActive = 'You cannot deactivate your own account.';
+  if (user.id === options.actor.id && fields.roleId !== user.roleId) errors.roleId = 'You cannot change your own role.';
+  if (input.password) {
+    const verdict = await checkNewPassword(app, { id: user.id, login: user.login, email: fields.email }, input.password);
+    if (!verdict.ok) errors.password = verdict.message;
+  }
+  if (Object.keys(errors).length) return { ok: false, errors };
+  const changes: Record<string, { before: unknown; after: unknown }> = {};
+  if (fields.fullName !== user.fullName) changes.fullName = { before: user.fullName, after: fields.fullName };
+  if (fields.email !== user.email) changes.email = { before: user.email, after: fields.email };
+  if (fields.roleId !== user.roleId) changes.role = { before: user.roleId, after: role!.name };
+  if (input.loginActive !== user.loginActive) changes.loginActive = { before: user.loginActive, after: input.loginActive };
+  if (input.password) changes.password = { before: null, after: 'set by administrator' };
+  await app.db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    await t
+      .update(users)
+      .set({ fullName: fields.fullName, email: fields.email, roleId: fields.roleId, loginActive: input.loginActive, updatedAt: app.clock.now() })
+      .where(eq(users.id, id));
+    if (input.password) await storePassword(app, t, id, input.password, true);
+    // Deactivation, a new role or a reset password ends every open session of the account.
+    if (!input.loginActive || changes.role || input.password) await t.delete(sessions).where(eq(sessions.userId, id));
+    if (Object.keys(changes).length) {
+      await recordAudit(app, { action: 'user.updated', actor: options.actor, target: user.login, ip: options.ip, details: changes }, t);
+    }
+  });
+  return { ok: true };
+}
+
+export async function setLoginActive(app: App, login: string, active: boolean, options: { actor: Actor | null; ip: string | null }): Promise<Result> {
+  const user = await findUserByLogin(app, login);
+  if (!user) return { ok: false, errors: { login: `No user with login "${normalizeLogin(login)}".` } };
+  await app.db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    await t.update(users).set({ loginActive: active, updatedAt: app.clock.now() }).where(eq(users.id, user.id));
+    if (!active) await t.delete(sessions).where(eq(sessions.userId, user.id));
+    await recordAudit(app, { action: active ? 'user.activated' : 'user.deactivated', actor: options.actor, target: user.login, ip: options.ip }, t);
+  });
+  return { ok: true };
+}

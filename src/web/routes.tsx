@@ -1,0 +1,55 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyPluginAsync } from 'fastify';
+import { sql } from 'drizzle-orm';
+import type { App } from '../app.ts';
+import { Layout } from './layout.tsx';
+import { pageContext } from './page.ts';
+import { sendPage } from './render.ts';
+
+const require = createRequire(import.meta.url);
+const here = dirname(fileURLToPath(import.meta.url));
+
+// A fixed set of small files, read once: no directory is ever served by path.
+const ASSETS: Record<string, { type: string; body: Buffer }> = {
+  'pico.min.css': { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('@picocss/pico/css/pico.min.css')) },
+  'haven.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(here, 'static/haven.css')) },
+  'session.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/session.js')) },
+};
+
+export const webRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
+  server.get<{ Params: { name: string } }>('/assets/:name', { config: { access: 'public' } }, async (request, reply) => {
+    const asset = Object.hasOwn(ASSETS, request.params.name) ? ASSETS[request.params.name] : undefined;
+    if (!asset) return reply.callNotFound();
+    return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
+  });
+
+  server.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => reply.type('text/plain').send('ok'));
+
+  server.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
+    try {
+      await app.database.rows(sql`SELECT 1`);
+      return reply.type('text/plain').send('ready');
+    } catch {
+      return reply.code(503).type('text/plain').send('database unavailable');
+    }
+  });
+
+  server.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
+    const ctx = pageContext(request, reply);
+    const session = request.session!;
+    return sendPage(
+      reply,
+      <Layout title="Dashboard" ctx={ctx}>
+        <p>
+          Welcome, {session.user.fullName}. You are signed in as <strong>{session.user.login}</strong> ({session.user.roleName}).
+        </p>
+        <p>
+          <a href="/password/change">Change your password</a>
+        </p>
+      </Layout>,
+    );
+  });
+};
