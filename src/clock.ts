@@ -40,7 +40,7 @@ export class ManualClock implements Clock {
 
   set(to: Date): void {
     this.#now = to.getTime();
-    const due = this.#sleepers.filter((s) => s.at <= this.#now);
+    const due = this.#sleepers.filter((s) => s.at <= this.#now).sort((a, b) => a.at - b.at);
     this.#sleepers = this.#sleepers.filter((s) => s.at > this.#now);
     for (const s of due) s.wake();
   }

@@ -1,11 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.ts';
-import { openApp } from './app.ts';
-import { DataDirLockedError, lockDataDir } from './db/lock.ts';
-import { runCommand, USAGE } from './cli/commands.ts';
 import { controlSocketPath, sendControlCommand, type CommandResult } from './control/socket.ts';
-import { startHaven } from './start.ts';
-import pino from 'pino';
+
+// Only what every command needs is imported up front; the server, the database and argon2
+// load on demand, so a command sent to a running Haven starts quickly.
 
 function readStdin(): string {
   try {
@@ -15,9 +13,16 @@ function readStdin(): string {
   }
 }
 
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
 async function start(config: Config): Promise<number> {
+  // Signals are handled from the first moment, so that a stop during migration still closes cleanly.
+  let stopRequested: (signal: string) => void = () => {};
+  const stopSignal = new Promise<string>((resolve) => (stopRequested = resolve));
+  process.once('SIGINT', () => stopRequested('SIGINT'));
+  process.once('SIGTERM', () => stopRequested('SIGTERM'));
+  const { startHaven } = await import('./start.ts');
   const haven = await startHaven(config);
-  const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`Haven is listening on https://${config.host}:${haven.httpsPort} (HTTP ${haven.httpPort} redirects to HTTPS).`);
   say(`Open ${config.baseUrl}/ in a browser.`);
   say(`TLS certificate SHA-256 fingerprint: ${haven.fingerprint}`);
@@ -27,27 +32,39 @@ async function start(config: Config): Promise<number> {
     say('No users yet. Create the first Site Administrator at this one-time URL (valid for one hour):');
     say(`  ${haven.setupUrl}`);
   }
-  await new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      say(`Received ${signal}; closing the database and stopping.`);
-      resolve();
-    };
-    process.once('SIGINT', () => shutdown('SIGINT'));
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-  });
+  const signal = await stopSignal;
+  say(`Received ${signal}; closing the database and stopping.`);
   await haven.stop();
   return 0;
 }
 
-/** A command that needs the database: through the running server, or by opening it ourselves. */
+const LOCK_WAIT_MS = 30_000;
+
+/**
+ * A command that needs the database: through the running server's control socket, or by
+ * opening the database ourselves. While another process holds the data directory without a
+ * socket (a server still starting, another command), wait for it a little.
+ */
 async function databaseCommand(config: Config, argv: string[], stdin: string | undefined): Promise<CommandResult> {
+  const { DataDirLockedError, lockDataDir } = await import('./db/lock.ts');
+  let unlock = () => {};
   if (!config.databaseUrl) {
-    const viaServer = await sendControlCommand(controlSocketPath(config.dataDir), { argv, stdin });
-    if (viaServer) return viaServer;
     mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const viaServer = await sendControlCommand(controlSocketPath(config.dataDir), { argv, stdin });
+      if (viaServer) return viaServer;
+      try {
+        unlock = await lockDataDir(config.dataDir);
+        break;
+      } catch (error) {
+        if (!(error instanceof DataDirLockedError) || Date.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
   }
-  const unlock = config.databaseUrl ? () => {} : lockDataDir(config.dataDir);
   try {
+    const [{ openApp }, { runCommand }, { default: pino }] = await Promise.all([import('./app.ts'), import('./cli/commands.ts'), import('pino')]);
     const app = await openApp(config, { log: pino({ level: 'warn' }, pino.destination(2)) });
     try {
       return await runCommand(app, { argv, stdin });
@@ -63,11 +80,12 @@ async function databaseCommand(config: Config, argv: string[], stdin: string | u
 export async function main(argv: string[]): Promise<number> {
   const [command = 'help'] = argv;
   try {
-    const config = loadConfig();
     if (command === 'help' || command === '--help' || command === '-h') {
-      process.stdout.write(`${USAGE}\n`);
+      const { USAGE } = await import('./cli/usage.ts');
+      say(USAGE);
       return 0;
     }
+    const config = loadConfig();
     if (command === 'start') return await start(config);
     const stdin = argv.includes('--password-stdin') ? readStdin() : undefined;
     const result = await databaseCommand(config, argv, stdin);
@@ -75,16 +93,14 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(result.stderr);
     return result.code;
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
-      process.stderr.write(`haven: ${error.message}\n`);
-      return 1;
-    }
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') {
-      process.stderr.write(`haven: a port is already in use (${(error as Error).message.split('\n')[0]}); set HAVEN_HTTPS_PORT / HAVEN_HTTP_PORT.\n`);
-      return 1;
+      process.stderr.write(`haven: a port is already in use; set HAVEN_HTTPS_PORT / HAVEN_HTTP_PORT (${(error as Error).message.split('\n')[0]}).\n`);
+    } else if (error instanceof ConfigError) {
+      process.stderr.write(`haven: ${error.message}\n`);
+    } else {
+      process.stderr.write(`haven: ${(error as Error).message.split('\n')[0]}\n`);
     }
-    process.stderr.write(`haven: ${(error as Error).message.split('\n')[0]}\n`);
     return 1;
   }
 }

@@ -47,7 +47,7 @@ function startRedirectListener(config: Config, host: string, port: number): Prom
 export async function startHaven(config: Config, options: OpenAppOptions & ServerOptions = {}): Promise<RunningHaven> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const embedded = !config.databaseUrl && !options.database;
-  const unlock = embedded ? lockDataDir(config.dataDir) : () => {};
+  const unlock = embedded ? await lockDataDir(config.dataDir) : () => {};
   let app: App | undefined;
   const closers: (() => Promise<void> | void)[] = [];
   const stop = async () => {

@@ -72,7 +72,7 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     return { ok: false };
   }
 
-  await forgiveFailures(app, keys);
+  await forgiveFailures(app, turn);
   const now = app.clock.now();
   const [full] = await app.db.select().from(users).where(eq(users.id, user.id));
   const settings = await getSiteSettings(app);
@@ -110,7 +110,7 @@ export async function changeOwnPassword(
     await app.clock.sleepUntil(turn.failureAnswerAt);
     return { ok: false, errors: { current: 'Current password is incorrect.' } };
   }
-  await forgiveFailures(app, keys);
+  await forgiveFailures(app, turn);
   if (input.next !== input.confirm) return { ok: false, errors: { confirm: 'The two new passwords differ.' } };
   if (input.next === input.current) return { ok: false, errors: { next: 'The new password must differ from the current one.' } };
   const verdict = await checkNewPassword(app, { id: user.id, login: user.login, email: user.email }, input.next);

@@ -15,10 +15,13 @@ export const deviceKey = (userId: string, deviceHash: string): ThrottleKey => ({
 export const addressKey = (ip: string): ThrottleKey => ({ key: `ip:${ip}`, quietReset: true });
 
 export interface Turn {
+  keys: ThrottleKey[];
   /** When the attempt may be evaluated. */
   turnAt: Date;
   /** When the answer to a failed attempt may be sent. */
   failureAnswerAt: Date;
+  /** The delay this attempt added to each counter, to take back if it succeeds. */
+  addedDelayMs: Map<string, number>;
 }
 
 /**
@@ -47,23 +50,40 @@ export async function reserveLoginTurn(app: App, keys: ThrottleKey[]): Promise<T
     // One attempt takes one turn: it waits for the slowest counter, and every counter moves on from there.
     const turnAt = new Date(Math.max(...reservations.map((x) => x.r.turnAt.getTime())));
     let failureAnswerAt = turnAt;
+    const addedDelayMs = new Map<string, number>();
     for (const { k, r } of reservations) {
       const shift = turnAt.getTime() - r.turnAt.getTime();
       const nextAt = new Date(r.next.nextAt.getTime() + shift);
       if (nextAt > failureAnswerAt) failureAnswerAt = nextAt;
+      addedDelayMs.set(k.key, r.next.nextAt.getTime() - r.turnAt.getTime());
       await t
         .update(loginThrottle)
         .set({ failures: r.next.failures, nextAt, updatedAt: now })
         .where(sql`${loginThrottle.key} = ${k.key}`);
     }
-    return { turnAt, failureAnswerAt };
+    return { keys: sorted, turnAt, failureAnswerAt, addedDelayMs };
   });
 }
 
-/** A correct password clears the account's (or device's) counter; address counters only decay. */
-export async function forgiveFailures(app: App, keys: ThrottleKey[]): Promise<void> {
-  const cleared = keys.filter((k) => !k.quietReset).map((k) => k.key);
-  if (!cleared.length) return;
+/**
+ * A correct password clears the account's (or device's) counter. An address counter only takes
+ * back this attempt's own advance count: successes from an address do not wipe out its
+ * failures, or an attacker with one valid account could reset the spraying limit at will.
+ */
+export async function forgiveFailures(app: App, turn: Turn): Promise<void> {
   const now = app.clock.now();
-  await app.db.update(loginThrottle).set({ failures: 0, nextAt: now, updatedAt: now }).where(inArray(loginThrottle.key, cleared));
+  await app.db.transaction(async (tx) => {
+    for (const k of turn.keys) {
+      if (!k.quietReset) {
+        await tx.update(loginThrottle).set({ failures: 0, nextAt: now, updatedAt: now }).where(sql`${loginThrottle.key} = ${k.key}`);
+        continue;
+      }
+      const added = turn.addedDelayMs.get(k.key) ?? 0;
+      await tx.execute(sql`
+        UPDATE login_throttle
+           SET failures = GREATEST(failures - 1, 0),
+               next_at = GREATEST(${now.toISOString()}::timestamptz, next_at - make_interval(secs => ${added / 1000}))
+         WHERE key = ${k.key}`);
+    }
+  });
 }

@@ -6,15 +6,7 @@ import { getSiteSettings, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
 
-export const USAGE = `usage: haven <command>
-  start                                   start Haven
-  migrate                                 apply database migrations and exit
-  users create --login L --email E --role R [--name N] --password-stdin
-  users list                              one line per user: login, role, active, MFA method
-  users set-active LOGIN yes|no
-  settings get [KEY]                      print KEY=VALUE lines
-  settings set KEY VALUE
-  audit verify                            check the audit log's hash chain`;
+export { USAGE } from './usage.ts';
 
 class UsageError extends Error {}
 

@@ -25,12 +25,19 @@ export function serveControlSocket(path: string, run: (request: CommandRequest) 
   if (existsSync(path)) unlinkSync(path); // left by a process that is gone: we hold the data dir lock
   const server = createServer((socket) => {
     let buffer = '';
+    let handled = false;
     socket.setEncoding('utf8');
+    // One command per connection: anything after the first line is ignored.
     socket.on('data', (chunk) => {
+      if (handled) return;
       buffer += chunk;
-      if (buffer.length > 1_000_000) socket.destroy();
+      if (buffer.length > 1_000_000) {
+        socket.destroy();
+        return;
+      }
       const newline = buffer.indexOf('\n');
       if (newline < 0) return;
+      handled = true;
       let request: CommandRequest;
       try {
         request = JSON.parse(buffer.slice(0, newline));
@@ -60,11 +67,17 @@ export function serveControlSocket(path: string, run: (request: CommandRequest) 
   });
 }
 
+const COMMAND_TIMEOUT_MS = 10 * 60_000;
+
 /** Asks a running Haven to carry out a command; null when no server is listening. */
 export function sendControlCommand(path: string, request: CommandRequest): Promise<CommandResult | null> {
   return new Promise((resolve, reject) => {
     if (!existsSync(path)) return resolve(null);
     const socket = createConnection(path);
+    socket.setTimeout(COMMAND_TIMEOUT_MS, () => {
+      socket.destroy();
+      reject(new Error('The running Haven did not answer within 10 minutes.'));
+    });
     let buffer = '';
     socket.setEncoding('utf8');
     socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));

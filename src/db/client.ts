@@ -18,6 +18,11 @@ export interface Database {
   kind: 'pglite' | 'postgres';
   /** Runs raw SQL and returns its rows (one round trip). */
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /**
+   * A named prepared statement, for the per-request hot path: PostgreSQL plans it once per
+   * connection instead of on every request.
+   */
+  prepared<T = Record<string, unknown>>(name: string, text: string, params: unknown[]): Promise<T[]>;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
@@ -38,6 +43,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       db,
       kind: 'postgres',
       rows: async (query) => ((await db.execute(query)) as unknown as { rows: never[] }).rows,
+      prepared: async (name, text, values) => (await pool.query({ name, text, values })).rows,
       migrate: () => migratePg(db as never, { migrationsFolder }),
       close: () => pool.end(),
     };
@@ -54,6 +60,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     db,
     kind: 'pglite',
     rows: async (query) => ((await db.execute(query)) as unknown as { rows: never[] }).rows,
+    prepared: async (_name, text, params) => (await client.query(text, params)).rows as never[],
     migrate: () => migratePglite(db as never, { migrationsFolder }),
     close: () => client.close(),
   };

@@ -18,6 +18,8 @@ export interface AuditContent {
 
 /** JSON with object keys sorted, so that the database's key order cannot change the hash. */
 export function canonicalJson(value: unknown): string {
+  // A Date is stored by the database as its ISO string: hash it the same way.
+  if (value instanceof Date) return JSON.stringify(value.toISOString());
   if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>)

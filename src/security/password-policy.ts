@@ -25,14 +25,16 @@ function refuse(rule: PasswordRule, message: string): PasswordVerdict {
 
 // "A series of letters ending in 1, 12, 123 or 1234" is what people do to satisfy
 // letter+digit rules (password1, Summer1234); 1234abcd and 1234qwerty are the reverse habit.
-const PREDICTABLE = /^(?:[a-z]+(?:1|12|123|1234)|1234abcd|1234qwerty)$/i;
+const PREDICTABLE = /^(?:\p{L}+(?:1|12|123|1234)|1234abcd|1234qwerty)$/iu;
 
 /** Checks a candidate password against the site's policy; every refusal names the rule broken. */
 export function isPasswordAllowed(password: string, ctx: PasswordContext): PasswordVerdict {
-  if (password.length < ctx.minLength) {
+  // Characters as a person counts them (code points), not UTF-16 units: an emoji is one.
+  const length = [...password].length;
+  if (length < ctx.minLength) {
     return refuse('min_length', `Password must be at least ${ctx.minLength} characters long.`);
   }
-  if (password.length > PASSWORD_MAX_LENGTH) {
+  if (length > PASSWORD_MAX_LENGTH) {
     return refuse('max_length', `Password must be at most ${PASSWORD_MAX_LENGTH} characters long.`);
   }
   if (!/\p{L}/u.test(password) || !/\p{Nd}/u.test(password)) {

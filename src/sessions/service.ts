@@ -1,4 +1,4 @@
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import type { App } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import { sessions } from '../db/schema.ts';
@@ -17,6 +17,7 @@ export interface SessionContext {
   /** The role's permission set that applies to this session (internal until locations exist). */
   permissions: string[];
   idleTimeoutMinutes: number;
+  expiresAt: Date;
   secondsUntilTimeout: number;
 }
 
@@ -26,42 +27,39 @@ export type SessionLookup = { ok: true; session: SessionContext } | { ok: false;
 // of imprecision in a 90-minute idle timeout costs nothing.
 const TOUCH_AFTER_MS = 15_000;
 
+const SESSION_LOOKUP = `
+  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, u.id AS user_id, u.login, u.full_name, u.email,
+         u.login_active, r.id AS role_id, r.name AS role_name, r.internal_permissions,
+         COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
+    FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
+   WHERE s.id = $1`;
+
+interface SessionRow {
+  id: string;
+  stage: SessionStage;
+  last_seen_at: string | Date;
+  expires_at: string | Date;
+  user_id: string;
+  login: string;
+  full_name: string;
+  email: string;
+  login_active: boolean;
+  role_id: string;
+  role_name: string;
+  internal_permissions: string[];
+  timeout_minutes: number;
+}
+
 /**
- * Resolves a session cookie in one database round trip: the session, its user's Login Active
- * flag, the role's permissions and the idle timeout, and refreshes last_seen_at.
+ * Resolves a session cookie in one database round trip (a prepared statement): the session,
+ * its user's Login Active flag, the role's permissions and the idle timeout. last_seen_at is
+ * written only when it is older than TOUCH_AFTER_MS, so most requests read and never write.
  */
 export async function lookupSession(app: App, token: string): Promise<SessionLookup> {
   const id = hashToken(token);
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
-  const rows = await app.database.rows<{
-    id: string;
-    stage: SessionStage;
-    last_seen_at: string | Date;
-    expires_at: string | Date;
-    user_id: string;
-    login: string;
-    full_name: string;
-    email: string;
-    login_active: boolean;
-    role_id: string;
-    role_name: string;
-    internal_permissions: string[];
-    timeout_minutes: number;
-  }>(sql`
-    WITH found AS (
-      SELECT s.id, s.stage, s.last_seen_at, s.expires_at, u.id AS user_id, u.login, u.full_name, u.email,
-             u.login_active, r.id AS role_id, r.name AS role_name, r.internal_permissions,
-             COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
-        FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
-       WHERE s.id = ${id}
-    ), touched AS (
-      UPDATE sessions SET last_seen_at = ${now.toISOString()}::timestamptz
-       WHERE id = ${id} AND last_seen_at < ${staleBefore.toISOString()}::timestamptz
-         AND expires_at > ${now.toISOString()}::timestamptz
-         AND last_seen_at > ${now.toISOString()}::timestamptz - make_interval(mins => (SELECT timeout_minutes FROM found))
-    )
-    SELECT * FROM found`);
+  const rows = await app.database.prepared<SessionRow>('haven_session_lookup', SESSION_LOOKUP, [id]);
   const row = rows[0];
   if (!row) return { ok: false, reason: 'unknown' };
   const times = { lastSeenAt: new Date(row.last_seen_at), expiresAt: new Date(row.expires_at) };
@@ -69,6 +67,11 @@ export async function lookupSession(app: App, token: string): Promise<SessionLoo
   if (state !== 'active' || !row.login_active) {
     await app.db.delete(sessions).where(eq(sessions.id, id));
     return { ok: false, reason: row.login_active ? state : 'inactive' };
+  }
+  let effectiveLastSeen = times.lastSeenAt;
+  if (times.lastSeenAt < staleBefore) {
+    await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, id));
+    effectiveLastSeen = now;
   }
   return {
     ok: true,
@@ -78,7 +81,8 @@ export async function lookupSession(app: App, token: string): Promise<SessionLoo
       user: { id: row.user_id, login: row.login, fullName: row.full_name, email: row.email, roleId: row.role_id, roleName: row.role_name },
       permissions: row.internal_permissions,
       idleTimeoutMinutes: row.timeout_minutes,
-      secondsUntilTimeout: secondsUntilIdleTimeout({ lastSeenAt: now, expiresAt: times.expiresAt }, row.timeout_minutes, now),
+      expiresAt: times.expiresAt,
+      secondsUntilTimeout: secondsUntilIdleTimeout({ lastSeenAt: effectiveLastSeen, expiresAt: times.expiresAt }, row.timeout_minutes, now),
     },
   };
 }

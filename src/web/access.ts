@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../app.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
+import { sendErrorPage } from './errors.tsx';
 import { lookupSession, SESSION_COOKIE, type SessionContext } from '../sessions/service.ts';
 
 /**
@@ -33,13 +34,15 @@ export function assertAccessDeclared(route: RouteOptions): void {
   if (!valid) throw new Error(`Route ${describe(route)} does not declare who may call it (config.access).`);
 }
 
-function wantsHtml(request: FastifyRequest): boolean {
-  return request.method === 'GET' || request.method === 'HEAD';
+/** A browser navigating or submitting a form (as opposed to a script asking for JSON). */
+function isBrowserNavigation(request: FastifyRequest): boolean {
+  return !(request.headers.accept ?? '').includes('application/json');
 }
 
 function sendToLogin(request: FastifyRequest, reply: FastifyReply, reason?: string) {
-  if (!wantsHtml(request)) return reply.code(401).type('text/plain').send('Your session has ended. Please log in again.');
-  const params = new URLSearchParams({ next: request.url });
+  if (!isBrowserNavigation(request)) return reply.code(401).send({ error: 'session_ended' });
+  // A form submitted after the session ended goes to the login page, not to a dead end.
+  const params = new URLSearchParams({ next: request.method === 'GET' ? request.url : '/' });
   if (reason) params.set('reason', reason);
   return reply.redirect(`/login?${params}`, 303);
 }
@@ -65,16 +68,11 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     if (!session) return sendToLogin(request, reply, endedReason);
     if (access === 'any-session') return;
     if (session.stage === 'password_change') {
-      return wantsHtml(request) ? reply.redirect('/password/change', 303) : reply.code(403).type('text/plain').send('Change your password first.');
+      return isBrowserNavigation(request) ? reply.redirect('/password/change', 303) : reply.code(403).send({ error: 'password_change_required' });
     }
     if (access === 'signed-in') return;
     if (!access || !hasPermission(session.permissions, access)) {
-      return reply.code(403).type('text/html').send(forbiddenPage);
+      return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to this page.');
     }
   });
 }
-
-const forbiddenPage =
-  '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Not allowed - Haven</title>' +
-  '<link rel="stylesheet" href="/assets/pico.min.css"></head><body><main class="container">' +
-  '<h1>Not allowed</h1><p role="alert">Your role does not give you access to this page.</p><p><a href="/">Back to the dashboard</a></p></main></body></html>';

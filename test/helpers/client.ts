@@ -32,7 +32,7 @@ export class TestClient {
     this.remember(r);
     const match = /name="_csrf" value="([^"]+)"/.exec(r.body);
     if (match) this.csrf = match[1]!;
-    return { status: r.statusCode, headers: r.headers, body: r.body, location: r.headers.location as string | undefined };
+    return { status: r.statusCode, headers: r.headers as TestResponse['headers'], body: r.body, location: r.headers.location as string | undefined };
   }
 
   async get(url: string, headers: Record<string, string> = {}): Promise<TestResponse> {

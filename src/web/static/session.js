@@ -12,7 +12,9 @@ if (banner) {
   const tick = () => {
     const left = deadline - Date.now();
     if (left <= 0) {
-      window.location.assign('/login?reason=timeout');
+      // Ask the server rather than assume: another tab may have kept the session alive.
+      clearInterval(timer);
+      window.location.reload();
       return;
     }
     const warn = left <= warnBeforeMs;
@@ -23,20 +25,27 @@ if (banner) {
       remainingText.textContent = `${minutes}:${String(seconds).padStart(2, '0')}`;
     }
   };
-  setInterval(tick, 1000);
+  const timer = setInterval(tick, 1000);
   tick();
 
   form?.addEventListener('submit', async (event) => {
     event.preventDefault();
     const body = new URLSearchParams(new FormData(form));
-    const response = await fetch('/session/extend', {
-      method: 'POST',
-      headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
-      body,
-      credentials: 'same-origin',
-    });
+    let response;
+    try {
+      response = await fetch('/session/extend', {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/x-www-form-urlencoded' },
+        body,
+        credentials: 'same-origin',
+      });
+    } catch {
+      // Offline for a moment: fall back to the plain form, which reports its own outcome.
+      form.submit();
+      return;
+    }
     if (!response.ok) {
-      window.location.assign('/login?reason=timeout');
+      window.location.reload();
       return;
     }
     const { secondsLeft } = await response.json();

@@ -1,0 +1,42 @@
+// What bench/run.ts and its server process (bench/server.ts) say to each other.
+
+/** The baseline route: public, one primary-key query, a tiny body. */
+export const BASELINE_PATH = '/bench/one-query';
+/** Diagnostic: a signed-in route that queries nothing itself and sends a tiny body (the security layer alone). */
+export const SIGNED_IN_PATH = '/bench/signed-in';
+/** Accepted by the password policy (letters and digits, not predictable, not breached). */
+export const BENCH_PASSWORD = 'tulip7orbit-haven';
+/** Signs in once for the page benchmarks; its id is what the baseline route looks up. */
+export const PAGE_USER = 'bench-page';
+
+/** One account per concurrent login loop and per login run, so no account queues behind itself. */
+export function loginUsers(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `bench-login-${i}`);
+}
+
+export type ParentMessage =
+  | { type: 'record' }
+  | { type: 'recorded' }
+  | { type: 'count' }
+  | { type: 'throttle'; keys: string[] }
+  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR); `stop` writes the .cpuprofile file. */
+  | { type: 'profile'; action: 'start' }
+  | { type: 'profile'; action: 'stop'; file: string }
+  | { type: 'stop' };
+
+export interface ThrottleRow {
+  key: string;
+  failures: number;
+  /** Seconds from now until the counter's next turn (negative: free now). */
+  nextInSeconds: number;
+}
+
+export type ChildMessage =
+  | { type: 'ready'; httpsPort: number; passwordHash: string }
+  | { type: 'failed'; error: string }
+  | { type: 'recording' }
+  | { type: 'statements'; statements: string[] }
+  /** Statements so far, and the server process's CPU time (user + system, microseconds, all threads). */
+  | { type: 'count'; count: number; cpuMicros: number }
+  | { type: 'throttle'; rows: ThrottleRow[] }
+  | { type: 'profiled' };

@@ -1,0 +1,624 @@
+// `npm run bench`: throughput of the real server, each result printed next to a baseline
+// measured in the same run, as a ratio, so that the noise of a small machine cancels out.
+//
+//   (a) page:   GET / (dashboard, signed in)  vs  a public route doing one primary-key query
+//               (target >= 0.7: session, Login Active and permissions cost no more than one
+//               round trip); also vs a static asset (reported only).
+//   (b) logins: full logins per second (GET /login + POST /login, fresh cookie jar each)
+//               vs argon2id verifies per second in-process at the same concurrency (target >= 0.8).
+// Diagnostic rows (reported only): a signed-in route that queries nothing (the access layer
+// alone) vs the same baseline, and logins that each come from their own client address
+// (X-Forwarded-For; the server trusts 127.0.0.1 as a proxy) vs the argon2id baseline.
+// The details list statements and CPU time per request (server, load generator, PostgreSQL,
+// rest of the machine), the statements one request runs, and the login throttle counters.
+//
+// Each measurement runs against PGlite and against a throwaway PostgreSQL 15 cluster. The
+// server runs in a child process (bench/server.ts) so the load generator has its own event loop.
+// Knobs: BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 10), BENCH_DB=pglite|postgres,
+// BENCH_PROFILE_DIR=dir (CPU-profile the server's main thread during each measurement: slower, for diagnosis),
+// BENCH_SERVER_ARGS (extra Node options for the server process).
+// It is a report: the exit code is 0 whatever the ratios.
+import { fork, type ChildProcess } from 'node:child_process';
+import { setMaxListeners } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import autocannon, { type Result as CannonResult } from 'autocannon';
+import { request, type Agent } from 'undici';
+import { verifyPassword } from '../src/users/passwords.ts';
+import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
+import { BASELINE_PATH, BENCH_PASSWORD, loginUsers, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage, type ThrottleRow } from './protocol.ts';
+import { CSRF_COOKIE, fullLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
+
+type DbKind = 'pglite' | 'postgres';
+
+const DURATION = Number(process.env.BENCH_DURATION ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const KINDS: DbKind[] = process.env.BENCH_DB ? (process.env.BENCH_DB.split(',') as DbKind[]) : ['pglite', 'postgres'];
+const WARMUP = 1;
+/** How long in-flight logins may finish after the deadline before they are abandoned. */
+const LOGIN_GRACE_MS = 3_000;
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+const PAGE_TARGET = 0.7;
+const LOGIN_TARGET = 0.8;
+
+// ---- the server process ------------------------------------------------------------------
+
+interface ServerHandle {
+  kind: DbKind;
+  /** postmaster.pid of the PostgreSQL cluster the server uses, to account for its CPU time. */
+  postmasterPidFile?: string;
+  baseUrl: string;
+  passwordHash: string;
+  ask<T extends ChildMessage['type']>(message: ParentMessage, answer: T): Promise<Extract<ChildMessage, { type: T }>>;
+  stop(): Promise<void>;
+}
+
+function startServer(kind: DbKind, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
+    // BENCH_SERVER_ARGS: extra Node options for the server process only, e.g. --cpu-prof.
+    execArgv: [...process.execArgv, ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])],
+    env: {
+      ...process.env,
+      BENCH_DB_KIND: kind,
+      BENCH_DATABASE_URL: databaseUrl ?? '',
+      BENCH_LOGIN_USERS: String(2 * CONNECTIONS),
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ask: ServerHandle['ask'] = (message, answer) =>
+    new Promise((resolve, reject) => {
+      const onMessage = (m: ChildMessage) => {
+        if (m.type !== answer) return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        resolve(m as never);
+      };
+      const onExit = () => reject(new Error(`the ${kind} server process exited`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send(message);
+    });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.send({ type: 'stop' } satisfies ParentMessage);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const onMessage = (m: ChildMessage) => {
+      if (m.type === 'ready') {
+        child.off('message', onMessage);
+        resolve({ kind, postmasterPidFile, baseUrl: `https://127.0.0.1:${m.httpsPort}`, passwordHash: m.passwordHash, ask, stop });
+      } else if (m.type === 'failed') {
+        reject(new Error(`the ${kind} server failed to start:\n${m.error}`));
+      }
+    };
+    child.on('message', onMessage);
+    child.once('exit', (code) => reject(new Error(`the ${kind} server process exited early (code ${code})`)));
+  });
+}
+
+// ---- measurements --------------------------------------------------------------------------
+
+interface Rate {
+  /** Per second. */
+  rate: number;
+  count: number;
+  seconds: number;
+  p50: number;
+  p99: number;
+  /** Database statements per completed request, from the server's drizzle logger. */
+  statementsPerRequest?: number;
+  /** CPU milliseconds per completed operation, and how idle the machine was. */
+  cpu?: CpuPerOperation;
+  /** Response size, headers included. */
+  bytesPerResponse?: number;
+  problems: string[];
+}
+
+interface CpuPerOperation {
+  /** The Haven process, every thread (argon2 runs on libuv's pool). */
+  server: number;
+  /** This process: the load generator, or the in-process argon2id baseline. */
+  client: number;
+  /** The PostgreSQL cluster's processes (0 for PGlite, which runs inside the server process). */
+  db: number;
+  /** Everything else on the machine (other people's work on a shared machine, the kernel...). */
+  other: number;
+  /** Share of the machine's CPU time left idle. */
+  idle: number;
+}
+
+interface Usage {
+  statements: number;
+  serverMicros: number;
+  clientMicros: number;
+  /** PostgreSQL's processes, in clock ticks. */
+  dbTicks: number;
+  /** From /proc/stat, in clock ticks (Linux only). */
+  machine?: { busy: number; total: number };
+}
+
+const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function machineTicks(): Usage['machine'] {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
+    return { busy: total - fields[3]! - fields[4]!, total };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU ticks of the postmaster (with its reaped children) and of its live children: the backends. */
+function clusterTicks(postmasterPidFile: string | undefined): number {
+  if (!postmasterPidFile) return 0;
+  try {
+    const postmaster = Number(readFileSync(postmasterPidFile, 'utf8').split('\n')[0]);
+    let ticks = 0;
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // exited meanwhile
+      }
+      // Fields after the command name, which may hold spaces: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+      const [ppid, utime, stime, cutime, cstime] = [f[1]!, f[11]!, f[12]!, f[13]!, f[14]!];
+      if (Number(entry) === postmaster) ticks += utime + stime + cutime + cstime;
+      else if (ppid === postmaster) ticks += utime + stime;
+    }
+    return ticks;
+  } catch {
+    return 0;
+  }
+}
+
+async function usage(server?: ServerHandle): Promise<Usage> {
+  const counted = server ? await server.ask({ type: 'count' }, 'count') : { count: 0, cpuMicros: 0 };
+  const client = process.cpuUsage();
+  return {
+    statements: counted.count,
+    serverMicros: counted.cpuMicros,
+    clientMicros: client.user + client.system,
+    dbTicks: clusterTicks(server?.postmasterPidFile),
+    machine: machineTicks(),
+  };
+}
+
+function cpuPerOperation(before: Usage, after: Usage, operations: number): CpuPerOperation | undefined {
+  if (!operations || !before.machine || !after.machine) return undefined;
+  const server = (after.serverMicros - before.serverMicros) / 1000;
+  const client = (after.clientMicros - before.clientMicros) / 1000;
+  const db = (after.dbTicks - before.dbTicks) * CLOCK_TICK_MS;
+  const busy = (after.machine.busy - before.machine.busy) * CLOCK_TICK_MS;
+  const total = (after.machine.total - before.machine.total) * CLOCK_TICK_MS;
+  return {
+    server: server / operations,
+    client: client / operations,
+    db: db / operations,
+    other: Math.max(0, busy - server - client - db) / operations,
+    idle: total ? 1 - busy / total : 0,
+  };
+}
+
+function problemsOf(result: CannonResult, expectedStatus: number): string[] {
+  const problems: string[] = [];
+  if (result.errors) problems.push(`${result.errors} errors`);
+  if (result.timeouts) problems.push(`${result.timeouts} timeouts`);
+  const wrong = Object.entries(result.statusCodeStats).filter(([code]) => Number(code) !== expectedStatus);
+  for (const [code, { count }] of wrong) problems.push(`${count}x HTTP ${code}`);
+  return problems;
+}
+
+/** Profiles the server during `work` when BENCH_PROFILE_DIR is set. */
+async function profiled<T>(server: ServerHandle, label: string, work: () => PromiseLike<T>): Promise<T> {
+  if (!PROFILE_DIR || !label) return await work();
+  await server.ask({ type: 'profile', action: 'start' }, 'profiled');
+  try {
+    return await work();
+  } finally {
+    const file = `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile`;
+    await server.ask({ type: 'profile', action: 'stop', file }, 'profiled');
+  }
+}
+
+async function cannon(server: ServerHandle, path: string, headers: Record<string, string>, seconds: number, label = ''): Promise<Rate> {
+  const before = await usage(server);
+  const result = await profiled(server, label, () =>
+    autocannon({ url: `${server.baseUrl}${path}`, connections: CONNECTIONS, duration: seconds, headers, timeout: 10 }),
+  );
+  const after = await usage(server);
+  const count = result['2xx'];
+  return {
+    rate: count / result.duration,
+    count,
+    seconds: result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    statementsPerRequest: count ? (after.statements - before.statements) / count : undefined,
+    cpu: cpuPerOperation(before, after, count),
+    bytesPerResponse: result.requests.total ? result.throughput.total / result.requests.total : undefined,
+    problems: problemsOf(result, 200),
+  };
+}
+
+/** Joins two runs of the same thing (ABBA halves). */
+function combine(a: Rate, b: Rate): Rate {
+  const count = a.count + b.count;
+  const seconds = a.seconds + b.seconds;
+  const weighted = (x?: number, y?: number) => (x === undefined || y === undefined ? undefined : (x * a.count + y * b.count) / (count || 1));
+  const cpu =
+    a.cpu && b.cpu
+      ? {
+          server: weighted(a.cpu.server, b.cpu.server)!,
+          client: weighted(a.cpu.client, b.cpu.client)!,
+          db: weighted(a.cpu.db, b.cpu.db)!,
+          other: weighted(a.cpu.other, b.cpu.other)!,
+          idle: (a.cpu.idle * a.seconds + b.cpu.idle * b.seconds) / seconds,
+        }
+      : undefined;
+  return {
+    rate: count / seconds,
+    count,
+    seconds,
+    p50: (a.p50 + b.p50) / 2,
+    p99: Math.max(a.p99, b.p99),
+    statementsPerRequest: weighted(a.statementsPerRequest, b.statementsPerRequest),
+    cpu,
+    bytesPerResponse: weighted(a.bytesPerResponse, b.bytesPerResponse),
+    problems: [...a.problems, ...b.problems],
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Runs `loops` concurrent loops of `once` until the deadline; work in flight may finish within the grace. */
+async function timedLoops(
+  server: ServerHandle,
+  loops: number,
+  seconds: number,
+  graceMs: number,
+  once: (loop: number, signal: AbortSignal) => Promise<string | null>,
+): Promise<Rate> {
+  const controller = new AbortController();
+  // Every request of every loop listens on the one signal.
+  setMaxListeners(loops * 4 + 10, controller.signal);
+  const before = await usage(server);
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const grace = setTimeout(() => controller.abort(), seconds * 1000 + graceMs);
+  const latencies: number[] = [];
+  const problems = new Map<string, number>();
+  let abandoned = 0;
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      while (performance.now() < deadline && !controller.signal.aborted) {
+        const t0 = performance.now();
+        try {
+          const problem = await once(loop, controller.signal);
+          if (problem) problems.set(problem, (problems.get(problem) ?? 0) + 1);
+          else latencies.push(performance.now() - t0);
+        } catch (error) {
+          if (controller.signal.aborted) abandoned++;
+          else {
+            const problem = error instanceof Error ? error.message : String(error);
+            problems.set(problem, (problems.get(problem) ?? 0) + 1);
+          }
+        }
+      }
+    }),
+  );
+  clearTimeout(grace);
+  const elapsed = (performance.now() - start) / 1000;
+  const after = await usage(server);
+  latencies.sort((x, y) => x - y);
+  const listed = [...problems].map(([p, n]) => `${n}x ${p}`);
+  if (abandoned) listed.push(`${abandoned} still waiting ${graceMs / 1000} s after the deadline (abandoned)`);
+  return {
+    rate: latencies.length / elapsed,
+    count: latencies.length,
+    seconds: elapsed,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    statementsPerRequest: latencies.length ? (after.statements - before.statements) / latencies.length : undefined,
+    cpu: cpuPerOperation(before, after, latencies.length),
+    problems: listed,
+  };
+}
+
+function loginRun(server: ServerHandle, agent: Agent, users: string[], seconds: number, address?: () => string): Promise<Rate> {
+  return timedLoops(server, users.length, seconds, LOGIN_GRACE_MS, async (loop, signal) => {
+    const outcome = await fullLogin({ baseUrl: server.baseUrl, agent, login: users[loop]!, password: BENCH_PASSWORD, forwardedFor: address?.(), signal });
+    return outcome.ok ? null : `login failed at ${outcome.step}: HTTP ${outcome.status} (${outcome.detail})`;
+  });
+}
+
+function verifyRun(server: ServerHandle, seconds: number): Promise<Rate> {
+  return timedLoops(server, CONNECTIONS, seconds, 60_000, async () =>
+    (await verifyPassword(server.passwordHash, BENCH_PASSWORD)) ? null : 'verify returned false',
+  );
+}
+
+/** A distinct private address for every call. */
+function addressSource(): () => string {
+  let n = 0;
+  return () => {
+    n++;
+    return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+  };
+}
+
+// ---- report --------------------------------------------------------------------------------
+
+interface Row {
+  kind: DbKind;
+  name: string;
+  result: Rate;
+  unit: string;
+  baselineName: string;
+  baseline: Rate;
+  baselineUnit: string;
+  target?: number;
+}
+
+interface Profile {
+  kind: DbKind;
+  dashboard: string[];
+  baseline: string[];
+  login: string[];
+  loginLatencyMs: number[];
+  verifyLatencyMs: number[];
+  /** The throttle counters right after the logins from 127.0.0.1. */
+  throttle: ThrottleRow[];
+}
+
+const fmtRate = (r: Rate, unit: string) => `${r.rate >= 100 ? r.rate.toFixed(0) : r.rate.toFixed(1)} ${unit}`;
+const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+}
+
+function report(rows: Row[], profiles: Profile[]): void {
+  const lines: string[][] = [['db', 'measurement', 'result', 'baseline', 'ratio', 'target', 'verdict']];
+  const warnings: string[] = [];
+  for (const row of rows) {
+    const ratio = row.result.rate / row.baseline.rate;
+    const verdict = row.target === undefined ? 'reported' : ratio >= row.target ? 'PASS' : 'FAIL';
+    lines.push([
+      row.kind,
+      row.name,
+      fmtRate(row.result, row.unit),
+      `${fmtRate(row.baseline, row.baselineUnit)} (${row.baselineName})`,
+      Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a',
+      row.target === undefined ? '-' : `>= ${row.target.toFixed(2)}`,
+      verdict,
+    ]);
+    if (verdict === 'FAIL') {
+      warnings.push(`WARNING: ${row.kind} ${row.name}: ratio ${ratio.toFixed(2)} is below its target ${row.target!.toFixed(2)}.`);
+    }
+    for (const [label, rate] of [
+      ['result', row.result],
+      ['baseline', row.baseline],
+    ] as const) {
+      if (rate.problems.length) warnings.push(`WARNING: ${row.kind} ${row.name} (${label}): ${rate.problems.join('; ')}`);
+    }
+  }
+  console.log('\n' + table(lines));
+
+  console.log(
+    [
+      '',
+      'Details: latency p50 / p99 per request or login; statements = drizzle statements per completed request (server side);',
+      'CPU ms per completed request or login, by process: server = Haven (all its threads), client = this process (the load',
+      "generator, or the in-process argon2id baseline), postgres = the cluster's processes, rest = everything else on the machine.",
+    ].join('\n'),
+  );
+  for (const row of rows) {
+    const detail = (r: Rate) =>
+      `${r.count} in ${r.seconds.toFixed(1)} s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms` +
+      (r.bytesPerResponse === undefined ? '' : `, ${r.bytesPerResponse.toFixed(0)} B/response`) +
+      (r.statementsPerRequest === undefined ? '' : `, ${r.statementsPerRequest.toFixed(2)} statements`) +
+      (r.cpu
+        ? `, CPU ms each: server ${r.cpu.server.toFixed(2)}, client ${r.cpu.client.toFixed(2)}, postgres ${r.cpu.db.toFixed(2)},` +
+          ` rest of machine ${r.cpu.other.toFixed(2)}` +
+          ` (machine ${(r.cpu.idle * 100).toFixed(0)}% idle)`
+        : '');
+    console.log(`  ${row.kind} ${row.name}: ${detail(row.result)}`);
+    console.log(`  ${' '.repeat(row.kind.length)}   vs ${row.baselineName}: ${detail(row.baseline)}`);
+  }
+
+  for (const p of profiles) {
+    console.log(`\nProfile (${p.kind}), one request at a time, no load:`);
+    const list = (title: string, statements: string[]) => {
+      console.log(`  ${title}: ${statements.length} statement(s)`);
+      statements.forEach((s, i) => console.log(`    ${String(i + 1).padStart(2)}. ${s.length > 150 ? `${s.slice(0, 147)}...` : s}`));
+    };
+    list(`GET ${BASELINE_PATH}`, p.baseline);
+    list('GET / (dashboard)', p.dashboard);
+    list('GET /login + POST /login', p.login);
+    console.log(
+      `  uncontended: full login ${median(p.loginLatencyMs).toFixed(1)} ms (median of ${p.loginLatencyMs.length}), ` +
+        `argon2id verify ${median(p.verifyLatencyMs).toFixed(1)} ms (median of ${p.verifyLatencyMs.length})`,
+    );
+    const ip = p.throttle.filter((r) => r.key.startsWith('ip:'));
+    const accounts = p.throttle.filter((r) => r.key.startsWith('login:'));
+    console.log(
+      `  login_throttle after the ${CONNECTIONS}-loop logins from 127.0.0.1 (all with correct passwords): ` +
+        ip.map((r) => `${r.key} failures=${r.failures}, next turn in ${r.nextInSeconds.toFixed(1)} s`).join('; ') +
+        `; account counters: ${accounts.map((r) => r.failures).join(',')} failures`,
+    );
+  }
+
+  console.log('');
+  if (warnings.length) for (const w of warnings) console.log(w);
+  else console.log('All ratios meet their targets.');
+}
+
+// ---- the run -------------------------------------------------------------------------------
+
+async function benchKind(kind: DbKind, cluster: PgCluster | undefined, rows: Row[], profiles: Profile[]): Promise<void> {
+  const databaseUrl = kind === 'postgres' ? await createDatabase(cluster!.url) : undefined;
+  process.stdout.write(`[${kind}] starting the server... `);
+  const server = await startServer(kind, databaseUrl, cluster && kind === 'postgres' ? `${cluster.dir}/data/postmaster.pid` : undefined);
+  const agent = insecureAgent();
+  try {
+    // Sign in once for the page benchmarks, the way a browser would.
+    const signedIn = await fullLogin({ baseUrl: server.baseUrl, agent, login: PAGE_USER, password: BENCH_PASSWORD });
+    if (!signedIn.ok) throw new Error(`[${kind}] the page user could not sign in: ${JSON.stringify(signedIn)}`);
+    const cookie = [SESSION_COOKIE, CSRF_COOKIE]
+      .filter((name) => signedIn.jar.cookies.has(name))
+      .map((name) => `${name}=${signedIn.jar.cookies.get(name)}`)
+      .join('; ');
+    const dashboardHeaders = { cookie };
+    const check = async (path: string, headers: Record<string, string>, expect: string) => {
+      const response = await request(`${server.baseUrl}${path}`, { dispatcher: agent, headers });
+      const body = await response.body.text();
+      if (response.statusCode !== 200 || !body.includes(expect)) {
+        throw new Error(`[${kind}] GET ${path} answered ${response.statusCode} without "${expect}"`);
+      }
+    };
+    await check('/', dashboardHeaders, 'Dashboard');
+    await check(BASELINE_PATH, {}, 'ok');
+    await check(SIGNED_IN_PATH, dashboardHeaders, 'ok');
+    await check('/assets/haven.css', {}, '');
+    console.log(`ready at ${server.baseUrl}`);
+
+    // (a) page. Warm up, then baseline, dashboard, access-only, access-only, dashboard, baseline
+    // (ABCCBA) so that a drift in the machine's speed lands on every side equally.
+    process.stdout.write(`[${kind}] page benchmarks... `);
+    await cannon(server, BASELINE_PATH, {}, WARMUP);
+    await cannon(server, '/', dashboardHeaders, WARMUP);
+    await cannon(server, SIGNED_IN_PATH, dashboardHeaders, WARMUP);
+    // autocannon stops on whole seconds.
+    const half = Math.max(1, Math.round(DURATION / 2));
+    const a1 = await cannon(server, BASELINE_PATH, {}, half, 'baseline-1');
+    const b1 = await cannon(server, '/', dashboardHeaders, half, 'dashboard-1');
+    const c1 = await cannon(server, SIGNED_IN_PATH, dashboardHeaders, half, 'signed-in-1');
+    const c2 = await cannon(server, SIGNED_IN_PATH, dashboardHeaders, half, 'signed-in-2');
+    const b2 = await cannon(server, '/', dashboardHeaders, half, 'dashboard-2');
+    const a2 = await cannon(server, BASELINE_PATH, {}, half, 'baseline-2');
+    const assetRate = await cannon(server, '/assets/haven.css', {}, DURATION, 'asset');
+    const baseline = combine(a1, a2);
+    const dashboard = combine(b1, b2);
+    const accessOnly = combine(c1, c2);
+    rows.push({ kind, name: 'page: GET / (dashboard)', result: dashboard, unit: 'req/s', baselineName: 'one-query route', baseline, baselineUnit: 'req/s', target: PAGE_TARGET });
+    rows.push({ kind, name: 'page: GET / (dashboard) vs asset', result: dashboard, unit: 'req/s', baselineName: 'GET /assets/haven.css', baseline: assetRate, baselineUnit: 'req/s' });
+    rows.push({
+      kind,
+      name: 'page: signed-in, no query, tiny body (diagnostic)',
+      result: accessOnly,
+      unit: 'req/s',
+      baselineName: 'one-query route',
+      baseline,
+      baselineUnit: 'req/s',
+    });
+    console.log('done');
+
+    // What runs per request, one at a time.
+    process.stdout.write(`[${kind}] profile... `);
+    const record = async (work: () => Promise<unknown>) => {
+      await server.ask({ type: 'record' }, 'recording');
+      await work();
+      return (await server.ask({ type: 'recorded' }, 'statements')).statements;
+    };
+    const profileAddresses = (() => {
+      let n = 0;
+      return () => `192.0.2.${++n}`;
+    })();
+    const profile: Profile = {
+      kind,
+      baseline: await record(() => check(BASELINE_PATH, {}, 'ok')),
+      dashboard: await record(() => check('/', dashboardHeaders, 'Dashboard')),
+      login: await record(() => fullLogin({ baseUrl: server.baseUrl, agent, login: PAGE_USER, password: BENCH_PASSWORD, forwardedFor: profileAddresses() })),
+      loginLatencyMs: [],
+      verifyLatencyMs: [],
+      throttle: [],
+    };
+    for (let i = 0; i < 5; i++) {
+      let t0 = performance.now();
+      const outcome = await fullLogin({ baseUrl: server.baseUrl, agent, login: PAGE_USER, password: BENCH_PASSWORD, forwardedFor: profileAddresses() });
+      if (outcome.ok) profile.loginLatencyMs.push(performance.now() - t0);
+      t0 = performance.now();
+      await verifyPassword(server.passwordHash, BENCH_PASSWORD);
+      profile.verifyLatencyMs.push(performance.now() - t0);
+    }
+    console.log('done');
+
+    // (b) logins. A diagnostic run first, each login from its own client address, then the
+    // in-process argon2id baseline, then the real measurement: every login from 127.0.0.1.
+    process.stdout.write(`[${kind}] login benchmarks... `);
+    const users = loginUsers(2 * CONNECTIONS);
+    const distinct = await profiled(server, 'logins-distinct-ip', () => loginRun(server, agent, users.slice(CONNECTIONS), DURATION, addressSource()));
+    const verifies = await verifyRun(server, DURATION);
+    const logins = await profiled(server, 'logins', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
+    const throttleKeys = ['ip:127.0.0.1', ...users.slice(0, CONNECTIONS).map((login) => `login:${login}`)];
+    profile.throttle = (await server.ask({ type: 'throttle', keys: throttleKeys }, 'throttle')).rows;
+    profiles.push(profile);
+    rows.push({ kind, name: 'logins: GET+POST /login', result: logins, unit: 'logins/s', baselineName: 'argon2id verify', baseline: verifies, baselineUnit: 'verifies/s', target: LOGIN_TARGET });
+    rows.push({
+      kind,
+      name: 'logins, own client IP each (diagnostic)',
+      result: distinct,
+      unit: 'logins/s',
+      baselineName: 'argon2id verify',
+      baseline: verifies,
+      baselineUnit: 'verifies/s',
+    });
+    console.log('done');
+  } finally {
+    await agent.close().catch(() => {});
+    await server.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  console.log(
+    `Haven benchmarks: ${CONNECTIONS} connections, ${DURATION} s per measurement, Node ${process.version}, ` +
+      `${availableParallelism()} CPUs, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}`,
+  );
+  const rows: Row[] = [];
+  const profiles: Profile[] = [];
+  let cluster: PgCluster | undefined;
+  const onSignal = () => {
+    void cluster?.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    if (KINDS.includes('postgres')) cluster = await startPgCluster();
+    for (const kind of KINDS) {
+      try {
+        await benchKind(kind, cluster, rows, profiles);
+      } catch (error) {
+        console.log(`\nWARNING: the ${kind} benchmarks did not complete: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      }
+    }
+  } finally {
+    await cluster?.stop();
+  }
+  report(rows, profiles);
+  console.log(`(benchmarks took ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(error);
+    // A report, not a gate: say what went wrong and still exit 0.
+    process.exit(0);
+  },
+);

@@ -1,0 +1,143 @@
+// The benchmark's server process: the real Haven (startHaven) with one extra baseline route,
+// started by bench/run.ts in a child process so that the load generator does not share its
+// event loop. It talks to the parent over the IPC channel (see ./protocol.ts).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { FastifyPluginAsync } from 'fastify';
+import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import { loadConfig } from '../src/config.ts';
+import { startHaven, type RunningHaven } from '../src/start.ts';
+import type { App } from '../src/app.ts';
+import { openDatabase, sql, type Database } from '../src/db/client.ts';
+import { findRoleByName } from '../src/roles/service.ts';
+import { createUser, getUser } from '../src/users/service.ts';
+import { BASELINE_PATH, BENCH_PASSWORD, loginUsers, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage } from './protocol.ts';
+
+const kind = process.env.BENCH_DB_KIND as 'pglite' | 'postgres';
+const databaseUrl = process.env.BENCH_DATABASE_URL;
+const loginUserCount = Number(process.env.BENCH_LOGIN_USERS ?? 20);
+
+function send(message: ChildMessage) {
+  process.send!(message);
+}
+
+/** Records every statement drizzle sends (a counter always, the text only while profiling). */
+class StatementLog implements DrizzleLogger {
+  count = 0;
+  recording: string[] | null = null;
+  logQuery(query: string): void {
+    this.count++;
+    this.recording?.push(query.replace(/\s+/g, ' ').trim());
+  }
+}
+
+function instrument(database: Database, log: StatementLog) {
+  // drizzle keeps its logger on the session, and hands the session's options to the sessions
+  // it creates for transactions: set both so that statements inside transactions count too.
+  const session = (database.db as unknown as { session: { logger: DrizzleLogger; options: { logger?: DrizzleLogger } } }).session;
+  session.logger = log;
+  session.options.logger = log;
+}
+
+async function main() {
+  const dataDir = mkdtempSync(join(tmpdir(), `haven-bench-${kind}-`));
+  const statements = new StatementLog();
+  const database = await openDatabase(kind === 'postgres' ? { databaseUrl: databaseUrl! } : { pgliteDir: join(dataDir, 'db') });
+  instrument(database, statements);
+
+  let probeUserId = '00000000-0000-0000-0000-000000000000';
+  // The baseline: a public route doing exactly one primary-key lookup and sending a tiny body.
+  const extraRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
+    server.get(BASELINE_PATH, { config: { access: 'public' } }, async (_request, reply) => {
+      const rows = await app.database.rows<{ id: string }>(sql`SELECT id FROM users WHERE id = ${probeUserId}`);
+      return reply.type('text/plain').send(rows.length === 1 ? 'ok' : 'missing');
+    });
+    // Diagnostic: the access layer (session lookup, Login Active, stage) and nothing else.
+    server.get(SIGNED_IN_PATH, { config: { access: 'signed-in' } }, async (_request, reply) => reply.type('text/plain').send('ok'));
+  };
+
+  const config = loadConfig({
+    HAVEN_DATA_DIR: dataDir,
+    HAVEN_HTTPS_PORT: '0',
+    HAVEN_HTTP_PORT: '0',
+    HAVEN_HOST: '127.0.0.1',
+    // Lets one diagnostic run give each login its own client address (X-Forwarded-For);
+    // requests without the header keep the socket's address, 127.0.0.1.
+    HAVEN_TRUST_PROXY: '127.0.0.1',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
+  const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' }, pino.destination(2));
+  let haven: RunningHaven | undefined;
+  let profiler: Session | undefined;
+  const cleanup = async () => {
+    await haven?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  process.on('message', async (message: ParentMessage) => {
+    if (message.type === 'record') {
+      statements.recording = [];
+      send({ type: 'recording' });
+    } else if (message.type === 'recorded') {
+      send({ type: 'statements', statements: statements.recording ?? [] });
+      statements.recording = null;
+    } else if (message.type === 'count') {
+      const cpu = process.cpuUsage();
+      send({ type: 'count', count: statements.count, cpuMicros: cpu.user + cpu.system });
+    } else if (message.type === 'throttle') {
+      const rows = await haven!.app.database.rows<{ key: string; failures: number; next_at: string | Date }>(
+        sql`SELECT key, failures, next_at FROM login_throttle WHERE key IN (${sql.join(message.keys.map((k) => sql`${k}`), sql`, `)}) ORDER BY key`,
+      );
+      const now = Date.now();
+      send({
+        type: 'throttle',
+        rows: rows.map((r) => ({ key: r.key, failures: r.failures, nextInSeconds: (new Date(r.next_at).getTime() - now) / 1000 })),
+      });
+    } else if (message.type === 'profile') {
+      if (message.action === 'start') {
+        profiler ??= new Session();
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      } else if (profiler) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(message.file, JSON.stringify(profile));
+        profiler.disconnect();
+      }
+      send({ type: 'profiled' });
+    } else if (message.type === 'stop') {
+      await cleanup().catch(() => {});
+      process.exit(0);
+    }
+  });
+
+  try {
+    haven = await startHaven(config, { extraRoutes, log, database });
+    const app = haven.app;
+    const role = await findRoleByName(app, 'Read Only');
+    if (!role) throw new Error('the seeded role "Read Only" is missing');
+    const ids: Record<string, string> = {};
+    for (const login of [PAGE_USER, ...loginUsers(loginUserCount)]) {
+      const result = await createUser(
+        app,
+        { login, fullName: `Bench ${login}`, email: `${login}@example.org`, roleId: role.id, password: BENCH_PASSWORD },
+        { actor: null, ip: null, mustChangePassword: false },
+      );
+      if (!result.ok) throw new Error(`creating ${login} failed: ${JSON.stringify(result.errors)}`);
+      ids[login] = result.id;
+    }
+    probeUserId = ids[PAGE_USER]!;
+    const user = await getUser(app, probeUserId);
+    send({ type: 'ready', httpsPort: haven.httpsPort, passwordHash: user!.passwordHash! });
+  } catch (error) {
+    send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+    await cleanup().catch(() => {});
+    process.exit(1);
+  }
+}
+
+process.on('disconnect', () => process.exit(0));
+void main();

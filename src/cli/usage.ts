@@ -1,0 +1,10 @@
+// Kept apart so that `haven help` loads nothing else.
+export const USAGE = `usage: haven <command>
+  start                                   start Haven
+  migrate                                 apply database migrations and exit
+  users create --login L --email E --role R [--name N] --password-stdin
+  users list                              one line per user: login, role, active, MFA method
+  users set-active LOGIN yes|no
+  settings get [KEY]                      print KEY=VALUE lines
+  settings set KEY VALUE
+  audit verify                            check the audit log's hash chain`;

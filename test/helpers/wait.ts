@@ -1,0 +1,30 @@
+import type { ManualClock } from '../../src/clock.ts';
+
+/** Polls until `condition` holds (real time, bounded): for asynchronous work to settle. */
+export async function waitFor(condition: () => boolean, what = 'condition', timeoutMs = 10_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/**
+ * Runs `count` requests in parallel against a manual clock and records, in virtual time,
+ * when each was answered. The clock moves in `stepMs` steps only once every request is
+ * either answered or waiting for its turn, so the schedule alone decides the answers.
+ */
+export async function answerTimes(clock: ManualClock, requests: (() => Promise<unknown>)[], limitMs: number, stepMs = 250): Promise<number[]> {
+  const start = clock.now().getTime();
+  const answered: number[] = [];
+  const all = requests.map((r) => r().then(() => answered.push(clock.now().getTime() - start)));
+  const settled = () => answered.length + clock.sleeping === requests.length;
+  await waitFor(settled, 'requests to queue');
+  while (answered.length < requests.length && clock.now().getTime() - start < limitMs) {
+    clock.advance(stepMs);
+    await new Promise((r) => setTimeout(r, 1));
+    await waitFor(settled, 'requests to settle');
+  }
+  await Promise.all(all);
+  return answered.sort((a, b) => a - b);
+}

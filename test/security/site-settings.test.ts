@@ -1,0 +1,142 @@
+import { describe, expect, test } from 'vitest';
+import {
+  defaultSiteSettings,
+  isSettingKey,
+  SETTING_KEYS,
+  SITE_SETTINGS,
+  validateSettings,
+  type SettingKey,
+} from '../../src/security/site-settings.ts';
+
+describe('definitions', () => {
+  test('the DESIGN settings exist with their DESIGN defaults', () => {
+    expect(defaultSiteSettings()).toMatchObject({
+      password_min_length: 8,
+      password_expiration_days: 0,
+      session_timeout_minutes: 90,
+      session_max_hours: 12,
+    });
+  });
+
+  test('every key has a definition whose key, label, help and section are filled', () => {
+    for (const key of SETTING_KEYS) {
+      const def = SITE_SETTINGS[key];
+      expect(def.key).toBe(key);
+      expect(def.label.length).toBeGreaterThan(0);
+      expect(def.help.length).toBeGreaterThan(0);
+      expect(['Authentication', 'Sessions']).toContain(def.section);
+    }
+    expect(Object.keys(SITE_SETTINGS).sort()).toEqual([...SETTING_KEYS].sort());
+  });
+
+  test('every default value parses to itself', () => {
+    for (const key of SETTING_KEYS) {
+      expect(SITE_SETTINGS[key].parse(SITE_SETTINGS[key].defaultValue)).toEqual({ ok: true, value: SITE_SETTINGS[key].defaultValue });
+    }
+  });
+
+  test('isSettingKey', () => {
+    for (const key of SETTING_KEYS) expect(isSettingKey(key)).toBe(true);
+    for (const bad of ['', 'nope', 'PASSWORD_MIN_LENGTH', ' password_min_length', '__proto__', 'constructor', 'toString', 'length'])
+      expect(isSettingKey(bad)).toBe(false);
+  });
+
+  test('defaultSiteSettings returns a fresh object each time', () => {
+    const a = defaultSiteSettings();
+    a.password_min_length = 99;
+    expect(defaultSiteSettings().password_min_length).toBe(8);
+  });
+});
+
+describe('validateSettings', () => {
+  test('accepts the defaults as submitted by the form', () => {
+    const submitted = Object.fromEntries(SETTING_KEYS.map((k) => [k, SITE_SETTINGS[k].defaultValue]));
+    const result = validateSettings(submitted);
+    expect(result.errors).toEqual({});
+    expect(result.values).toEqual(submitted);
+  });
+
+  test('an empty submission is valid and changes nothing', () => {
+    expect(validateSettings({})).toEqual({ values: {}, errors: {} });
+  });
+
+  test('normalises whitespace and leading zeros', () => {
+    expect(validateSettings({ password_min_length: ' 12 ' }).values).toEqual({ password_min_length: '12' });
+    expect(validateSettings({ session_timeout_minutes: '0090' }).values).toEqual({ session_timeout_minutes: '90' });
+  });
+
+  test('refuses an unknown key with a message naming it', () => {
+    const result = validateSettings({ no_such_setting: '1' });
+    expect(result.values).toEqual({});
+    expect(result.errors._unknown).toMatch(/no_such_setting/);
+  });
+
+  test('an unknown key beside valid ones still makes the submission invalid', () => {
+    const result = validateSettings({ password_min_length: '12', no_such_setting: '1' });
+    expect(Object.keys(result.errors)).toEqual(['_unknown']);
+  });
+
+  test('prototype-ish keys are unknown, not crashes', () => {
+    const submitted = JSON.parse('{"__proto__": "1", "constructor": "2"}') as Record<string, string>;
+    const result = validateSettings(submitted);
+    expect(result.errors._unknown).toBeDefined();
+    expect(result.values).toEqual({});
+  });
+
+  test.each(['', ' ', 'abc', '8.5', '8.0', '-8', '+8', '1e1', '0x10', 'NaN', 'Infinity', '8 9', '８', '١٢', '12abc', 'twelve'])(
+    'non-numeric or non-integer %j is refused for every setting',
+    (raw) => {
+      for (const key of SETTING_KEYS) {
+        const result = validateSettings({ [key]: raw });
+        expect(result.values, `${key}=${raw}`).toEqual({});
+        expect(result.errors[key], `${key}=${raw}`).toMatch(/whole number/i);
+      }
+    },
+  );
+
+  const bounds: [SettingKey, number, number][] = [
+    ['password_min_length', 8, 64],
+    ['password_expiration_days', 0, 3650],
+    ['session_timeout_minutes', 6, 1440],
+    ['session_max_hours', 1, 168],
+  ];
+
+  test.each(bounds)('%s accepts exactly %i..%i', (key, min, max) => {
+    expect(validateSettings({ [key]: String(min) })).toEqual({ values: { [key]: String(min) }, errors: {} });
+    expect(validateSettings({ [key]: String(max) })).toEqual({ values: { [key]: String(max) }, errors: {} });
+    for (const out of [min - 1, max + 1, max * 1000]) {
+      if (out < 0) continue;
+      const result = validateSettings({ [key]: String(out) });
+      expect(result.values, `${key}=${out}`).toEqual({});
+      expect(result.errors[key], `${key}=${out}`).toBe(`Must be a whole number from ${min} to ${max}.`);
+    }
+  });
+
+  test('password_min_length: 8..64 as DESIGN says (the reference suggestion of 12 fits)', () => {
+    expect(validateSettings({ password_min_length: '7' }).errors.password_min_length).toMatch(/8 to 64/);
+    expect(validateSettings({ password_min_length: '65' }).errors.password_min_length).toMatch(/8 to 64/);
+    expect(validateSettings({ password_min_length: '12' }).values.password_min_length).toBe('12');
+  });
+
+  test('password_expiration_days: 0 (off) is allowed', () => {
+    expect(validateSettings({ password_expiration_days: '0' }).values.password_expiration_days).toBe('0');
+  });
+
+  test('session_timeout_minutes: leaves room for the five-minute warning', () => {
+    expect(validateSettings({ session_timeout_minutes: '5' }).errors.session_timeout_minutes).toBeDefined();
+    expect(validateSettings({ session_timeout_minutes: '0' }).errors.session_timeout_minutes).toBeDefined();
+    expect(validateSettings({ session_timeout_minutes: '90' }).values.session_timeout_minutes).toBe('90');
+  });
+
+  test('a huge number is refused, not wrapped', () => {
+    const result = validateSettings({ session_max_hours: '9'.repeat(400) });
+    expect(result.errors.session_max_hours).toBeDefined();
+    expect(result.values).toEqual({});
+  });
+
+  test('valid and invalid fields are reported together', () => {
+    const result = validateSettings({ password_min_length: '12', session_timeout_minutes: 'soon', session_max_hours: '0' });
+    expect(result.values).toEqual({ password_min_length: '12' });
+    expect(Object.keys(result.errors).sort()).toEqual(['session_max_hours', 'session_timeout_minutes']);
+  });
+});
