@@ -47,10 +47,28 @@ function sendToLogin(request: FastifyRequest, reply: FastifyReply, reason?: stri
   return reply.redirect(`/login?${params}`, 303);
 }
 
+export interface DeclaredRoute {
+  method: string;
+  url: string;
+  access: Access;
+}
+
+const declaredRoutes = new WeakMap<FastifyInstance, DeclaredRoute[]>();
+
+/** Every route with its declared access: what the access tests walk through. */
+export function accessTable(server: FastifyInstance): DeclaredRoute[] {
+  return declaredRoutes.get(server) ?? [];
+}
+
 /** Loads the session (one query) and enforces the route's declared access. Deny by default. */
 export function registerAccessControl(server: FastifyInstance, app: App): void {
   server.decorateRequest('session', null);
-  server.addHook('onRoute', assertAccessDeclared);
+  const table: DeclaredRoute[] = [];
+  declaredRoutes.set(server, table);
+  server.addHook('onRoute', (route) => {
+    assertAccessDeclared(route);
+    for (const method of [route.method].flat()) table.push({ method, url: route.url, access: route.config!.access as Access });
+  });
   server.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;
     const token = request.cookies[SESSION_COOKIE];
