@@ -7,7 +7,7 @@ import { dummyPasswordHash, verifyPassword, checkNewPassword } from '../users/pa
 import { normalizeLogin, storePassword, countUsers, createUser, type Result } from '../users/service.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { createSession, endOtherSessions, type SessionStage } from '../sessions/service.ts';
-import { accountKey, addressKey, deviceKey, forgiveFailures, reserveLoginTurn } from './throttle.ts';
+import { accountKey, addressKey, deviceKey, forgiveFailures, recordFailure, reserveLoginTurn } from './throttle.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { hasPermission, loginPermissionFor, SITE_ADMINISTRATOR } from '../security/permissions.ts';
 import { isPasswordExpired } from '../security/password-policy.ts';
@@ -28,25 +28,37 @@ export type LoginOutcome =
   | { ok: true; sessionToken: string; stage: SessionStage; deviceToken: string }
   | { ok: false };
 
-type Candidate = { id: string; login: string; passwordHash: string | null; loginActive: boolean; internalPermissions: string[] };
+type Candidate = {
+  id: string;
+  login: string;
+  passwordHash: string | null;
+  loginActive: boolean;
+  mustChangePassword: boolean;
+  passwordChangedAt: Date | null;
+  internalPermissions: string[];
+  /** The hash of the presented device cookie, when this browser has signed in to the account before. */
+  knownDevice: string | null;
+};
 
-async function findCandidate(app: App, login: string): Promise<Candidate | undefined> {
+/** The account and whether this browser is one of its known devices, in one query. */
+async function findCandidate(app: App, login: string, deviceToken: string | undefined): Promise<Candidate | undefined> {
+  const deviceHash = deviceToken ? hashToken(deviceToken) : '';
   const [row] = await app.db
-    .select({ id: users.id, login: users.login, passwordHash: users.passwordHash, loginActive: users.loginActive, internalPermissions: roles.internalPermissions })
+    .select({
+      id: users.id,
+      login: users.login,
+      passwordHash: users.passwordHash,
+      loginActive: users.loginActive,
+      mustChangePassword: users.mustChangePassword,
+      passwordChangedAt: users.passwordChangedAt,
+      internalPermissions: roles.internalPermissions,
+      knownDevice: knownDevices.deviceHash,
+    })
     .from(users)
     .innerJoin(roles, eq(roles.id, users.roleId))
+    .leftJoin(knownDevices, and(eq(knownDevices.userId, users.id), eq(knownDevices.deviceHash, deviceHash)))
     .where(eq(users.login, login));
   return row;
-}
-
-async function isKnownDevice(app: App, userId: string, deviceToken: string | undefined): Promise<string | null> {
-  if (!deviceToken) return null;
-  const deviceHash = hashToken(deviceToken);
-  const [row] = await app.db
-    .select({ h: knownDevices.deviceHash })
-    .from(knownDevices)
-    .where(and(eq(knownDevices.userId, userId), eq(knownDevices.deviceHash, deviceHash)));
-  return row ? deviceHash : null;
 }
 
 /**
@@ -56,8 +68,8 @@ async function isKnownDevice(app: App, userId: string, deviceToken: string | und
  */
 export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Promise<LoginOutcome> {
   const login = normalizeLogin(attempt.login).slice(0, 128);
-  const user = login ? await findCandidate(app, login) : undefined;
-  const knownDevice = user ? await isKnownDevice(app, user.id, attempt.deviceToken) : null;
+  const user = login ? await findCandidate(app, login, attempt.deviceToken) : undefined;
+  const knownDevice = user?.knownDevice ?? null;
   const keys = knownDevice && user ? [deviceKey(user.id, knownDevice)] : [accountKey(login), addressKey(attempt.ip)];
 
   const turn = await reserveLoginTurn(app, keys);
@@ -67,29 +79,29 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
   const mayLogin = user && user.loginActive && hasPermission(user.internalPermissions, loginPermissionFor('internal'));
   if (!user || !passwordOk || !mayLogin) {
     const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : !user.loginActive ? 'login_inactive' : 'no_login_permission';
+    const answerAt = await recordFailure(app, turn);
     await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason } });
-    await app.clock.sleepUntil(turn.failureAnswerAt);
+    await app.clock.sleepUntil(answerAt);
     return { ok: false };
   }
 
-  await forgiveFailures(app, turn);
   const now = app.clock.now();
-  const [full] = await app.db.select().from(users).where(eq(users.id, user.id));
-  const settings = await getSiteSettings(app);
-  const stage: SessionStage =
-    full!.mustChangePassword || isPasswordExpired(full!.passwordChangedAt, settings.password_expiration_days, now) ? 'password_change' : 'full';
   const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
   const sessionToken = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
+    await forgiveFailures(app, turn, t);
+    const settings = await getSiteSettings(app, t);
+    const stage: SessionStage =
+      user.mustChangePassword || isPasswordExpired(user.passwordChangedAt, settings.password_expiration_days, now) ? 'password_change' : 'full';
     await t
       .insert(knownDevices)
       .values({ userId: user.id, deviceHash: hashToken(deviceToken), createdAt: now, lastLoginAt: now })
       .onConflictDoUpdate({ target: [knownDevices.userId, knownDevices.deviceHash], set: { lastLoginAt: now } });
     await t.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id));
     await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { stage, knownDevice: Boolean(knownDevice) } }, t);
-    return createSession(app, user.id, stage, { ip: attempt.ip, userAgent: attempt.userAgent }, t);
+    return { token: await createSession(app, user.id, stage, { ip: attempt.ip, userAgent: attempt.userAgent }, t, settings), stage };
   });
-  return { ok: true, sessionToken, stage, deviceToken };
+  return { ok: true, sessionToken: sessionToken.token, stage: sessionToken.stage, deviceToken };
 }
 
 /**
@@ -106,8 +118,9 @@ export async function changeOwnPassword(
   const turn = await reserveLoginTurn(app, keys);
   await app.clock.sleepUntil(turn.turnAt);
   if (!user.passwordHash || !(await verifyPassword(user.passwordHash, input.current))) {
+    const answerAt = await recordFailure(app, turn);
     await recordAudit(app, { action: 'password.change_failure', actor: { id: user.id, login: user.login }, target: user.login, ip: input.ip });
-    await app.clock.sleepUntil(turn.failureAnswerAt);
+    await app.clock.sleepUntil(answerAt);
     return { ok: false, errors: { current: 'Current password is incorrect.' } };
   }
   await forgiveFailures(app, turn);

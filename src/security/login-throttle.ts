@@ -28,18 +28,34 @@ export interface Reservation {
   next: ThrottleState;
 }
 
+function afterQuiet(state: ThrottleState | null, now: Date, quietResetMs?: number): ThrottleState | null {
+  if (state && quietResetMs !== undefined && now.getTime() - state.updatedAt.getTime() >= quietResetMs) return null;
+  return state;
+}
+
+/** When an attempt may be evaluated on a counter that is waited on but not reserved. */
+export function waitTurn(state: ThrottleState | null, now: Date, quietResetMs?: number): Date {
+  const live = afterQuiet(state, now, quietResetMs);
+  return new Date(Math.max(now.getTime(), live?.nextAt.getTime() ?? 0));
+}
+
+/** A counter's state after one more real failure, counted when it happens (not in advance). */
+export function countFailure(state: ThrottleState | null, now: Date, quietResetMs?: number): ThrottleState {
+  const live = afterQuiet(state, now, quietResetMs);
+  const failures = (live?.failures ?? 0) + 1;
+  const from = Math.max(now.getTime(), live?.nextAt.getTime() ?? 0);
+  return { failures, nextAt: new Date(from + nextLoginDelay(failures)), updatedAt: now };
+}
+
 /**
  * Reserves the next turn on one counter. Every attempt is counted as a failure in advance
  * (and forgiven on success), so parallel attempts queue behind each other instead of
  * all reading the same "no failures yet" state.
  */
 export function reserveTurn(state: ThrottleState | null, now: Date, quietResetMs?: number): Reservation {
-  let failures = state?.failures ?? 0;
-  let nextAt = state?.nextAt ?? now;
-  if (state && quietResetMs !== undefined && now.getTime() - state.updatedAt.getTime() >= quietResetMs) {
-    failures = 0;
-    nextAt = now;
-  }
+  const live = afterQuiet(state, now, quietResetMs);
+  const failures = live?.failures ?? 0;
+  const nextAt = live?.nextAt ?? now;
   const turnAt = new Date(Math.max(now.getTime(), nextAt.getTime()));
   const counted = failures + 1;
   return {

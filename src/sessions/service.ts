@@ -5,6 +5,7 @@ import { sessions } from '../db/schema.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { absoluteExpiry, secondsUntilIdleTimeout, sessionState, type SessionState } from '../security/session-policy.ts';
 import { getSiteSettings } from '../settings/service.ts';
+import type { SiteSettings } from '../security/site-settings.ts';
 
 export const SESSION_COOKIE = '__Host-haven_session';
 
@@ -94,10 +95,11 @@ export async function createSession(
   stage: SessionStage,
   client: { ip: string; userAgent?: string },
   tx: Db = app.db,
+  settings?: SiteSettings,
 ): Promise<string> {
   const token = generateSecretToken();
   const now = app.clock.now();
-  const { session_max_hours } = await getSiteSettings(app, tx);
+  const { session_max_hours } = settings ?? (await getSiteSettings(app, tx));
   await tx.insert(sessions).values({
     id: hashToken(token),
     userId,
