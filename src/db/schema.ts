@@ -27,7 +27,13 @@ export const users = pgTable(
     passwordChangedAt: ts('password_changed_at'),
     mustChangePassword: boolean('must_change_password').notNull().default(false),
     mfaEnabled: boolean('mfa_enabled').notNull().default(false),
+    // 'email' | 'app' | 'passkey' while mfa_enabled; null otherwise.
     mfaMethod: text('mfa_method'),
+    // Base32 TOTP secret of the 'app' method. The last accepted time step makes every code single use.
+    mfaTotpSecret: text('mfa_totp_secret'),
+    mfaTotpLastStep: bigint('mfa_totp_last_step', { mode: 'number' }),
+    // An administrator asked this user to enrol at the next login.
+    mfaEnrolRequired: boolean('mfa_enrol_required').notNull().default(false),
     lastLoginAt: ts('last_login_at'),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
@@ -52,8 +58,11 @@ export const sessions = pgTable(
     // SHA-256 of the cookie's token: the token itself is never stored.
     id: text('id').primaryKey(),
     userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
-    // 'full', or 'password_change' while an expired or administrator-set password must be changed.
+    // The login step this session is at: 'mfa' (code not yet given), 'password_change',
+    // 'mfa_enrol' (role requires MFA, none yet) or 'full'. Every step taken rotates the id.
     stage: text('stage').notNull(),
+    // The pending WebAuthn challenge of this session (registration or authentication).
+    webauthnChallenge: text('webauthn_challenge'),
     createdAt: ts('created_at').notNull(),
     lastSeenAt: ts('last_seen_at').notNull(),
     expiresAt: ts('expires_at').notNull(),
@@ -110,4 +119,109 @@ export const auditLog = pgTable(
     hash: text('hash').notNull(),
   },
   (t) => [index('audit_log_action_idx').on(t.action, t.at)],
+);
+
+// ---- Multifactor authentication (DESIGN §1.3) ----------------------------------------
+
+/** E-mailed codes: 6 digits, 15 minutes, single use; a new one kills the user's older ones. */
+export const mfaEmailCodes = pgTable(
+  'mfa_email_codes',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    // 'login' (the challenge) or 'enrol' (confirming the address while enabling the method).
+    purpose: text('purpose').notNull(),
+    codeHash: text('code_hash').notNull(),
+    createdAt: ts('created_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    usedAt: ts('used_at'),
+  },
+  (t) => [index('mfa_email_codes_user_idx').on(t.userId, t.purpose)],
+);
+
+/** An enrolment in progress: the method chosen and, for 'app', the secret not yet confirmed. */
+export const mfaEnrolments = pgTable('mfa_enrolments', {
+  userId: uuid('user_id').primaryKey().references(() => users.id, { onDelete: 'cascade' }),
+  method: text('method').notNull(),
+  totpSecret: text('totp_secret'),
+  createdAt: ts('created_at').notNull(),
+});
+
+/** Ten one-time recovery codes per enrolment, stored hashed. */
+export const mfaRecoveryCodes = pgTable(
+  'mfa_recovery_codes',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    codeHash: text('code_hash').notNull(),
+    usedAt: ts('used_at'),
+  },
+  (t) => [index('mfa_recovery_codes_user_idx').on(t.userId)],
+);
+
+/** Passkeys / security keys registered with @simplewebauthn/server. */
+export const webauthnCredentials = pgTable(
+  'webauthn_credentials',
+  {
+    // The credential id, base64url.
+    id: text('id').primaryKey(),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    publicKey: text('public_key').notNull(),
+    counter: bigint('counter', { mode: 'number' }).notNull(),
+    transports: text('transports').array().notNull().default(sql`'{}'::text[]`),
+    createdAt: ts('created_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+  },
+  (t) => [index('webauthn_credentials_user_idx').on(t.userId)],
+);
+
+/**
+ * Devices that passed the MFA step (cookie mfa_daily_secret_key): remembered for 24 hours
+ * after the last successful login on that device. Rows die with the user's password or MFA
+ * changes, an administrator's reset and deactivation.
+ */
+export const mfaTrustedDevices = pgTable(
+  'mfa_trusted_devices',
+  {
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    secretHash: text('secret_hash').notNull(),
+    lastLoginAt: ts('last_login_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.secretHash] })],
+);
+
+// ---- Outgoing mail and jobs (DESIGN §1.9, §3.1) ----------------------------------------
+
+/** Every outgoing message is written here first; the mail job sends it. Nothing is deleted. */
+export const mailOutbox = pgTable(
+  'mail_outbox',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    toAddress: text('to_address').notNull(),
+    subject: text('subject').notNull(),
+    textBody: text('text_body').notNull(),
+    // 'queued' (waiting or retrying), 'sent', or 'failed' (gave up; see docs/OPERATIONS.md).
+    status: text('status').notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: ts('next_attempt_at').notNull(),
+    lastError: text('last_error'),
+    createdAt: ts('created_at').notNull(),
+    sentAt: ts('sent_at'),
+  },
+  (t) => [index('mail_outbox_status_idx').on(t.status, t.nextAttemptAt), index('mail_outbox_created_idx').on(t.createdAt)],
+);
+
+/** One row per run of a scheduled job, on whichever instance ran it. */
+export const jobRuns = pgTable(
+  'job_runs',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    job: text('job').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at'),
+    // 'running', 'ok' or 'error'.
+    outcome: text('outcome').notNull(),
+    details: jsonb('details'),
+  },
+  (t) => [index('job_runs_job_idx').on(t.job, t.startedAt)],
 );
