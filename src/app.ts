@@ -11,6 +11,8 @@ export interface App {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** The outgoing-mail worker, as the rest of Haven sees it. Without a running worker, wake() does nothing. */
+  mail: { wake(): void };
 }
 
 export interface OpenAppOptions {
@@ -31,6 +33,8 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     db: database.db,
     clock: options.clock ?? systemClock,
     log: options.log ?? pino({ level: process.env.HAVEN_LOG_LEVEL ?? 'info' }),
+    // Replaced by the running worker (start.ts); CLI commands leave mail queued for the server.
+    mail: { wake: () => {} },
   };
   try {
     await database.migrate();

@@ -10,6 +10,12 @@ export interface Config {
   tlsKeyFile: string | undefined;
   trustProxy: string[];
   baseUrl: string;
+  /** Where outgoing mail goes (`smtp://` with STARTTLS when offered, or `smtps://`); unset = mail stays queued. */
+  smtpUrl: string | undefined;
+  /** Refuse to hand mail to a server that does not upgrade to TLS. */
+  smtpRequireTls: boolean;
+  /** The sender of every outgoing message. */
+  mailFrom: string;
 }
 
 export class ConfigError extends Error {}
@@ -21,6 +27,67 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new ConfigError(`${name} must be a port number (0-65535), got "${raw}".`);
   return n;
 }
+
+export interface SmtpEndpoint {
+  /** `smtps://`: TLS from the first byte. `smtp://`: plain, upgraded with STARTTLS when offered. */
+  implicitTls: boolean;
+  host: string;
+  port: number | undefined;
+  auth: { user: string; pass: string } | undefined;
+  /** Verify the server's certificate (the default); `?tls.rejectUnauthorized=false` turns it off. */
+  verifyCertificate: boolean;
+}
+
+/**
+ * Reads HAVEN_SMTP_URL. The only option understood is `tls.rejectUnauthorized=false`: anything
+ * else is refused rather than silently ignored or handed to nodemailer, whose URL options
+ * could turn STARTTLS off.
+ */
+export function parseSmtpUrl(raw: string): SmtpEndpoint {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    // Not echoed: the URL may carry the SMTP password.
+    throw new ConfigError('HAVEN_SMTP_URL must be a URL such as smtp://mail.example.org:587.');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError('HAVEN_SMTP_URL must start with smtp:// or smtps://.');
+  if (!url.hostname) throw new ConfigError('HAVEN_SMTP_URL must name a host, e.g. smtp://mail.example.org:587.');
+  if (url.pathname && url.pathname !== '/') throw new ConfigError('HAVEN_SMTP_URL must not have a path.');
+  let verifyCertificate = true;
+  for (const [key, value] of url.searchParams) {
+    if (key !== 'tls.rejectUnauthorized' || (value !== 'true' && value !== 'false')) {
+      throw new ConfigError(`HAVEN_SMTP_URL: unknown option "${key}=${value}" (the only option is tls.rejectUnauthorized=false).`);
+    }
+    verifyCertificate = value === 'true';
+  }
+  let user: string;
+  let pass: string;
+  try {
+    user = decodeURIComponent(url.username);
+    pass = decodeURIComponent(url.password);
+  } catch {
+    throw new ConfigError('HAVEN_SMTP_URL: the user name or password is not correctly percent-encoded.');
+  }
+  return {
+    implicitTls: url.protocol === 'smtps:',
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: url.port ? Number(url.port) : undefined,
+    auth: user ? { user, pass } : undefined,
+    verifyCertificate,
+  };
+}
+
+function booleanSetting(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(`${name} must be "true" or "false", got ${JSON.stringify(raw)}.`);
+}
+
+// A bare address or `Display Name <address>`; no line breaks, which would inject headers.
+const MAIL_FROM = /^(?:[^<>\r\n]*<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/;
 
 /** Reads the environment variables of DESIGN §2.2 into a typed, validated Config. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -43,6 +110,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// URL.');
   }
+  const smtpUrl = env.HAVEN_SMTP_URL || undefined;
+  if (smtpUrl) parseSmtpUrl(smtpUrl);
+  const mailFrom = (env.HAVEN_MAIL_FROM || 'haven@localhost').trim();
+  if (!MAIL_FROM.test(mailFrom)) {
+    throw new ConfigError(`HAVEN_MAIL_FROM must be an e-mail address such as haven@example.org or "Haven <haven@example.org>", got ${JSON.stringify(mailFrom)}.`);
+  }
   return {
     dataDir,
     databaseUrl,
@@ -53,5 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tlsKeyFile,
     trustProxy: (env.HAVEN_TRUST_PROXY || '').split(',').map((s) => s.trim()).filter(Boolean),
     baseUrl: parsed.origin,
+    smtpUrl,
+    smtpRequireTls: booleanSetting(env, 'HAVEN_SMTP_REQUIRE_TLS', false),
+    mailFrom,
   };
 }

@@ -13,6 +13,9 @@ import { userAdminRoutes } from './users/routes.tsx';
 import { roleAdminRoutes } from './roles/routes.tsx';
 import { settingsRoutes } from './settings/routes.tsx';
 import { auditRoutes } from './audit/routes.tsx';
+import { mailRoutes } from './mail/routes.tsx';
+import { mfaRoutes } from './mfa/routes.tsx';
+import { reportRoutes } from './reports/routes.tsx';
 
 export const CSRF_COOKIE = '__Host-haven_csrf';
 
@@ -84,6 +87,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(roleAdminRoutes, { app });
   await server.register(settingsRoutes, { app });
   await server.register(auditRoutes, { app });
+  await server.register(mailRoutes, { app });
+  await server.register(mfaRoutes, { app });
+  await server.register(reportRoutes, { app });
   if (options.extraRoutes) await server.register(options.extraRoutes, { app });
   return server;
 }

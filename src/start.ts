@@ -10,6 +10,7 @@ import { loadOrCreateTls } from './web/tls.ts';
 import { controlSocketPath, serveControlSocket } from './control/socket.ts';
 import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
+import { startMailWorker } from './mail/worker.ts';
 
 export interface RunningHaven {
   app: App;
@@ -65,6 +66,12 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     app = await openApp(config, options);
     const opened = app;
     closers.push(() => opened.database.close());
+    if (config.smtpUrl) {
+      const mailWorker = startMailWorker(opened);
+      closers.push(() => mailWorker.stop());
+    } else {
+      app.log.warn('HAVEN_SMTP_URL is not set: outgoing mail stays queued until it is.');
+    }
     const tls = await loadOrCreateTls(config);
     const server = await buildServer(app, { https: { key: tls.key, cert: tls.cert }, extraRoutes: options.extraRoutes });
     await server.listen({ port: config.httpsPort, host: config.host });

@@ -3,7 +3,9 @@ import type { App } from '../app.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { safeRedirectPath } from '../security/redirect.ts';
-import { SESSION_COOKIE, endSession } from '../sessions/service.ts';
+import { SESSION_COOKIE, endSession, type SessionStage } from '../sessions/service.ts';
+import { STEP_PAGES } from '../web/access.ts';
+import { MFA_DEVICE_COOKIE } from './steps.ts';
 import { recordAudit } from '../audit/service.ts';
 import { attemptPasswordLogin, changeOwnPassword, completeSetup, DEVICE_COOKIE, isSetupTokenValid } from './service.ts';
 import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './views.tsx';
@@ -11,8 +13,15 @@ import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './vi
 const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' } as const;
 const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;
 
-function setSessionCookie(reply: FastifyReply, token: string) {
+export function setSessionCookie(reply: FastifyReply, token: string) {
   reply.setCookie(SESSION_COOKIE, token, COOKIE_OPTIONS);
+}
+
+/** Where the browser goes after a login step: the next step's page, or where it was going. */
+export function pageForStep(step: SessionStage, next: string): string {
+  if (step === 'full') return next;
+  if (step === 'mfa') return next === '/' ? STEP_PAGES.mfa : `${STEP_PAGES.mfa}?${new URLSearchParams({ next })}`;
+  return STEP_PAGES[step];
 }
 
 const NOTICES: Record<string, string> = {
@@ -41,6 +50,7 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
       ip: request.ip,
       userAgent: request.headers['user-agent'],
       deviceToken: request.cookies[DEVICE_COOKIE],
+      mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE],
     });
     if (!outcome.ok) {
       reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
@@ -52,7 +62,7 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
     }
     setSessionCookie(reply, outcome.sessionToken);
     reply.setCookie(DEVICE_COOKIE, outcome.deviceToken, { ...COOKIE_OPTIONS, maxAge: DEVICE_COOKIE_MAX_AGE });
-    return reply.redirect(outcome.stage === 'password_change' ? '/password/change' : next, 303);
+    return reply.redirect(pageForStep(outcome.stage, next), 303);
   });
 
   server.post('/logout', { config: { access: 'any-session' } }, async (request, reply) => {
@@ -87,15 +97,16 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
     return reply.redirect('/login?reason=setup', 303);
   });
 
-  server.get('/password/change', { config: { access: 'any-session' } }, async (request, reply) => {
+  server.get('/password/change', { config: { access: 'password-change' } }, async (request, reply) => {
     return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={{}} />);
   });
 
-  server.post('/password/change', { config: { access: 'any-session' } }, async (request, reply) => {
+  server.post('/password/change', { config: { access: 'password-change' } }, async (request, reply) => {
     const session = request.session!;
     const result = await changeOwnPassword(app, {
       userId: session.user.id,
       sessionId: session.id,
+      stage: session.stage,
       current: formField(request.body, 'current'),
       next: formField(request.body, 'next'),
       confirm: formField(request.body, 'confirm'),
@@ -106,6 +117,6 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
       return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={session.stage === 'password_change'} errors={result.errors} />, 400);
     }
     setSessionCookie(reply, result.sessionToken);
-    return reply.redirect('/', 303);
+    return reply.redirect(pageForStep(result.step, '/'), 303);
   });
 };

@@ -6,12 +6,12 @@ import { recordAudit } from '../audit/service.ts';
 import { dummyPasswordHash, verifyPassword, checkNewPassword } from '../users/passwords.ts';
 import { normalizeLogin, storePassword, countUsers, createUser, type Result } from '../users/service.ts';
 import { findRoleByName } from '../roles/service.ts';
-import { createSession, endOtherSessions, type SessionStage } from '../sessions/service.ts';
+import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
+import { continueLogin } from './steps.ts';
+import { forgetDevices, issueEmailCode, rememberDevice } from '../mfa/service.ts';
 import { accountKey, addressKey, deviceKey, forgiveFailures, recordFailure, reserveLoginTurn } from './throttle.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { hasPermission, loginPermissionFor, SITE_ADMINISTRATOR } from '../security/permissions.ts';
-import { isPasswordExpired } from '../security/password-policy.ts';
-import { getSiteSettings } from '../settings/service.ts';
 
 export const DEVICE_COOKIE = '__Host-haven_device';
 
@@ -22,6 +22,8 @@ export interface LoginAttempt {
   userAgent?: string;
   /** The browser's device cookie, if it has one. */
   deviceToken?: string;
+  /** The browser's mfa_daily_secret_key cookie, if it has one. */
+  mfaDeviceSecret?: string;
 }
 
 export type LoginOutcome =
@@ -87,21 +89,27 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
 
   const now = app.clock.now();
   const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
-  const sessionToken = await app.db.transaction(async (tx) => {
+  const result = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await forgiveFailures(app, turn, t);
-    const settings = await getSiteSettings(app, t);
-    const stage: SessionStage =
-      user.mustChangePassword || isPasswordExpired(user.passwordChangedAt, settings.password_expiration_days, now) ? 'password_change' : 'full';
     await t
       .insert(knownDevices)
       .values({ userId: user.id, deviceHash: hashToken(deviceToken), createdAt: now, lastLoginAt: now })
       .onConflictDoUpdate({ target: [knownDevices.userId, knownDevices.deviceHash], set: { lastLoginAt: now } });
     await t.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id));
-    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { stage, knownDevice: Boolean(knownDevice) } }, t);
-    return { token: await createSession(app, user.id, stage, { ip: attempt.ip, userAgent: attempt.userAgent }, t, settings), stage };
+    const next = await continueLogin(app, t, {
+      userId: user.id,
+      done: 'password',
+      mfaDeviceSecret: attempt.mfaDeviceSecret,
+      client: { ip: attempt.ip, userAgent: attempt.userAgent },
+    });
+    if (next.step === 'mfa' && next.user.mfaMethod === 'email') await issueEmailCode(app, t, next.user, 'login');
+    // A remembered device stays remembered for 24 hours after its last successful login.
+    if (next.step !== 'mfa' && next.user.deviceLastLoginAt && attempt.mfaDeviceSecret) await rememberDevice(app, t, user.id, attempt.mfaDeviceSecret);
+    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice) } }, t);
+    return next;
   });
-  return { ok: true, sessionToken: sessionToken.token, stage: sessionToken.stage, deviceToken };
+  return { ok: true, sessionToken: result.sessionToken, stage: result.step, deviceToken };
 }
 
 /**
@@ -110,8 +118,8 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
  */
 export async function changeOwnPassword(
   app: App,
-  input: { userId: string; sessionId: string; current: string; next: string; confirm: string; ip: string; userAgent?: string },
-): Promise<Result<{ sessionToken: string }>> {
+  input: { userId: string; sessionId: string; stage: SessionStage; current: string; next: string; confirm: string; ip: string; userAgent?: string },
+): Promise<Result<{ sessionToken: string; step: SessionStage }>> {
   const [user] = await app.db.select().from(users).where(eq(users.id, input.userId));
   if (!user) return { ok: false, errors: { _form: 'No such user.' } };
   const keys = [accountKey(user.login)];
@@ -128,15 +136,17 @@ export async function changeOwnPassword(
   if (input.next === input.current) return { ok: false, errors: { next: 'The new password must differ from the current one.' } };
   const verdict = await checkNewPassword(app, { id: user.id, login: user.login, email: user.email }, input.next);
   if (!verdict.ok) return { ok: false, errors: { next: verdict.message } };
-  // A password change is a privilege change: the session id is replaced and other sessions end.
-  const sessionToken = await app.db.transaction(async (tx) => {
+  // A password change is a privilege change: the session id is replaced, other sessions and
+  // remembered MFA devices end. A forced change goes on to the next login step, if any.
+  const next = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await storePassword(app, t, user.id, input.next, false);
     await endOtherSessions(app, user.id, '', t);
+    await forgetDevices(t, user.id);
     await recordAudit(app, { action: 'password.changed', actor: { id: user.id, login: user.login }, target: user.login, ip: input.ip }, t);
-    return createSession(app, user.id, 'full', { ip: input.ip, userAgent: input.userAgent }, t);
+    return continueLogin(app, t, { userId: user.id, done: input.stage, client: { ip: input.ip, userAgent: input.userAgent } });
   });
-  return { ok: true, sessionToken };
+  return { ok: true, sessionToken: next.sessionToken, step: next.step };
 }
 
 // ---- First administrator -------------------------------------------------------------

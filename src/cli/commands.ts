@@ -2,7 +2,7 @@ import type { App } from '../app.ts';
 import type { CommandRequest, CommandResult } from '../control/socket.ts';
 import { verifyAuditChain } from '../audit/service.ts';
 import { findRoleByName } from '../roles/service.ts';
-import { getSiteSettings, updateSiteSettings } from '../settings/service.ts';
+import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
 
@@ -75,7 +75,7 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
     }
     if (group === 'settings' && action === 'get') {
       if (rest.length > 1) throw new UsageError('settings get [KEY]');
-      const settings = await getSiteSettings(app);
+      const settings = await getSettingTexts(app);
       const keys = rest[0] ? [rest[0]] : [...SETTING_KEYS];
       for (const key of keys) {
         if (!isSettingKey(key)) return fail(`unknown setting "${key}"`);
@@ -88,7 +88,7 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
       if (!key || value === undefined || extra !== undefined) throw new UsageError('settings set KEY VALUE');
       const result = await updateSiteSettings(app, { [key]: value }, null, null);
       if (!result.ok) return fail(firstError(result.errors));
-      return { code: 0, stdout: `${key}=${(await getSiteSettings(app))[key as never]}\n`, stderr: '' };
+      return { code: 0, stdout: `${key}=${(await getSettingTexts(app))[key as never]}\n`, stderr: '' };
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

@@ -23,9 +23,17 @@ export interface Database {
    * connection instead of on every request.
    */
   prepared<T = Record<string, unknown>>(name: string, text: string, params: unknown[]): Promise<T[]>;
+  /**
+   * Runs `fn` while holding the session-level advisory lock `key` on a connection of its own,
+   * or answers `{ acquired: false }` at once if another holder has it (jobs: one instance runs
+   * each). No transaction is held meanwhile, so `fn` may do network I/O; never call it inside one.
+   */
+  withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
   migrate(): Promise<void>;
   close(): Promise<void>;
 }
+
+type AdvisoryLockResult<T> = { acquired: true; value: T } | { acquired: false };
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
@@ -44,6 +52,24 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       kind: 'postgres',
       rows: async (query) => ((await db.execute(query)) as unknown as { rows: never[] }).rows,
       prepared: async (name, text, values) => (await pool.query({ name, text, values })).rows,
+      withAdvisoryLock: async <T>(key: number, fn: () => Promise<T>): Promise<AdvisoryLockResult<T>> => {
+        const client = await pool.connect();
+        // A connection whose unlock failed may still hold the lock: it is closed, which frees it.
+        let discard: Error | undefined;
+        try {
+          const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key]);
+          if (!rows[0]?.locked) return { acquired: false };
+          try {
+            return { acquired: true, value: await fn() };
+          } finally {
+            await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]).catch((error: Error) => {
+              discard = error;
+            });
+          }
+        } finally {
+          client.release(discard);
+        }
+      },
       migrate: () => migratePg(db as never, { migrationsFolder }),
       close: () => pool.end(),
     };
@@ -56,11 +82,24 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     client = await PGlite.create();
   }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const heldLocks = new Set<number>();
   return {
     db,
     kind: 'pglite',
     rows: async (query) => ((await db.execute(query)) as unknown as { rows: never[] }).rows,
     prepared: async (_name, text, params) => (await client.query(text, params)).rows as never[],
+    // One connection, so one session: PostgreSQL's advisory locks are re-entrant within a session,
+    // and only the in-process set tells two holders in this process apart. The data-directory
+    // lock already keeps other processes out.
+    withAdvisoryLock: async <T>(key: number, fn: () => Promise<T>): Promise<AdvisoryLockResult<T>> => {
+      if (heldLocks.has(key)) return { acquired: false };
+      heldLocks.add(key);
+      try {
+        return { acquired: true, value: await fn() };
+      } finally {
+        heldLocks.delete(key);
+      }
+    },
     migrate: () => migratePglite(db as never, { migrationsFolder }),
     close: () => client.close(),
   };

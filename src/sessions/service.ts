@@ -6,10 +6,11 @@ import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { absoluteExpiry, secondsUntilIdleTimeout, sessionState, type SessionState } from '../security/session-policy.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
+import type { LoginStep } from '../security/mfa.ts';
 
 export const SESSION_COOKIE = '__Host-haven_session';
 
-export type SessionStage = 'full' | 'password_change';
+export type SessionStage = LoginStep;
 
 export interface SessionContext {
   id: string;

@@ -1,25 +1,29 @@
 import type { App } from '../app.ts';
-import { siteSettings } from '../db/schema.ts';
+import { roles, siteSettings } from '../db/schema.ts';
 import type { Db } from '../db/client.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { defaultSiteSettings, SETTING_KEYS, validateSettings, type SettingKey, type SiteSettings } from '../security/site-settings.ts';
+import { decodeSiteSettings, isSettingKey, SETTING_KEYS, SITE_SETTINGS, validateSettings, type SettingKey, type SiteSettings } from '../security/site-settings.ts';
 
-/** Every site setting: stored values over the defaults in code. */
+/** Every setting's canonical text (stored values over the defaults in code), as the CLI and the form show them. */
+export async function getSettingTexts(app: App, db: Db = app.db): Promise<Record<SettingKey, string>> {
+  const texts = Object.fromEntries(SETTING_KEYS.map((k) => [k, SITE_SETTINGS[k].defaultValue])) as Record<SettingKey, string>;
+  for (const row of await db.select().from(siteSettings)) if (isSettingKey(row.key)) texts[row.key] = row.value;
+  return texts;
+}
+
+/** Every site setting, typed. */
 export async function getSiteSettings(app: App, db: Db = app.db): Promise<SiteSettings> {
-  const settings = defaultSiteSettings();
-  for (const row of await db.select().from(siteSettings)) {
-    if ((SETTING_KEYS as readonly string[]).includes(row.key)) settings[row.key as SettingKey] = Number(row.value);
-  }
-  return settings;
+  return decodeSiteSettings(await getSettingTexts(app, db));
 }
 
 export type SettingsUpdate = { ok: true; changed: SettingKey[] } | { ok: false; errors: Record<string, string> };
 
 /** Validates the whole submission first and saves all of it or none of it. */
 export async function updateSiteSettings(app: App, submitted: Record<string, string>, actor: Actor | null, ip: string | null): Promise<SettingsUpdate> {
-  const { values, errors } = validateSettings(submitted);
+  const current = await getSettingTexts(app);
+  const roleNames = (await app.db.select({ name: roles.name }).from(roles)).map((r) => r.name);
+  const { values, errors } = validateSettings(submitted, { roleNames }, current);
   if (Object.keys(errors).length) return { ok: false, errors };
-  const current = await getSiteSettings(app);
   const changed = (Object.keys(values) as SettingKey[]).filter((k) => String(current[k]) !== values[k]);
   if (!changed.length) return { ok: true, changed };
   const now = app.clock.now();

@@ -25,7 +25,7 @@ export function SiteSettingsPage({
               <strong>{section}</strong>
             </legend>
             {SETTING_KEYS.filter((k) => SITE_SETTINGS[k].section === section).map((k) => (
-              <Field name={k} label={SITE_SETTINGS[k].label} value={values[k]} error={errors[k]} help={SITE_SETTINGS[k].help} required />
+              <Field name={k} label={SITE_SETTINGS[k].label} value={values[k]} error={errors[k]} help={SITE_SETTINGS[k].help} required={SITE_SETTINGS[k].defaultValue !== ''} />
             ))}
           </fieldset>
         ))}

@@ -7,6 +7,7 @@ import { recordAudit, type Actor } from '../audit/service.ts';
 import { getRole, isUuid } from '../roles/service.ts';
 import { checkNewPassword, hashPassword } from './passwords.ts';
 import { PASSWORD_HISTORY_DEPTH } from '../security/password-policy.ts';
+import { forgetDevices } from '../mfa/service.ts';
 
 export type User = typeof users.$inferSelect;
 export type FieldErrors = Record<string, string>;
@@ -170,6 +171,8 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
     if (input.password) await storePassword(app, t, id, input.password, true);
     // Deactivation, a new role or a reset password ends every open session of the account.
     if (!input.loginActive || changes.role || input.password) await t.delete(sessions).where(eq(sessions.userId, id));
+    // Remembered MFA devices die with deactivation and with a password change (DESIGN §1.3).
+    if (!input.loginActive || input.password) await forgetDevices(t, id);
     if (Object.keys(changes).length) {
       await recordAudit(app, { action: 'user.updated', actor: options.actor, target: user.login, ip: options.ip, details: changes }, t);
     }
@@ -183,7 +186,10 @@ export async function setLoginActive(app: App, login: string, active: boolean, o
   await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await t.update(users).set({ loginActive: active, updatedAt: app.clock.now() }).where(eq(users.id, user.id));
-    if (!active) await t.delete(sessions).where(eq(sessions.userId, user.id));
+    if (!active) {
+      await t.delete(sessions).where(eq(sessions.userId, user.id));
+      await forgetDevices(t, user.id);
+    }
     await recordAudit(app, { action: active ? 'user.activated' : 'user.deactivated', actor: options.actor, target: user.login, ip: options.ip }, t);
   });
   return { ok: true };

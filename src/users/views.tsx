@@ -94,6 +94,11 @@ export function UserFormPage(props: {
   return (
     <Layout title={mode === 'create' ? 'Create user' : `User ${values.login}`} ctx={ctx}>
       {props.saved && <p role="status">Saved.</p>}
+      {mode === 'edit' && (
+        <p>
+          <a href={`/admin/users/${props.userId}/security`}>Security (multifactor authentication)</a>
+        </p>
+      )}
       <FormError message={errors._form} />
       <form method="post" action={action}>
         <Csrf token={ctx.csrfToken} />

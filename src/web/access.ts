@@ -2,16 +2,42 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import type { App } from '../app.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
 import { sendErrorPage } from './errors.tsx';
-import { lookupSession, SESSION_COOKIE, type SessionContext } from '../sessions/service.ts';
+import { lookupSession, SESSION_COOKIE, type SessionContext, type SessionStage } from '../sessions/service.ts';
 
 /**
  * Who may call a route, declared in the route's own options (`config.access`):
  * - 'public': anyone;
  * - 'signed-in': a session past every login step;
- * - 'any-session': any session, also one that must still change its password;
+ * - 'any-session': any session, at whatever login step (log out, extend);
+ * - 'mfa-challenge': a session whose next step is the MFA code (/login/mfa);
+ * - 'password-change': a session that must change its password, or a full one;
+ * - 'mfa-enrolment': a session that must enrol in MFA, or a full one;
  * - a Permission: a full session whose role grants it.
  */
-export type Access = 'public' | 'signed-in' | 'any-session' | Permission;
+export type Access = 'public' | 'signed-in' | 'any-session' | 'mfa-challenge' | 'password-change' | 'mfa-enrolment' | Permission;
+
+const STEP_ACCESS = ['any-session', 'mfa-challenge', 'password-change', 'mfa-enrolment'] as const;
+
+/** Where a session at each unfinished login step is sent, whatever it asked for. */
+export const STEP_PAGES: Record<Exclude<SessionStage, 'full'>, string> = {
+  mfa: '/login/mfa',
+  password_change: '/password/change',
+  mfa_enrol: '/mfa/enrol',
+};
+
+/** Which sessions a step-level access admits. */
+function admits(access: (typeof STEP_ACCESS)[number], stage: SessionStage): boolean {
+  switch (access) {
+    case 'any-session':
+      return true;
+    case 'mfa-challenge':
+      return stage === 'mfa';
+    case 'password-change':
+      return stage === 'password_change' || stage === 'full';
+    case 'mfa-enrolment':
+      return stage === 'mfa_enrol' || stage === 'full';
+  }
+}
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -30,7 +56,10 @@ function describe(route: RouteOptions): string {
 export function assertAccessDeclared(route: RouteOptions): void {
   const access = route.config?.access as unknown;
   const valid =
-    access === 'public' || access === 'signed-in' || access === 'any-session' || (typeof access === 'string' && isPermission(access));
+    access === 'public' ||
+    access === 'signed-in' ||
+    (STEP_ACCESS as readonly unknown[]).includes(access) ||
+    (typeof access === 'string' && isPermission(access));
   if (!valid) throw new Error(`Route ${describe(route)} does not declare who may call it (config.access).`);
 }
 
@@ -45,6 +74,11 @@ function sendToLogin(request: FastifyRequest, reply: FastifyReply, reason?: stri
   const params = new URLSearchParams({ next: request.method === 'GET' ? request.url : '/' });
   if (reason) params.set('reason', reason);
   return reply.redirect(`/login?${params}`, 303);
+}
+
+function sendToStep(request: FastifyRequest, reply: FastifyReply, stage: Exclude<SessionStage, 'full'>) {
+  if (!isBrowserNavigation(request)) return reply.code(403).send({ error: `${stage}_required` });
+  return reply.redirect(STEP_PAGES[stage], 303);
 }
 
 export interface DeclaredRoute {
@@ -84,12 +118,14 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     if (access === 'public') return;
     const session = request.session;
     if (!session) return sendToLogin(request, reply, endedReason);
-    if (access === 'any-session') return;
-    if (session.stage === 'password_change') {
-      return isBrowserNavigation(request) ? reply.redirect('/password/change', 303) : reply.code(403).send({ error: 'password_change_required' });
+    if ((STEP_ACCESS as readonly string[]).includes(access!)) {
+      if (admits(access as (typeof STEP_ACCESS)[number], session.stage)) return;
+      return session.stage === 'full' ? reply.redirect('/', 303) : sendToStep(request, reply, session.stage);
     }
+    // Until every login step is done, nothing else answers: not a page, not the API.
+    if (session.stage !== 'full') return sendToStep(request, reply, session.stage);
     if (access === 'signed-in') return;
-    if (!access || !hasPermission(session.permissions, access)) {
+    if (!access || !isPermission(access) || !hasPermission(session.permissions, access)) {
       return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to this page.');
     }
   });

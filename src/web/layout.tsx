@@ -16,6 +16,8 @@ const ADMIN_LINKS: { href: string; label: string; permission: Permission }[] = [
   { href: '/admin/roles', label: 'Roles', permission: 'admin_roles' },
   { href: '/admin/site-settings', label: 'Site Settings', permission: 'admin_site_settings' },
   { href: '/admin/audit', label: 'Audit', permission: 'audit_view' },
+  { href: '/mail/queue', label: 'Mail Queue', permission: 'mail_queue_view' },
+  { href: '/reports/users', label: 'Users Report', permission: 'admin_users' },
 ];
 
 function Nav({ ctx }: { ctx: PageContext }) {
@@ -35,9 +37,7 @@ function Nav({ ctx }: { ctx: PageContext }) {
                 <a href={l.href}>{l.label}</a>
               </li>
             ))}
-          <li>
-            <span>{session.user.fullName}</span>
-          </li>
+          <li>{session.stage === 'full' ? <a href="/preferences">{session.user.fullName}</a> : <span>{session.user.fullName}</span>}</li>
           <li>
             <form method="post" action="/logout" class="inline-form">
               <input type="hidden" name="_csrf" value={ctx.csrfToken} />

@@ -17,6 +17,11 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'pico.min.css': { type: 'text/css; charset=utf-8', body: readFileSync(require.resolve('@picocss/pico/css/pico.min.css')) },
   'haven.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(here, 'static/haven.css')) },
   'session.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/session.js')) },
+  'webauthn.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/webauthn.js')) },
+  'simplewebauthn-browser.js': {
+    type: 'text/javascript; charset=utf-8',
+    body: readFileSync(join(dirname(require.resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js')),
+  },
 };
 
 export const webRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
@@ -47,7 +52,7 @@ export const webRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
           Welcome, {session.user.fullName}. You are signed in as <strong>{session.user.login}</strong> ({session.user.roleName}).
         </p>
         <p>
-          <a href="/password/change">Change your password</a>
+          <a href="/preferences">My Preferences</a> (password, multifactor authentication)
         </p>
       </Layout>,
     );

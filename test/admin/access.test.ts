@@ -5,7 +5,9 @@ import { buildServer } from '../../src/server.ts';
 import { isPermission } from '../../src/security/permissions.ts';
 import { listRoles } from '../../src/roles/service.ts';
 import { getSiteSettings } from '../../src/settings/service.ts';
-import { alerts } from '../helpers/client.ts';
+import { alerts, TestClient } from '../helpers/client.ts';
+import { answerTimes } from '../helpers/wait.ts';
+import { loadConfig } from '../../src/config.ts';
 
 const SAMPLE_UUID = '00000000-0000-4000-8000-000000000000';
 const concrete = (url: string) => url.replace(/:id\b/g, SAMPLE_UUID).replace(/:token\b/g, 'x').replace(/:name\b/g, 'x');
@@ -86,11 +88,64 @@ describe.each(DB_KINDS)('deny by default (%s)', (kind) => {
     ).rejects.toThrow(/does not declare who may call it/);
   });
 
+  test("with HAVEN_TRUST_PROXY, a listed proxy's X-Forwarded-For is believed and nobody else's is (audit log and throttle key)", async () => {
+    // The same app and database, served as it would be behind a reverse proxy at 192.0.2.1 or in 10.20.0.0/16.
+    const config = loadConfig({ HAVEN_DATA_DIR: haven.app.config.dataDir, HAVEN_TRUST_PROXY: '192.0.2.1, 10.20.0.0/16' });
+    expect(config.trustProxy).toEqual(['192.0.2.1', '10.20.0.0/16']);
+    const proxied = await buildServer({ ...haven.app, config: { ...haven.app.config, trustProxy: config.trustProxy } });
+    await proxied.ready();
+    try {
+      const { sql } = await import('drizzle-orm');
+      const lastLoginIp = async () =>
+        (await haven.app.database.rows<{ ip: string }>(sql`SELECT ip FROM audit_log WHERE action = 'login.success' ORDER BY seq DESC LIMIT 1`))[0]!.ip;
+      const signIn = async (peer: string, forwardedFor: string) => {
+        const browser = new TestClient(proxied, peer);
+        await browser.get('/login', { 'x-forwarded-for': forwardedFor });
+        const r = await browser.post('/login', { login: 'root', password: TEST_PASSWORD }, { 'x-forwarded-for': forwardedFor });
+        expect(r.status, `${peer} / ${forwardedFor}`).toBe(303);
+        return lastLoginIp();
+      };
+      // Positive: the proxy's word is taken, for an address and for a range.
+      expect(await signIn('192.0.2.1', '203.0.113.61')).toBe('203.0.113.61');
+      expect(await signIn('10.20.3.4', '203.0.113.62')).toBe('203.0.113.62');
+      // A client talking to Haven directly is not a proxy: its header is ignored.
+      expect(await signIn('198.51.100.70', '203.0.113.63')).toBe('198.51.100.70');
+      expect(await signIn('192.0.2.2', '192.0.2.1')).toBe('192.0.2.2');
+      // A client behind the proxy writes its own X-Forwarded-For; the proxy appends the real
+      // peer. Only the entry the trusted proxy added counts.
+      expect(await signIn('192.0.2.1', '6.6.6.6, 203.0.113.64')).toBe('203.0.113.64');
+      expect(await signIn('192.0.2.1', '6.6.6.6, 10.20.9.9, 203.0.113.65')).toBe('203.0.113.65');
+
+      // The throttle's address counter is keyed the same way.
+      const fail = async (peer: string, forwardedFor: string) => {
+        const browser = new TestClient(proxied, peer);
+        await browser.get('/login');
+        await answerTimes(haven.clock, [() => browser.post('/login', { login: 'no-such-user', password: 'guess-123x' }, { 'x-forwarded-for': forwardedFor })], 60_000);
+      };
+      const counted = async (ip: string) => (await haven.app.database.rows(sql`SELECT 1 FROM login_throttle WHERE key = ${`ip:${ip}`}`)).length > 0;
+      await fail('192.0.2.1', '203.0.113.66');
+      expect(await counted('203.0.113.66')).toBe(true);
+      expect(await counted('192.0.2.1')).toBe(false);
+      await fail('198.51.100.71', '203.0.113.67');
+      expect(await counted('198.51.100.71')).toBe(true);
+      expect(await counted('203.0.113.67')).toBe(false);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   test('a forged X-Forwarded-For is not believed without HAVEN_TRUST_PROXY', async () => {
     const browser = haven.client({ ip: '198.51.100.200' });
     await browser.get('/login');
     await browser.post('/login', { login: 'root', password: TEST_PASSWORD }, { 'x-forwarded-for': '10.9.9.9' });
     const rows = await haven.app.database.rows<{ ip: string }>((await import('drizzle-orm')).sql`SELECT ip FROM audit_log WHERE action = 'login.success' ORDER BY seq DESC LIMIT 1`);
     expect(rows[0]!.ip).toBe('198.51.100.200');
+    // Nor by the throttle: a failure counts against the socket address, not the claimed one.
+    const guesser = haven.client({ ip: '198.51.100.201' });
+    await guesser.get('/login');
+    await answerTimes(haven.clock, [() => guesser.post('/login', { login: 'root', password: 'guess-123x' }, { 'x-forwarded-for': '10.9.9.8' })], 60_000);
+    const keys = (await haven.app.database.rows<{ key: string }>((await import('drizzle-orm')).sql`SELECT key FROM login_throttle WHERE key LIKE 'ip:%'`)).map((r) => r.key);
+    expect(keys).toContain('ip:198.51.100.201');
+    expect(keys).not.toContain('ip:10.9.9.8');
   });
 });

@@ -31,6 +31,25 @@ describe.each(DB_KINDS)('audit, settings and password rules (%s)', (kind) => {
     await updateSiteSettings(haven.app, { password_min_length: '8', session_timeout_minutes: '90' }, null, null);
   });
 
+  test('creating a role, changing its permissions and moving a user to it are audited: who, from where, before and after', async () => {
+    const admin = haven.client({ ip: '192.0.2.77' });
+    await admin.login('root', TEST_PASSWORD);
+    expect((await admin.submit('/admin/roles', { name: 'Volunteer Coordinator' })).status).toBe(303);
+    const role = (await haven.app.db.query.roles.findFirst({ where: (r, { eq }) => eq(r.name, 'Volunteer Coordinator') }))!;
+    expect((await admin.submit('/admin/roles', { internal: ['login_internal', 'intake'], external: [] }, `/admin/roles/${role.id}`)).status).toBe(303);
+    await haven.createUser('vic', 'Paralegal');
+    const vic = (await haven.app.db.query.users.findFirst({ where: (u, { eq }) => eq(u.login, 'vic') }))!;
+    expect((await admin.submit(`/admin/users/${vic.id}`, { fullName: vic.fullName, email: vic.email, roleId: role.id, loginActive: 'yes' })).status).toBe(303);
+    const entries = await haven.app.database.rows<{ action: string; actor_login: string; target: string; ip: string; details: Record<string, unknown> | null }>(
+      sql`SELECT action, actor_login, target, ip, details FROM audit_log WHERE action IN ('role.created', 'role.permissions_changed', 'user.updated') AND target IN ('Volunteer Coordinator', 'vic') ORDER BY seq`,
+    );
+    expect(entries.map((e) => e.action)).toEqual(['role.created', 'role.permissions_changed', 'user.updated']);
+    for (const e of entries) expect(e, e.action).toMatchObject({ actor_login: 'root', ip: '192.0.2.77' });
+    expect(entries[1]!.details).toMatchObject({ before: { internal: [] }, after: { internal: ['intake', 'login_internal'], external: [] } });
+    expect(entries[2]!.details).toMatchObject({ role: { after: 'Volunteer Coordinator' } });
+    expect((await runCommand(haven.app, { argv: ['audit', 'verify'] })).code).toBe(0);
+  });
+
   test('the audit log refuses updates and deletes, and a tampered entry is detected', async () => {
     await expect(haven.app.database.rows(sql`UPDATE audit_log SET target = 'x' WHERE seq = 1`)).rejects.toThrow();
     await expect(haven.app.database.rows(sql`DELETE FROM audit_log WHERE seq = 1`)).rejects.toThrow();

@@ -6,6 +6,8 @@ import { answerTimes } from '../helpers/wait.ts';
 import { sessions } from '../../src/db/schema.ts';
 import { hashToken } from '../../src/security/tokens.ts';
 import { SESSION_COOKIE } from '../../src/sessions/service.ts';
+import { CSRF_COOKIE } from '../../src/server.ts';
+import { DEVICE_COOKIE } from '../../src/auth/service.ts';
 import { updateSiteSettings } from '../../src/settings/service.ts';
 import { setLoginActive } from '../../src/users/service.ts';
 
@@ -40,6 +42,41 @@ describe.each(DB_KINDS)('sessions (%s)', (kind) => {
     const [row] = await haven.app.db.select().from(sessions).where(eq(sessions.id, hashToken(token)));
     expect(row).toBeDefined();
     expect(JSON.stringify(row)).not.toContain(token);
+  });
+
+  test('CSRF and device cookies are __Host-, Secure, HttpOnly, SameSite=Lax, Path=/, with no Domain', async () => {
+    // Raw Set-Cookie lines: a browser enforces what they say, not what the server meant.
+    const setCookies = (r: { headers: Record<string, unknown> }) => ([] as string[]).concat((r.headers['set-cookie'] as string[] | string | undefined) ?? []);
+    const attributes = (line: string) => line.split(';').slice(1).map((a) => a.trim().toLowerCase());
+    const expectHostCookie = (line: string | undefined, name: string) => {
+      expect(line, `${name} is set`).toBeDefined();
+      expect(line!.startsWith(`${name}=`)).toBe(true);
+      const attrs = attributes(line!);
+      expect(attrs, name).toContain('secure');
+      expect(attrs, name).toContain('httponly');
+      expect(attrs, name).toContain('samesite=lax');
+      expect(attrs, name).toContain('path=/');
+      expect(attrs.filter((a) => a.startsWith('domain')), name).toEqual([]);
+      expect(Buffer.from(decodeURIComponent(line!.slice(name.length + 1).split(';')[0]!), 'base64url').length, `${name} value`).toBeGreaterThanOrEqual(16);
+    };
+    const page = await haven.server.inject({ method: 'GET', url: '/login', remoteAddress: '203.0.113.31' });
+    expect(CSRF_COOKIE.startsWith('__Host-')).toBe(true);
+    expectHostCookie(setCookies(page).find((c) => c.startsWith(`${CSRF_COOKIE}=`)), CSRF_COOKIE);
+    const csrfCookie = setCookies(page).find((c) => c.startsWith(`${CSRF_COOKIE}=`))!.split(';')[0]!;
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)![1]!;
+    const login = await haven.server.inject({
+      method: 'POST',
+      url: '/login',
+      payload: new URLSearchParams({ login: 'sam', password: TEST_PASSWORD, _csrf: token }).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie },
+      remoteAddress: '203.0.113.31',
+    });
+    expect(login.statusCode).toBe(303);
+    expect(DEVICE_COOKIE.startsWith('__Host-')).toBe(true);
+    const device = setCookies(login).find((c) => c.startsWith(`${DEVICE_COOKIE}=`));
+    expectHostCookie(device, DEVICE_COOKIE);
+    // It outlives the session on purpose (it marks a known device), but not beyond what browsers accept.
+    expect(attributes(device!)).toContain(`max-age=${400 * 24 * 3600}`);
   });
 
   test('a POST without a CSRF token is refused, the login form included', async () => {
@@ -106,6 +143,94 @@ describe.each(DB_KINDS)('sessions (%s)', (kind) => {
     let status = 0;
     await answerTimes(haven.clock, [() => again.post('/login', { login: 'leaver', password: TEST_PASSWORD }).then((r) => (status = r.status))], 60_000);
     expect(status).toBe(401);
+  });
+
+  /** Two signed-in browsers of one user, a bystander, and the administrator: the cast of a privilege change. */
+  async function privilegeChangeCast(login: string, roleName: string) {
+    const user = await haven.createUser(login, roleName);
+    const laptop = haven.client();
+    const phone = haven.client({ ip: '198.51.100.31' });
+    await laptop.login(login, TEST_PASSWORD);
+    await phone.login(login, TEST_PASSWORD);
+    const bystander = haven.client({ ip: '198.51.100.32' });
+    await bystander.login('sam', TEST_PASSWORD);
+    const admin = haven.client({ ip: '198.51.100.33' });
+    await admin.login('ada', TEST_PASSWORD);
+    for (const c of [laptop, phone, bystander, admin]) expect((await c.get('/')).status).toBe(200);
+    const tokens = [laptop.cookies.get(SESSION_COOKIE)!, phone.cookies.get(SESSION_COOKIE)!];
+    const row = (await haven.app.db.query.users.findFirst({ where: (u, { eq }) => eq(u.login, login) }))!;
+    return { user, row, laptop, phone, bystander, admin, tokens };
+  }
+
+  const openSessions = async (userId: string) => (await haven.app.db.select().from(sessions).where(eq(sessions.userId, userId))).length;
+
+  test('a role change on /admin/users/:id ends every open session of that user: an old session never gains the new role', async () => {
+    const { user, row, laptop, phone, bystander, admin, tokens } = await privilegeChangeCast('riser', 'Paralegal');
+    expect((await laptop.get('/admin/audit')).status).toBe(403);
+    const supervisor = (await haven.app.db.query.roles.findFirst({ where: (r, { eq }) => eq(r.name, 'Supervisor') }))!;
+    const edit = await admin.submit(`/admin/users/${user.id}`, { fullName: row.fullName, email: row.email, roleId: supervisor.id, loginActive: 'yes' });
+    expect(edit.status).toBe(303);
+    // Supervisor holds audit_view: a session kept across the promotion would now read the audit log.
+    expect((await laptop.get('/admin/audit')).status).toBe(303);
+    expect((await phone.get('/')).location).toMatch(/^\/login/);
+    for (const token of tokens) {
+      const replay = haven.client();
+      replay.cookies.set(SESSION_COOKIE, token);
+      expect((await replay.get('/')).status).toBe(303);
+    }
+    expect(await openSessions(user.id)).toBe(0);
+    // Nobody else was signed out, the administrator included.
+    expect((await bystander.get('/')).status).toBe(200);
+    expect((await admin.get('/')).status).toBe(200);
+    // A new login carries the new role.
+    const again = haven.client();
+    await again.login('riser', TEST_PASSWORD);
+    expect((await again.get('/')).body).toContain('(Supervisor)');
+    expect((await again.get('/admin/audit')).status).toBe(200);
+    // Demotion ends sessions too.
+    const paralegal = (await haven.app.db.query.roles.findFirst({ where: (r, { eq }) => eq(r.name, 'Paralegal') }))!;
+    await admin.submit(`/admin/users/${user.id}`, { fullName: row.fullName, email: row.email, roleId: paralegal.id, loginActive: 'yes' });
+    expect((await again.get('/admin/audit')).status).toBe(303);
+  });
+
+  test('an administrator password reset ends every open session of that user', async () => {
+    const { user, row, laptop, phone, bystander, admin, tokens } = await privilegeChangeCast('forgetful', 'Attorney');
+    const edit = await admin.submit(`/admin/users/${user.id}`, { fullName: row.fullName, email: row.email, roleId: row.roleId, loginActive: 'yes', password: 'granite6willow' });
+    expect(edit.status).toBe(303);
+    expect((await laptop.get('/')).status).toBe(303);
+    expect((await phone.get('/')).status).toBe(303);
+    expect((await phone.post('/session/extend', {}, { accept: 'application/json' })).status).toBe(401);
+    for (const token of tokens) {
+      const replay = haven.client();
+      replay.cookies.set(SESSION_COOKIE, token);
+      expect((await replay.get('/')).status).toBe(303);
+    }
+    expect(await openSessions(user.id)).toBe(0);
+    expect((await bystander.get('/')).status).toBe(200);
+    expect((await admin.get('/')).status).toBe(200);
+    // The new password works, and must be changed first: the administrator knows it.
+    expect((await haven.client().login('forgetful', 'granite6willow')).location).toBe('/password/change');
+  });
+
+  test('an own password change issues a new session id and ends every other session of the user', async () => {
+    await haven.createUser('changer', 'Paralegal');
+    const laptop = haven.client();
+    const phone = haven.client({ ip: '198.51.100.34' });
+    await laptop.login('changer', TEST_PASSWORD);
+    await phone.login('changer', TEST_PASSWORD);
+    const before = laptop.cookies.get(SESSION_COOKIE)!;
+    const changed = await laptop.submit('/password/change', { current: TEST_PASSWORD, next: 'lantern8quay', confirm: 'lantern8quay' });
+    expect(changed.status).toBe(303);
+    const after = laptop.cookies.get(SESSION_COOKIE)!;
+    expect(after).not.toBe(before);
+    expect((await laptop.get('/')).status).toBe(200);
+    const replay = haven.client();
+    replay.cookies.set(SESSION_COOKIE, before);
+    expect((await replay.get('/')).status).toBe(303);
+    expect((await phone.get('/')).status).toBe(303);
+    const user = (await haven.app.db.query.users.findFirst({ where: (u, { eq }) => eq(u.login, 'changer') }))!;
+    const rows = await haven.app.db.select().from(sessions).where(eq(sessions.userId, user.id));
+    expect(rows.map((r) => r.id)).toEqual([hashToken(after)]);
   });
 
   test('deactivation through the CLI path also ends a live session (even if the row was kept)', async () => {

@@ -1,10 +1,13 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sql } from 'drizzle-orm';
 import { ManualClock } from '../../src/clock.ts';
 import { nextLoginDelay } from '../../src/security/login-throttle.ts';
-import { DB_KINDS, freshDatabase, startTestHaven, type TestHaven } from '../helpers/app.ts';
+import { DB_KINDS, freshDatabase, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import { openDatabase } from '../../src/db/client.ts';
 import { answerTimes } from '../helpers/wait.ts';
 import { DEVICE_COOKIE } from '../../src/auth/service.ts';
+import { createRole, updateRolePermissions } from '../../src/roles/service.ts';
+import { setLoginActive } from '../../src/users/service.ts';
 
 /** When the n-th of n parallel failures may be answered at the earliest: the schedule's sum. */
 function scheduleFloor(n: number): number[] {
@@ -121,6 +124,90 @@ describe.each(DB_KINDS)('failed-login delays (%s)', (kind) => {
     const strip = (html: string) => html.replace(/value="[^"]*"/g, '');
     expect(lastA!.status).toBe(lastB!.status);
     expect(strip(lastA!.body).replace('known', 'X')).toBe(strip(lastB!.body).replace('unknown-person', 'X'));
+  });
+
+  test('an inactive account and a role without the Login permission get the same page, status and delays as a wrong password', async () => {
+    const admin = await haven.createUser('throttle-admin', 'Site Administrator');
+    const actor = { id: admin.id, login: admin.login, roleId: '' };
+    const role = await createRole(haven.app, 'Case Reader (no login)', actor, '192.0.2.250');
+    expect(role.ok).toBe(true);
+    const granted = await updateRolePermissions(haven.app, (role as { id: string }).id, ['cases_view_all', 'reports_view'], [], actor, '192.0.2.250');
+    expect(granted.ok).toBe(true);
+    await haven.createUser('mistyped', 'Paralegal');
+    await haven.createUser('nologin', 'Case Reader (no login)');
+    await haven.createUser('retired', 'Paralegal');
+    await setLoginActive(haven.app, 'retired', false, { actor: null, ip: null });
+
+    // Three parallel attempts per account, each account from its own address. "nologin" and
+    // "retired" type their correct password; "mistyped" a wrong one. All three must look alike.
+    const cases = [
+      { login: 'mistyped', password: 'wrong-pass-9x', ip: '203.0.113.130' },
+      { login: 'nologin', password: TEST_PASSWORD, ip: '203.0.113.131' },
+      { login: 'retired', password: TEST_PASSWORD, ip: '203.0.113.132' },
+    ];
+    const results = [];
+    for (const c of cases) {
+      const browser = haven.client({ ip: c.ip });
+      await browser.get('/login');
+      const answers: { status: number; body: string; cookies: string[] }[] = [];
+      const times = await answerTimes(
+        haven.clock,
+        Array.from({ length: 3 }, () => () =>
+          haven.server
+            .inject({
+              method: 'POST',
+              url: '/login',
+              payload: new URLSearchParams({ login: c.login, password: c.password, _csrf: browser.csrf }).toString(),
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              cookies: Object.fromEntries(browser.cookies),
+              remoteAddress: c.ip,
+            })
+            .then((r) => answers.push({ status: r.statusCode, body: r.body, cookies: r.cookies.filter((k) => k.value !== '').map((k) => k.name) })),
+        ),
+        60_000,
+      );
+      results.push({ ...c, times, answers });
+    }
+    const strip = (html: string, login: string) => html.replace(/value="[^"]*"/g, '').replaceAll(login, 'X');
+    const [reference, ...others] = results;
+    for (const r of results) {
+      expect(r.answers.map((a) => a.status), r.login).toEqual([401, 401, 401]);
+      // No session and no device cookie: nothing that a success would leave behind.
+      for (const a of r.answers) expect(a.cookies, r.login).not.toContain('__Host-haven_session');
+      for (const a of r.answers) expect(a.cookies, r.login).not.toContain(DEVICE_COOKIE);
+      expect(strip(r.answers[0]!.body, r.login)).toContain('Login name or password is incorrect.');
+    }
+    for (const r of others) {
+      expect(r.times, r.login).toEqual(reference!.times);
+      expect(strip(r.answers[0]!.body, r.login), r.login).toBe(strip(reference!.answers[0]!.body, reference!.login));
+    }
+    // The audit log knows the true reason; the visitor does not.
+    const reasons = await haven.app.database.rows<{ target: string; reason: string }>(
+      sql`SELECT target, details->>'reason' AS reason FROM audit_log WHERE action = 'login.failure' AND target IN ('nologin', 'retired') ORDER BY seq`,
+    );
+    expect(new Set(reasons.map((r) => `${r.target}:${r.reason}`))).toEqual(new Set(['nologin:no_login_permission', 'retired:login_inactive']));
+  });
+
+  test('a success from an address does not reset its spraying counter', async () => {
+    await haven.createUser('insider', 'Paralegal');
+    const sprayer = haven.client({ ip: '203.0.113.140' });
+    await sprayer.get('/login');
+    for (let i = 0; i < 10; i++) {
+      await answerTimes(haven.clock, [() => sprayer.post('/login', { login: `ghost${i}`, password: 'Spring2026!' })], 60_000, 500);
+    }
+    const counter = async () =>
+      (await haven.app.database.rows<{ failures: number }>(sql`SELECT failures FROM login_throttle WHERE key = 'ip:203.0.113.140'`))[0]?.failures ?? 0;
+    expect(await counter()).toBe(10);
+    // The attacker holds one valid account and signs in with it from the same address.
+    let signedIn = 0;
+    await answerTimes(haven.clock, [() => sprayer.post('/login', { login: 'insider', password: TEST_PASSWORD }).then((r) => (signedIn = r.status))], 60_000, 500);
+    expect(signedIn).toBe(303);
+    await sprayer.post('/logout', {});
+    expect(await counter()).toBe(10);
+    // The next guess on a fresh account name still waits the full 10 s of the address.
+    await sprayer.get('/login');
+    const [t] = await answerTimes(haven.clock, [() => sprayer.post('/login', { login: 'ghost-next', password: 'Spring2026!' })], 60_000, 500);
+    expect(t).toBeGreaterThanOrEqual(10_000);
   });
 });
 let lastA: { status: number; body: string } | undefined;

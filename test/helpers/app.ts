@@ -5,12 +5,14 @@ import { inject } from 'vitest';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { ManualClock, type Clock } from '../../src/clock.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import { openApp, type App } from '../../src/app.ts';
 import { openDatabase, type Database } from '../../src/db/client.ts';
 import { buildServer } from '../../src/server.ts';
 import { findRoleByName } from '../../src/roles/service.ts';
 import { createUser } from '../../src/users/service.ts';
+import { startMailWorker } from '../../src/mail/worker.ts';
+import type { JobWorker } from '../../src/jobs/worker.ts';
 import { createDatabase } from './postgres.ts';
 import { TestClient } from './client.ts';
 
@@ -18,20 +20,22 @@ export type DbKind = 'pglite' | 'postgres';
 export const DB_KINDS: DbKind[] = ['pglite', 'postgres'];
 
 /** A fresh database of either kind: a copy of the migrated PGlite template, or a new PostgreSQL database. */
-export async function freshDatabase(kind: DbKind): Promise<{ database: Database; url?: string; cleanup: () => void }> {
+export async function freshDatabase(kind: DbKind): Promise<{ database: Database; url?: string; dir?: string; cleanup: () => void }> {
   if (kind === 'postgres') {
     const url = await createDatabase(inject('pgClusterUrl'));
     return { database: await openDatabase({ databaseUrl: url }), url, cleanup: () => {} };
   }
   const dir = mkdtempSync(join(tmpdir(), 'haven-pglite-'));
   cpSync(inject('pgliteTemplateDir'), dir, { recursive: true });
-  return { database: await openDatabase({ pgliteDir: dir }), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { database: await openDatabase({ pgliteDir: dir }), dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export interface TestHaven {
   app: App;
   server: FastifyInstance;
   clock: ManualClock;
+  /** The outgoing-mail worker (also `app.mail`), running when `config.smtpUrl` was given. */
+  mailWorker: JobWorker | null;
   client(options?: { ip?: string }): TestClient;
   /** Creates an active user with the given role and a password that needs no change. */
   createUser(login: string, roleName: string, password?: string): Promise<{ id: string; login: string; password: string }>;
@@ -40,17 +44,19 @@ export interface TestHaven {
 
 export const TEST_PASSWORD = 'tulip7orbit-haven';
 
-export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database } = {}): Promise<TestHaven> {
+export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database; config?: Partial<Config> } = {}): Promise<TestHaven> {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
   const fresh = options.database ? { database: options.database, cleanup: () => {} } : await freshDatabase(kind);
-  const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }) };
+  const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }), ...options.config };
   const app = await openApp(config, { clock, database: fresh.database, log: pino({ level: 'silent' }) });
   const server = await buildServer(app);
   await server.ready();
+  const mailWorker = config.smtpUrl ? startMailWorker(app) : null;
   return {
     app,
     server,
     clock,
+    mailWorker,
     client: (o = {}) => new TestClient(server, o.ip),
     async createUser(login, roleName, password = TEST_PASSWORD) {
       const role = await findRoleByName(app, roleName);
@@ -60,6 +66,7 @@ export async function startTestHaven(kind: DbKind, options: { clock?: Clock; dat
       return { id: result.id, login, password };
     },
     async close() {
+      await mailWorker?.stop();
       await server.close();
       await app.database.close();
       fresh.cleanup();

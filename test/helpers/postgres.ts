@@ -1,11 +1,11 @@
 import { execFile as execFileCallback } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 
 const execFile = promisify(execFileCallback);
 
@@ -28,23 +28,6 @@ async function runPgBinary(binary: string, args: string[], cwd: string): Promise
     : [path, args];
   // cwd inside the cluster dir: the postgres user may not be able to read the caller's cwd.
   await execFile(file, fileArgs, { cwd });
-}
-
-async function findFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      if (address === null || typeof address === 'string') {
-        server.close();
-        reject(new Error('could not read the port of a probe socket'));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
 }
 
 async function ownDirectoryByServerUser(dir: string): Promise<void> {
@@ -88,7 +71,7 @@ export async function startPgCluster(): Promise<PgCluster> {
     }
 
     // Picked as late as possible: another process may take the port between probe and start.
-    const port = await findFreePort();
+    const port = await freePort();
     // Settings go in the config file rather than `pg_ctl -o`, which pg_ctl hands to a shell.
     await appendFile(
       join(dataDir, 'postgresql.conf'),

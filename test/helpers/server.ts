@@ -1,11 +1,11 @@
 import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Clock } from '../../src/clock.ts';
 import { loadConfig } from '../../src/config.ts';
 import { startHaven, type RunningHaven } from '../../src/start.ts';
+import { freePort } from './ports.ts';
 
 export interface RealHavenOptions {
   /** A PostgreSQL database (e.g. `createDatabase(inject('pgClusterUrl'))`); unset = embedded PGlite in the data dir. */
@@ -29,24 +29,6 @@ export interface RealHaven {
   setupUrl: string | null;
   /** Stops the server and removes its data directory. */
   stop(): Promise<void>;
-}
-
-/** A port free right now on 127.0.0.1 (the server binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.unref();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      if (address === null || typeof address === 'string') {
-        probe.close();
-        reject(new Error('could not read the port of a probe socket'));
-        return;
-      }
-      probe.close(() => resolve(address.port));
-    });
-  });
 }
 
 /**

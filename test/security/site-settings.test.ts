@@ -1,7 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import {
+  decodeSiteSettings,
   defaultSiteSettings,
   isSettingKey,
+  NUMBER_SETTING_KEYS,
   SETTING_KEYS,
   SITE_SETTINGS,
   validateSettings,
@@ -15,6 +17,9 @@ describe('definitions', () => {
       password_expiration_days: 0,
       session_timeout_minutes: 90,
       session_max_hours: 12,
+      mfa_enabled: true,
+      mfa_methods: ['email', 'app', 'passkey'],
+      mfa_required_roles: [],
     });
   });
 
@@ -51,7 +56,7 @@ describe('definitions', () => {
 describe('validateSettings', () => {
   test('accepts the defaults as submitted by the form', () => {
     const submitted = Object.fromEntries(SETTING_KEYS.map((k) => [k, SITE_SETTINGS[k].defaultValue]));
-    const result = validateSettings(submitted);
+    const result = validateSettings(submitted, { roleNames: ['Site Administrator'] });
     expect(result.errors).toEqual({});
     expect(result.values).toEqual(submitted);
   });
@@ -84,9 +89,9 @@ describe('validateSettings', () => {
   });
 
   test.each(['', ' ', 'abc', '8.5', '8.0', '-8', '+8', '1e1', '0x10', 'NaN', 'Infinity', '8 9', '８', '١٢', '12abc', 'twelve'])(
-    'non-numeric or non-integer %j is refused for every setting',
+    'non-numeric or non-integer %j is refused for every numeric setting',
     (raw) => {
-      for (const key of SETTING_KEYS) {
+      for (const key of NUMBER_SETTING_KEYS) {
         const result = validateSettings({ [key]: raw });
         expect(result.values, `${key}=${raw}`).toEqual({});
         expect(result.errors[key], `${key}=${raw}`).toMatch(/whole number/i);
@@ -138,5 +143,58 @@ describe('validateSettings', () => {
     const result = validateSettings({ password_min_length: '12', session_timeout_minutes: 'soon', session_max_hours: '0' });
     expect(result.values).toEqual({ password_min_length: '12' });
     expect(Object.keys(result.errors).sort()).toEqual(['session_max_hours', 'session_timeout_minutes']);
+  });
+});
+
+describe('MFA settings (DESIGN §1.3)', () => {
+  const roles = { roleNames: ['Site Administrator', 'Attorney', 'API Client'] };
+
+  test.each([
+    ['true', 'true'],
+    [' FALSE ', 'false'],
+  ])('mfa_enabled %j is stored as %j', (raw, value) => {
+    expect(validateSettings({ mfa_enabled: raw })).toEqual({ values: { mfa_enabled: value }, errors: {} });
+  });
+
+  test.each(['', 'yes', '1', 'on', 'truthy'])('mfa_enabled %j is refused', (raw) => {
+    expect(validateSettings({ mfa_enabled: raw }).errors.mfa_enabled).toBe('Must be true or false.');
+  });
+
+  test('mfa_methods: a comma list of email, app, passkey, stored in catalogue order without duplicates', () => {
+    expect(validateSettings({ mfa_methods: 'passkey, APP,app' }).values.mfa_methods).toBe('app,passkey');
+    expect(validateSettings({ mfa_methods: 'email' }).values.mfa_methods).toBe('email');
+  });
+
+  test.each([
+    ['sms', /Unknown method "sms"/],
+    ['email,voice', /Unknown method "voice"/],
+    ['', /at least one/],
+    [' , ', /at least one/],
+  ])('mfa_methods %j is refused', (raw, message) => {
+    expect(validateSettings({ mfa_methods: raw }).errors.mfa_methods).toMatch(message);
+  });
+
+  test('mfa_required_roles: existing role names, matched without regard to case, stored as named', () => {
+    expect(validateSettings({ mfa_required_roles: 'site administrator, Attorney' }, roles).values.mfa_required_roles).toBe('Site Administrator,Attorney');
+    expect(validateSettings({ mfa_required_roles: '' }, roles).values.mfa_required_roles).toBe('');
+  });
+
+  test('mfa_required_roles: an unknown role is refused by name', () => {
+    expect(validateSettings({ mfa_required_roles: 'Attorney, Wizard' }, roles).errors.mfa_required_roles).toBe('No role is named "Wizard".');
+  });
+
+  test('MFA cannot be required while it is disabled, whether the change comes alone or together', () => {
+    expect(validateSettings({ mfa_enabled: 'false', mfa_required_roles: 'Attorney' }, roles).errors.mfa_required_roles).toMatch(/not enabled/);
+    expect(validateSettings({ mfa_enabled: 'false' }, roles, { mfa_required_roles: 'Attorney' }).errors.mfa_required_roles).toMatch(/not enabled/);
+    expect(validateSettings({ mfa_required_roles: 'Attorney' }, roles, { mfa_enabled: 'false' }).errors.mfa_required_roles).toMatch(/not enabled/);
+    expect(validateSettings({ mfa_enabled: 'false', mfa_required_roles: '' }, roles, { mfa_required_roles: 'Attorney' }).errors).toEqual({});
+  });
+
+  test('decodeSiteSettings types the stored texts', () => {
+    expect(decodeSiteSettings({ mfa_enabled: 'false', mfa_methods: 'app', mfa_required_roles: 'Attorney,Site Administrator' })).toMatchObject({
+      mfa_enabled: false,
+      mfa_methods: ['app'],
+      mfa_required_roles: ['Attorney', 'Site Administrator'],
+    });
   });
 });

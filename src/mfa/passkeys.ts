@@ -1,0 +1,136 @@
+import { eq } from 'drizzle-orm';
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import type { App } from '../app.ts';
+import type { Db } from '../db/client.ts';
+import { sessions, webauthnCredentials } from '../db/schema.ts';
+import { recordAudit } from '../audit/service.ts';
+import { enableMfa, type MfaUser } from './service.ts';
+
+// WebAuthn through @simplewebauthn/server. The relying party is the host of HAVEN_BASE_URL
+// (DESIGN §1.3): a browser refuses a bare IP address, so the default base URL is localhost.
+const rp = (app: App) => ({ id: new URL(app.config.baseUrl).hostname, origin: app.config.baseUrl });
+
+async function storeChallenge(app: App, sessionId: string, challenge: string | null): Promise<void> {
+  await app.db.update(sessions).set({ webauthnChallenge: challenge }).where(eq(sessions.id, sessionId));
+}
+
+/** The challenge is taken (read and cleared) at once: each one can be answered once. */
+async function takeChallenge(app: App, sessionId: string): Promise<string | null> {
+  const [row] = await app.db.select({ challenge: sessions.webauthnChallenge }).from(sessions).where(eq(sessions.id, sessionId));
+  if (row?.challenge) await storeChallenge(app, sessionId, null);
+  return row?.challenge ?? null;
+}
+
+async function credentialsOf(app: App, userId: string) {
+  return app.db.select().from(webauthnCredentials).where(eq(webauthnCredentials.userId, userId));
+}
+
+export async function registrationOptions(app: App, sessionId: string, user: MfaUser & { fullName: string }): Promise<PublicKeyCredentialCreationOptionsJSON> {
+  const existing = await credentialsOf(app, user.id);
+  const options = await generateRegistrationOptions({
+    rpName: 'Haven',
+    rpID: rp(app).id,
+    userName: user.login,
+    userDisplayName: user.fullName,
+    userID: new TextEncoder().encode(user.id),
+    attestationType: 'none',
+    excludeCredentials: existing.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
+    authenticatorSelection: { residentKey: 'preferred', userVerification: 'preferred' },
+  });
+  await storeChallenge(app, sessionId, options.challenge);
+  return options;
+}
+
+export type PasskeyOutcome = { ok: true } | { ok: false; error: string };
+
+/** Verifies a new passkey against this session's challenge and turns MFA on with it. */
+export async function completePasskeyRegistration(app: App, sessionId: string, user: MfaUser, response: RegistrationResponseJSON): Promise<PasskeyOutcome> {
+  const challenge = await takeChallenge(app, sessionId);
+  if (!challenge) return { ok: false, error: 'The passkey request expired. Try again.' };
+  let info;
+  try {
+    const verification = await verifyRegistrationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: rp(app).origin,
+      expectedRPID: rp(app).id,
+      requireUserVerification: false,
+    });
+    if (!verification.verified) return { ok: false, error: 'The passkey could not be verified.' };
+    info = verification.registrationInfo;
+  } catch (error) {
+    await recordAudit(app, { action: 'mfa.passkey_failure', actor: { id: user.id, login: user.login }, target: user.login, details: { step: 'registration', error: String((error as Error).message).slice(0, 200) } });
+    return { ok: false, error: 'The passkey could not be verified.' };
+  }
+  const now = app.clock.now();
+  await app.db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    await enableMfa(app, t, user, 'passkey', { keepSessionId: sessionId });
+    await t.insert(webauthnCredentials).values({
+      id: info.credential.id,
+      userId: user.id,
+      publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+      counter: info.credential.counter,
+      transports: info.credential.transports ?? [],
+      createdAt: now,
+    });
+  });
+  return { ok: true };
+}
+
+export async function authenticationOptions(app: App, sessionId: string, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const credentials = await credentialsOf(app, userId);
+  const options = await generateAuthenticationOptions({
+    rpID: rp(app).id,
+    allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
+    userVerification: 'preferred',
+  });
+  await storeChallenge(app, sessionId, options.challenge);
+  return options;
+}
+
+/** Verifies a passkey assertion for the user of this session (only their own credentials count). */
+export async function verifyPasskeyLogin(app: App, sessionId: string, user: MfaUser, response: AuthenticationResponseJSON, ip: string): Promise<PasskeyOutcome> {
+  const challenge = await takeChallenge(app, sessionId);
+  const credential = (await credentialsOf(app, user.id)).find((c) => c.id === response.id);
+  const actor = { id: user.id, login: user.login };
+  if (!challenge || !credential) {
+    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip, details: { method: 'passkey', reason: challenge ? 'unknown_credential' : 'no_challenge' } });
+    return { ok: false, error: 'That passkey is not registered for this account, or the request expired.' };
+  }
+  try {
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge,
+      expectedOrigin: rp(app).origin,
+      expectedRPID: rp(app).id,
+      credential: {
+        id: credential.id,
+        publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
+        counter: credential.counter,
+        transports: credential.transports as AuthenticatorTransport[],
+      },
+      requireUserVerification: false,
+    });
+    if (!verification.verified) throw new Error('not verified');
+    await app.db
+      .update(webauthnCredentials)
+      .set({ counter: verification.authenticationInfo.newCounter, lastUsedAt: app.clock.now() })
+      .where(eq(webauthnCredentials.id, credential.id));
+  } catch (error) {
+    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200) } });
+    return { ok: false, error: 'The passkey could not be verified.' };
+  }
+  await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip, details: { method: 'passkey', with: 'passkey' } });
+  return { ok: true };
+}

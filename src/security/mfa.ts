@@ -1,0 +1,146 @@
+// Multifactor authentication rules (DESIGN §1.3), pure: no I/O, time passed in.
+import { randomInt } from 'node:crypto';
+import { Secret, TOTP } from 'otpauth';
+import type { MfaMethod, SiteSettings } from './site-settings.ts';
+import { hasPermission } from './permissions.ts';
+
+export const EMAIL_CODE_LIFETIME_MS = 15 * 60_000;
+export const TRUSTED_DEVICE_MS = 24 * 3600_000;
+export const RECOVERY_CODE_COUNT = 10;
+export const TOTP_PERIOD_SECONDS = 30;
+export const TOTP_DIGITS = 6;
+/** Codes from one period before or after the current one are accepted (clock drift). */
+export const TOTP_WINDOW = 1;
+
+/** A fresh 6-digit code, uniformly random, leading zeros kept. */
+export function generateEmailCode(): string {
+  return String(randomInt(0, 1_000_000)).padStart(6, '0');
+}
+
+/** An e-mailed code works once, and only until its expiry (15 minutes after it was sent). */
+export function isEmailCodeUsable(code: { expiresAt: Date; usedAt: Date | null }, now: Date): boolean {
+  return code.usedAt === null && now.getTime() < code.expiresAt.getTime();
+}
+
+/** What users type: spaces and dashes are forgiven, letters are not case-sensitive. */
+export function normalizeCode(input: string): string {
+  return input.replace(/[\s-]/g, '').toLowerCase().slice(0, 64);
+}
+
+export function isSixDigitCode(code: string): boolean {
+  return /^\d{6}$/.test(code);
+}
+
+// Recovery codes: 10 characters of a 32-letter alphabet without look-alikes (50 bits), shown
+// as two groups of five.
+const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+
+export function generateRecoveryCodes(count = RECOVERY_CODE_COUNT): string[] {
+  return Array.from({ length: count }, () => {
+    const chars = Array.from({ length: 10 }, () => RECOVERY_ALPHABET[randomInt(0, RECOVERY_ALPHABET.length)]).join('');
+    return `${chars.slice(0, 5)}-${chars.slice(5)}`;
+  });
+}
+
+export function isRecoveryCodeShaped(normalized: string): boolean {
+  return new RegExp(`^[${RECOVERY_ALPHABET}]{10}$`).test(normalized);
+}
+
+// ---- TOTP (RFC 6238, SHA-1, 6 digits, 30 s) ----------------------------------------------
+
+export function generateTotpSecret(): string {
+  return new Secret({ size: 20 }).base32;
+}
+
+export function totpFor(secretBase32: string, label: string, issuer = 'Haven'): TOTP {
+  return new TOTP({ issuer, label, algorithm: 'SHA1', digits: TOTP_DIGITS, period: TOTP_PERIOD_SECONDS, secret: Secret.fromBase32(secretBase32) });
+}
+
+export function totpStep(now: Date): number {
+  return Math.floor(now.getTime() / 1000 / TOTP_PERIOD_SECONDS);
+}
+
+export type TotpCheck = { ok: true; step: number } | { ok: false; reason: 'invalid' | 'replayed' };
+
+/**
+ * A TOTP code is accepted once only: the time step it belongs to must be later than the last
+ * step accepted for this user (DESIGN §1.3 beyond), the enrolment confirmation included.
+ */
+export function checkTotp(secretBase32: string, code: string, now: Date, lastAcceptedStep: number | null): TotpCheck {
+  if (!isSixDigitCode(code)) return { ok: false, reason: 'invalid' };
+  const delta = totpFor(secretBase32, 'check').validate({ token: code, timestamp: now.getTime(), window: TOTP_WINDOW });
+  if (delta === null) return { ok: false, reason: 'invalid' };
+  const step = totpStep(now) + delta;
+  if (lastAcceptedStep !== null && step <= lastAcceptedStep) return { ok: false, reason: 'replayed' };
+  return { ok: true, step };
+}
+
+// ---- Trusted devices (cookie mfa_daily_secret_key) ---------------------------------------
+
+/** A device is remembered for 24 hours after its last successful login. */
+export function isDeviceTrusted(lastLoginAt: Date | null, now: Date): boolean {
+  return lastLoginAt !== null && now.getTime() - lastLoginAt.getTime() < TRUSTED_DEVICE_MS;
+}
+
+// ---- Who must do what -------------------------------------------------------------------
+
+export interface MfaUserFacts {
+  roleName: string;
+  /** The permission set that applies to the session. */
+  permissions: string[];
+  mfaEnabled: boolean;
+  /** An administrator asked this user to enrol at the next login. */
+  enrolRequired: boolean;
+}
+
+/** The methods a user may choose: what the site offers (nothing while MFA is off). */
+export function offeredMethods(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_methods'>): MfaMethod[] {
+  return settings.mfa_enabled ? settings.mfa_methods : [];
+}
+
+/** Whether the user's role requires MFA. Roles with API Access are exempt (DESIGN §1.3). */
+export function roleRequiresMfa(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_required_roles'>, user: Pick<MfaUserFacts, 'roleName' | 'permissions'>): boolean {
+  if (!settings.mfa_enabled) return false;
+  if (hasPermission(user.permissions, 'api_access')) return false;
+  return settings.mfa_required_roles.some((r) => r.toLowerCase() === user.roleName.toLowerCase());
+}
+
+/** A user with no MFA who must enrol before anything else: their role requires it, or an administrator asked. */
+export function mustEnrolMfa(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_required_roles' | 'mfa_methods'>, user: MfaUserFacts): boolean {
+  if (user.mfaEnabled || !settings.mfa_enabled || !settings.mfa_methods.length) return false;
+  return user.enrolRequired || roleRequiresMfa(settings, user);
+}
+
+/** Whether the user may turn their own MFA off (Actions > Disable MFA). */
+export function mayDisableOwnMfa(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_required_roles'>, user: Pick<MfaUserFacts, 'roleName' | 'permissions'>): boolean {
+  return !roleRequiresMfa(settings, user);
+}
+
+// ---- The order of login steps -------------------------------------------------------------
+
+/**
+ * The steps after the password, in order. The code comes first so that a stolen password alone
+ * cannot change the password or enrol another authenticator; then a required password change;
+ * then a required enrolment.
+ */
+export const LOGIN_STEPS = ['mfa', 'password_change', 'mfa_enrol', 'full'] as const;
+export type LoginStep = (typeof LOGIN_STEPS)[number];
+
+export interface LoginStepFacts {
+  /** MFA is on for the site and the user, and this device is not remembered. */
+  mfaChallenge: boolean;
+  passwordChangeRequired: boolean;
+  mfaEnrolmentRequired: boolean;
+}
+
+/** The first step still to take after `done` ('password' = only the password so far). */
+export function nextLoginStep(done: 'password' | LoginStep, facts: LoginStepFacts): LoginStep {
+  const applies: Record<LoginStep, boolean> = {
+    mfa: facts.mfaChallenge,
+    password_change: facts.passwordChangeRequired,
+    mfa_enrol: facts.mfaEnrolmentRequired,
+    full: true,
+  };
+  const from = done === 'password' ? 0 : LOGIN_STEPS.indexOf(done) + 1;
+  return LOGIN_STEPS.slice(from).find((step) => applies[step]) ?? 'full';
+}
