@@ -68,3 +68,31 @@ export async function fullLogin(options: LoginOptions): Promise<LoginResult> {
   }
   return { ok: true, jar };
 }
+
+/**
+ * Password plus an authenticator-app code: the login above (answered with a redirect to
+ * /login/mfa), then GET /login/mfa for its form and POST the current TOTP code.
+ */
+export async function fullTotpLogin(options: LoginOptions & { code: () => string }): Promise<LoginResult> {
+  const first = await fullLogin(options);
+  if (!first.ok) return first;
+  const jar = first.jar;
+  const form = await request(`${options.baseUrl}/login/mfa`, { dispatcher: options.agent, headers: { cookie: jar.header() }, signal: options.signal });
+  const html = await form.body.text();
+  jar.store(form.headers['set-cookie']);
+  const token = CSRF_INPUT.exec(html)?.[1];
+  if (form.statusCode !== 200 || !token) return { ok: false, status: form.statusCode, step: 'form', detail: 'no MFA form' };
+  const submitted = await request(`${options.baseUrl}/login/mfa`, {
+    dispatcher: options.agent,
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: jar.header() },
+    body: new URLSearchParams({ code: options.code(), _csrf: token }).toString(),
+    signal: options.signal,
+  });
+  await submitted.body.dump();
+  jar.store(submitted.headers['set-cookie']);
+  if (submitted.statusCode !== 303 || submitted.headers.location !== '/') {
+    return { ok: false, status: submitted.statusCode, step: 'submit', detail: `MFA step answered ${submitted.statusCode} ${String(submitted.headers.location ?? '')}` };
+  }
+  return { ok: true, jar };
+}

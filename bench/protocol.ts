@@ -14,6 +14,13 @@ export function loginUsers(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `bench-login-${i}`);
 }
 
+/** Accounts with an authenticator app (secret BENCH_TOTP_SECRET). A TOTP code works once per user, so each login takes a fresh account. */
+export const TOTP_USER_COUNT = 2000;
+export const BENCH_TOTP_SECRET = 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP';
+export function totpUser(i: number): string {
+  return `bench-totp-${i}`;
+}
+
 export type ParentMessage =
   | { type: 'record' }
   | { type: 'recorded' }

@@ -28,8 +28,9 @@ import autocannon, { type Result as CannonResult } from 'autocannon';
 import { request, type Agent } from 'undici';
 import { verifyPassword } from '../src/users/passwords.ts';
 import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
-import { BASELINE_PATH, BENCH_PASSWORD, loginUsers, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage, type ThrottleRow } from './protocol.ts';
-import { CSRF_COOKIE, fullLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
+import { BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, totpUser, TOTP_USER_COUNT, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage, type ThrottleRow } from './protocol.ts';
+import { CSRF_COOKIE, fullLogin, fullTotpLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
+import { Secret, TOTP } from 'otpauth';
 
 type DbKind = 'pglite' | 'postgres';
 
@@ -344,6 +345,18 @@ function loginRun(server: ServerHandle, agent: Agent, users: string[], seconds: 
   });
 }
 
+/** Password + TOTP logins, each on a fresh account (a code works once per account and period). */
+function totpLoginRun(server: ServerHandle, agent: Agent, seconds: number): Promise<Rate> {
+  let next = 0;
+  const totp = new TOTP({ secret: Secret.fromBase32(BENCH_TOTP_SECRET), algorithm: 'SHA1', digits: 6, period: 30 });
+  return timedLoops(server, CONNECTIONS, seconds, LOGIN_GRACE_MS, async (_loop, signal) => {
+    if (next >= TOTP_USER_COUNT) return 'ran out of TOTP accounts: raise TOTP_USER_COUNT';
+    const login = totpUser(next++);
+    const outcome = await fullTotpLogin({ baseUrl: server.baseUrl, agent, login, password: BENCH_PASSWORD, code: () => totp.generate(), signal });
+    return outcome.ok ? null : `TOTP login failed at ${outcome.step}: HTTP ${outcome.status} (${outcome.detail})`;
+  });
+}
+
 function verifyRun(server: ServerHandle, seconds: number): Promise<Rate> {
   return timedLoops(server, CONNECTIONS, seconds, 60_000, async () =>
     (await verifyPassword(server.passwordHash, BENCH_PASSWORD)) ? null : 'verify returned false',
@@ -566,8 +579,18 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined, rows: Row
     const logins = await profiled(server, 'logins', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
     const throttleKeys = ['ip:127.0.0.1', ...users.slice(0, CONNECTIONS).map((login) => `login:${login}`)];
     profile.throttle = (await server.ask({ type: 'throttle', keys: throttleKeys }, 'throttle')).rows;
+    const totpLogins = await profiled(server, 'logins-totp', () => totpLoginRun(server, agent, DURATION));
     profiles.push(profile);
     rows.push({ kind, name: 'logins: GET+POST /login', result: logins, unit: 'logins/s', baselineName: 'argon2id verify', baseline: verifies, baselineUnit: 'verifies/s', target: LOGIN_TARGET });
+    rows.push({
+      kind,
+      name: 'logins with TOTP: password + code',
+      result: totpLogins,
+      unit: 'logins/s',
+      baselineName: 'password-only logins',
+      baseline: logins,
+      baselineUnit: 'logins/s',
+    });
     rows.push({
       kind,
       name: 'logins, own client IP each (diagnostic)',

@@ -14,7 +14,7 @@ import type { App } from '../src/app.ts';
 import { openDatabase, sql, type Database } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser, getUser } from '../src/users/service.ts';
-import { BASELINE_PATH, BENCH_PASSWORD, loginUsers, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage } from './protocol.ts';
+import { BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, PAGE_USER, SIGNED_IN_PATH, TOTP_USER_COUNT, type ChildMessage, type ParentMessage } from './protocol.ts';
 
 const kind = process.env.BENCH_DB_KIND as 'pglite' | 'postgres';
 const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -130,6 +130,13 @@ async function main() {
       ids[login] = result.id;
     }
     probeUserId = ids[PAGE_USER]!;
+    // The TOTP accounts share the page user's password hash: hashing 2,000 passwords would take a minute.
+    await app.database.rows(sql`
+      INSERT INTO users (login, full_name, email, role_id, password_hash, password_changed_at, mfa_enabled, mfa_method, mfa_totp_secret, created_at, updated_at)
+      SELECT 'bench-totp-' || g, 'Bench TOTP ' || g, 'bench-totp-' || g || '@example.org', u.role_id, u.password_hash, u.password_changed_at,
+             true, 'app', ${BENCH_TOTP_SECRET}, u.created_at, u.updated_at
+        FROM users u, generate_series(0, ${TOTP_USER_COUNT - 1}) g
+       WHERE u.login = ${PAGE_USER}`);
     const user = await getUser(app, probeUserId);
     send({ type: 'ready', httpsPort: haven.httpsPort, passwordHash: user!.passwordHash! });
   } catch (error) {

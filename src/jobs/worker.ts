@@ -18,7 +18,8 @@ export interface JobWorkerOptions {
   /** A croner pattern in the server's local time, e.g. `*\/10 * * * * *` (every 10 s). */
   schedule: string;
   /**
-   * When wake() runs the job, measured from the first wake() of a burst. The later delays
+   * When wake() runs the job, in ascending order, measured from the first wake() of a burst
+   * (wake-ups before the last delay has passed join that burst). The later delays
    * catch what the first could not yet see: a transaction that committed late, or the lock
    * held by another instance's run.
    */

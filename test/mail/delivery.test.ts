@@ -77,6 +77,22 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
     }
   });
 
+  test('a line break in a subject cannot add a header, and a message goes to exactly one recipient', async () => {
+    const haven = await startTestHaven(kind, { config: { smtpUrl: peer.url } });
+    try {
+      await expect(enqueueMail(haven.app, { to: 'a@example.org, b@example.org', subject: 's', text: 't' })).rejects.toThrow(/not a single e-mail address/);
+      await expect(enqueueMail(haven.app, { to: 'Someone <a@example.org>', subject: 's', text: 't' })).rejects.toThrow(/not a single e-mail address/);
+      await enqueueMail(haven.app, { to: 'header@example.org', subject: 'Hello\r\nBcc: evil@example.org', text: 'body' });
+      await runSender(haven);
+      const mail = await peer.waitForMail((m) => m.to.includes('header@example.org'));
+      expect(mail.subject).toBe('Hello Bcc: evil@example.org');
+      expect(mail.to).toEqual(['header@example.org']);
+      expect(peer.messages.some((m) => m.to.includes('evil@example.org'))).toBe(false);
+    } finally {
+      await haven.close();
+    }
+  });
+
   test('SMTP server down: the message stays queued with the error, waits out the backoff, then is delivered once the server is back', async () => {
     const flaky = await startSmtpPeer();
     const haven = await startTestHaven(kind, { config: { smtpUrl: flaky.url } });

@@ -70,9 +70,12 @@ describe.each(DB_KINDS)('users report (%s)', (kind) => {
     await haven.createUser('sue', 'Supervisor');
     await haven.createUser('ina', 'Intake Worker');
     await haven.createUser('gone', 'Attorney');
-    // MFA is built elsewhere: its state is set in the table the report reads.
-    await haven.app.database.rows(sql`UPDATE users SET mfa_enabled = true, mfa_method = 'app' WHERE login = 'sam'`);
-    await haven.app.database.rows(sql`UPDATE users SET mfa_enabled = true, mfa_method = 'email' WHERE login = 'sue'`);
+    await haven.createUser('appy', 'Attorney');
+    await haven.createUser('mailer', 'Supervisor');
+    // The MFA state is set in the table the report reads (these two never sign in here, so
+    // the login's MFA step does not come into it).
+    await haven.app.database.rows(sql`UPDATE users SET mfa_enabled = true, mfa_method = 'app', last_login_at = '2031-07-01T08:15:30Z' WHERE login = 'appy'`);
+    await haven.app.database.rows(sql`UPDATE users SET mfa_enabled = true, mfa_method = 'email' WHERE login = 'mailer'`);
     await haven.app.database.rows(sql`UPDATE users SET login_active = false WHERE login = 'gone'`);
     for (const [key, name] of Object.entries(FORMULA_NAMES)) {
       await haven.createUser(`f-${key}`, 'Read Only');
@@ -96,8 +99,9 @@ describe.each(DB_KINDS)('users report (%s)', (kind) => {
     const rows = tbodyRows(page.body);
     expect(rows).toHaveLength(await userCount());
     const byLogin = new Map(rows.map((r) => [r[0], r]));
-    expect(byLogin.get('sam')).toEqual(['sam', 'User sam', 'Paralegal', 'Yes', 'Yes', 'app', '2031-07-14 23:30:00']);
-    expect(byLogin.get('sue')).toEqual(['sue', 'User sue', 'Supervisor', 'Yes', 'Yes', 'email', 'never']);
+    expect(byLogin.get('sam')).toEqual(['sam', 'User sam', 'Paralegal', 'Yes', 'No', '', '2031-07-14 23:30:00']);
+    expect(byLogin.get('appy')).toEqual(['appy', 'User appy', 'Attorney', 'Yes', 'Yes', 'app', '2031-07-01 08:15:30']);
+    expect(byLogin.get('mailer')).toEqual(['mailer', 'User mailer', 'Supervisor', 'Yes', 'Yes', 'email', 'never']);
     expect(byLogin.get('root')).toEqual(['root', 'User root', 'Site Administrator', 'Yes', 'No', '', '2031-07-14 23:31:00']);
     // Names are shown as text, never as markup.
     expect(byLogin.get('gone')!.slice(1, 4)).toEqual(['Gone &lt;script>alert(1)&lt;/script> O\'Brien', 'Attorney', 'No']);
@@ -121,7 +125,9 @@ describe.each(DB_KINDS)('users report (%s)', (kind) => {
     expect(rows.every((row) => row.length === HEADER.length)).toBe(true);
     const byLogin = new Map(rows.map((row) => [row[0], row]));
     expect(byLogin.get('ina')).toEqual(['ina', 'Ina "Ace" Mc,Donald\nSecond line, "quoted"', 'Intake Worker', 'Yes', 'No', '', '']);
-    expect(byLogin.get('sam')).toEqual(['sam', 'User sam', 'Paralegal', 'Yes', 'Yes', 'app', '2031-07-14 23:30:00']);
+    expect(byLogin.get('sam')).toEqual(['sam', 'User sam', 'Paralegal', 'Yes', 'No', '', '2031-07-14 23:30:00']);
+    expect(byLogin.get('appy')).toEqual(['appy', 'User appy', 'Attorney', 'Yes', 'Yes', 'app', '2031-07-01 08:15:30']);
+    expect(byLogin.get('mailer')).toEqual(['mailer', 'User mailer', 'Supervisor', 'Yes', 'Yes', 'email', '']);
     expect(byLogin.get('gone')!.slice(1, 4)).toEqual(['Gone <script>alert(1)</script> O\'Brien', 'Attorney', 'No']);
     // The page and the file agree on every user.
     const page = tbodyRows((await admin.get('/reports/users')).body);
@@ -173,6 +179,8 @@ describe.each(DB_KINDS)('users report (%s)', (kind) => {
     for (const login of ['sam', 'sue']) {
       const browser = haven.client();
       await browser.login(login, TEST_PASSWORD);
+      // Fully signed in: the refusal below is about the permission, not a missing login step.
+      expect((await browser.get('/')).status, login).toBe(200);
       for (const url of ['/reports/users', '/reports/users?format=csv']) {
         const r = await browser.get(url);
         expect(r.status, `${login} ${url}`).toBe(403);
