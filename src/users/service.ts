@@ -159,7 +159,7 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
   const changes: Record<string, { before: unknown; after: unknown }> = {};
   if (fields.fullName !== user.fullName) changes.fullName = { before: user.fullName, after: fields.fullName };
   if (fields.email !== user.email) changes.email = { before: user.email, after: fields.email };
-  if (fields.roleId !== user.roleId) changes.role = { before: user.roleId, after: role!.name };
+  if (fields.roleId !== user.roleId) changes.role = { before: (await getRole(app, user.roleId))?.name ?? user.roleId, after: role!.name };
   if (input.loginActive !== user.loginActive) changes.loginActive = { before: user.loginActive, after: input.loginActive };
   if (input.password) changes.password = { before: null, after: 'set by administrator' };
   await app.db.transaction(async (tx) => {

@@ -124,7 +124,8 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     }
     // Until every login step is done, nothing else answers: not a page, not the API.
     if (session.stage !== 'full') return sendToStep(request, reply, session.stage);
-    if (access === 'signed-in') return;
+    // An unknown URL is a 404 for a signed-in user (a visitor without a session is sent to log in).
+    if (access === 'signed-in' || request.is404) return;
     if (!access || !isPermission(access) || !hasPermission(session.permissions, access)) {
       return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to this page.');
     }

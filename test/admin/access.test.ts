@@ -23,6 +23,15 @@ describe.each(DB_KINDS)('deny by default (%s)', (kind) => {
   });
   afterAll(() => haven?.close());
 
+  test('an unknown URL is a 404 page for a signed-in user, and sends a visitor without a session to log in', async () => {
+    const browser = haven.client();
+    expect((await browser.get('/no/such/page')).location).toBe('/login?next=%2Fno%2Fsuch%2Fpage');
+    await browser.login('paralegal', TEST_PASSWORD);
+    const missing = await browser.get('/no/such/page');
+    expect(missing.status).toBe(404);
+    expect(alerts(missing.body).join()).toMatch(/no such page/);
+  });
+
   test('every route declares its access, and every permission route is refused to roles without it', async () => {
     const table = accessTable(haven.server);
     expect(table.length).toBeGreaterThan(15);

@@ -5,6 +5,7 @@
 // and enrolment forced by the user's role. DESIGN §1.3, §1.9, §2.3.
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { sql } from 'drizzle-orm';
 import { Secret, TOTP } from 'otpauth';
 import QRCode from 'qrcode';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -313,7 +314,7 @@ describe('MFA with a passkey (Chromium virtual authenticator)', () => {
     return { cdp, authenticatorId };
   }
 
-  test('enrol with a passkey, then sign in from another browser holding the same credential', async () => {
+  test('enrol with a passkey, then sign in from another browser holding the same credential; a replayed assertion is refused', async () => {
     await createUser(USER, 'Attorney');
     const page = await newPage();
     const first = await virtualAuthenticator(page);
@@ -337,13 +338,33 @@ describe('MFA with a passkey (Chromium virtual authenticator)', () => {
     await second.cdp.send('WebAuthn.addCredential', { authenticatorId: second.authenticatorId, credential: credentials[0]! });
     await logIn(other, USER);
     expect(path(other)).toBe('/login/mfa');
-    await other.locator('#passkey-login').click();
+    const [assertion] = await Promise.all([
+      other.waitForRequest((r) => new URL(r.url()).pathname === '/login/mfa/passkey' && r.method() === 'POST'),
+      other.locator('#passkey-login').click(),
+    ]);
     await other.waitForURL(`${real.baseUrl}/`);
     await expectDashboard(other, USER, 'Attorney');
     expect(await deviceCookie(other.context())).toBeDefined();
     // The authenticator signed once more.
     const { credentials: after } = await second.cdp.send('WebAuthn.getCredentials', { authenticatorId: second.authenticatorId });
     expect(after[0]!.signCount).toBeGreaterThan(credentials[0]!.signCount);
+
+    // Someone who knows the password and captured that assertion replays it against a fresh
+    // challenge of their own session: refused, and they stay at the code step.
+    const thief = await newPage();
+    await logIn(thief, USER);
+    expect(path(thief)).toBe('/login/mfa');
+    const headers = { 'content-type': 'application/json', accept: 'application/json', 'x-csrf-token': await thief.locator('form[data-webauthn] input[name="_csrf"]').inputValue() };
+    expect((await thief.request.post('/login/mfa/passkey/options', { headers, data: '{}' })).status()).toBe(200);
+    const replay = await thief.request.post('/login/mfa/passkey', { headers, data: assertion.postData()! });
+    expect(replay.status()).toBe(400);
+    expect(await replay.json()).toEqual({ error: 'The passkey could not be verified.' });
+    const [failure] = await real.haven.app.database.rows<{ details: { reason: string } }>(
+      sql`SELECT details FROM audit_log WHERE action = 'mfa.challenge_failure' AND target = ${USER} ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(failure?.details.reason).toMatch(/challenge/i);
+    await thief.goto('/');
+    expect(path(thief)).toBe('/login/mfa');
   });
 });
 
