@@ -314,7 +314,7 @@ describe('MFA with a passkey (Chromium virtual authenticator)', () => {
     return { cdp, authenticatorId };
   }
 
-  test('enrol with a passkey, then sign in from another browser holding the same credential; a replayed assertion is refused', async () => {
+  test('enrol with a passkey, then sign in from another browser holding the same credential; a replayed or relayed assertion is refused', async () => {
     await createUser(USER, 'Attorney');
     const page = await newPage();
     const first = await virtualAuthenticator(page);
@@ -363,6 +363,18 @@ describe('MFA with a passkey (Chromium virtual authenticator)', () => {
       sql`SELECT details FROM audit_log WHERE action = 'mfa.challenge_failure' AND target = ${USER} ORDER BY seq DESC LIMIT 1`,
     );
     expect(failure?.details.reason).toMatch(/challenge/i);
+    // The same assertion rewritten for the thief's fresh challenge, as a phishing site at another
+    // origin would relay it: refused on the origin.
+    const options = await (await thief.request.post('/login/mfa/passkey/options', { headers, data: '{}' })).json();
+    const relayed = JSON.parse(assertion.postData()!);
+    const clientData = JSON.parse(Buffer.from(relayed.response.clientDataJSON, 'base64url').toString());
+    relayed.response.clientDataJSON = Buffer.from(JSON.stringify({ ...clientData, challenge: options.challenge, origin: 'https://haven.evil.example' })).toString('base64url');
+    const phished = await thief.request.post('/login/mfa/passkey', { headers, data: JSON.stringify(relayed) });
+    expect(phished.status()).toBe(400);
+    const [originFailure] = await real.haven.app.database.rows<{ details: { reason: string } }>(
+      sql`SELECT details FROM audit_log WHERE action = 'mfa.challenge_failure' AND target = ${USER} ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(originFailure?.details.reason).toMatch(/origin/i);
     await thief.goto('/');
     expect(path(thief)).toBe('/login/mfa');
   });
