@@ -27,7 +27,7 @@ export interface StepUser {
   deviceLastLoginAt: Date | null;
 }
 
-async function loadStepUser(app: App, db: Db, userId: string, mfaDeviceSecret: string | undefined): Promise<StepUser | undefined> {
+async function loadStepUser(db: Db, userId: string, mfaDeviceSecret: string | undefined): Promise<StepUser | undefined> {
   const [row] = await db
     .select({
       id: users.id,
@@ -75,7 +75,7 @@ export async function continueLogin(
   input: { userId: string; done: 'password' | LoginStep; previousSessionId?: string; mfaDeviceSecret?: string; client: { ip: string; userAgent?: string } },
 ): Promise<ContinuedLogin> {
   const settings = await getSiteSettings(app, tx);
-  const user = await loadStepUser(app, tx, input.userId, input.mfaDeviceSecret);
+  const user = await loadStepUser(tx, input.userId, input.mfaDeviceSecret);
   if (!user) throw new Error('continueLogin: no such user');
   const step = stepAfter(input.done, user, settings, app.clock.now());
   if (input.previousSessionId) await tx.delete(sessions).where(eq(sessions.id, input.previousSessionId));

@@ -25,12 +25,10 @@ import {
   mfaState,
   otpauthUri,
   pendingEnrolment,
-  recoveryCodeCount,
+  recoveryCodeCounts,
   rememberDevice,
-  resendEnrolmentCode,
-  resendLoginCode,
+  resendCode,
   startEnrolment,
-  unusedRecoveryCodeCount,
   verifyLoginCode,
   type AdminMfaAction,
 } from './service.ts';
@@ -75,15 +73,18 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
   const enrolment = { config: { access: 'mfa-enrolment' as const } };
   const signedIn = { config: { access: 'signed-in' as const } };
 
-  /** The MFA step is done: remember this device for 24 hours and go on to the next step. */
-  async function passChallenge(request: FastifyRequest, reply: FastifyReply, next: string) {
+  /**
+   * A second factor was just proved (the code step, or an enrolment): this device is remembered
+   * for 24 hours, and the login goes on from `done` with a new session id (a privilege change).
+   */
+  async function afterSecondFactor(request: FastifyRequest, reply: FastifyReply, done: 'mfa' | 'mfa_enrol' | 'full') {
     const session = request.session!;
     const result = await app.db.transaction(async (tx) => {
       const t = tx as unknown as Db;
       const secret = await rememberDevice(app, t, session.user.id);
       const continued = await continueLogin(app, t, {
         userId: session.user.id,
-        done: 'mfa',
+        done,
         previousSessionId: session.id,
         client: { ip: request.ip, userAgent: request.headers['user-agent'] },
       });
@@ -91,8 +92,11 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     });
     setSessionCookie(reply, result.sessionToken);
     reply.setCookie(MFA_DEVICE_COOKIE, result.secret, MFA_COOKIE_OPTIONS);
-    return pageForStep(result.step, next);
+    return result.step;
   }
+
+  const passChallenge = async (request: FastifyRequest, reply: FastifyReply, next: string) =>
+    pageForStep(await afterSecondFactor(request, reply, 'mfa'), next);
 
   // ---- /login/mfa: the challenge ----------------------------------------------------------
 
@@ -123,7 +127,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     const next = safeRedirectPath(formField(request.body, 'next'));
     const query = new URLSearchParams(next === '/' ? {} : { next });
     if ((await currentMethod(app, session.user.id)) === 'email') {
-      const outcome = await resendLoginCode(app, mfaUserOf(session));
+      const outcome = await resendCode(app, mfaUserOf(session), 'login');
       query.set(outcome.ok ? 'sent' : 'wait', outcome.ok ? '1' : String(outcome.retryInSeconds));
     }
     return reply.redirect(`/login/mfa?${query}`, 303);
@@ -146,21 +150,8 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
 
   /** Enrolment done: the session id changes (a privilege change) and the login, if forced, goes on. */
   async function finishEnrolment(request: FastifyRequest, reply: FastifyReply) {
-    const session = request.session!;
-    const result = await app.db.transaction(async (tx) => {
-      const t = tx as unknown as Db;
-      const secret = await rememberDevice(app, t, session.user.id);
-      const continued = await continueLogin(app, t, {
-        userId: session.user.id,
-        done: session.stage === 'full' ? 'full' : 'mfa_enrol',
-        previousSessionId: session.id,
-        client: { ip: request.ip, userAgent: request.headers['user-agent'] },
-      });
-      return { secret, ...continued };
-    });
-    setSessionCookie(reply, result.sessionToken);
-    reply.setCookie(MFA_DEVICE_COOKIE, result.secret, MFA_COOKIE_OPTIONS);
-    return result.step === 'full' ? '/mfa/recovery-codes' : pageForStep(result.step, '/');
+    const step = await afterSecondFactor(request, reply, request.session!.stage === 'full' ? 'full' : 'mfa_enrol');
+    return step === 'full' ? '/mfa/recovery-codes' : pageForStep(step, '/');
   }
 
   async function enrolmentPage(request: FastifyRequest, reply: FastifyReply, extra: { error?: string; notice?: string } = {}, status = 200) {
@@ -212,7 +203,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
   server.post('/mfa/enrol/resend', enrolment, async (request, reply) => {
     const pending = await pendingEnrolment(app, request.session!.user.id);
     if (pending?.method !== 'email') return reply.redirect('/mfa/enrol', 303);
-    const outcome = await resendEnrolmentCode(app, mfaUserOf(request.session!));
+    const outcome = await resendCode(app, mfaUserOf(request.session!), 'enrol');
     return reply.redirect(outcome.ok ? '/mfa/enrol?sent=1' : `/mfa/enrol?wait=${outcome.retryInSeconds}`, 303);
   });
 
@@ -247,11 +238,9 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     const session = request.session!;
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
-    let codes: string[] | null = null;
-    if ((await recoveryCodeCount(app, session.user.id)) === 0) {
-      codes = await app.db.transaction(async (tx) => issueRecoveryCodes(app, tx as unknown as Db, mfaUserOf(session)));
-    }
-    return sendPage(reply, <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={await unusedRecoveryCodeCount(app, session.user.id)} />);
+    const counts = await recoveryCodeCounts(app, session.user.id);
+    const codes = counts.total === 0 ? await app.db.transaction(async (tx) => issueRecoveryCodes(app, tx as unknown as Db, mfaUserOf(session))) : null;
+    return sendPage(reply, <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={codes ? codes.length : counts.unused} />);
   });
 
   server.post('/mfa/recovery-codes', signedIn, async (request, reply) => {

@@ -105,10 +105,12 @@ async function consumeEmailCode(app: App, tx: Db, userId: string, purpose: 'logi
 
 // ---- TOTP -------------------------------------------------------------------------------
 
-/** Checks a TOTP code and records its time step, under a row lock, so that it works once. */
-async function consumeTotp(app: App, tx: Db, userId: string, secret: string, code: string): Promise<boolean> {
-  const [row] = await tx.select({ last: users.mfaTotpLastStep }).from(users).where(eq(users.id, userId)).for('update');
-  const check = checkTotp(secret, normalizeCode(code), app.clock.now(), row?.last ?? null);
+/**
+ * Checks a TOTP code and records its time step, so that it works once. The caller holds the
+ * user's row lock (`FOR UPDATE`) and passes the last accepted step it read under that lock.
+ */
+async function consumeTotp(app: App, tx: Db, userId: string, secret: string, lastStep: number | null, code: string): Promise<boolean> {
+  const check = checkTotp(secret, normalizeCode(code), app.clock.now(), lastStep);
   if (!check.ok) return false;
   await tx.update(users).set({ mfaTotpLastStep: check.step }).where(eq(users.id, userId));
   return true;
@@ -137,17 +139,13 @@ export async function discardRecoveryCodes(app: App, user: MfaUser): Promise<voi
   });
 }
 
-export async function unusedRecoveryCodeCount(app: App, userId: string): Promise<number> {
+/** How many recovery codes the user has, and how many of them are still unused. */
+export async function recoveryCodeCounts(app: App, userId: string): Promise<{ total: number; unused: number }> {
   const [row] = await app.db
-    .select({ n: sql<number>`count(*)::int` })
+    .select({ total: sql<number>`count(*)::int`, unused: sql<number>`count(*) FILTER (WHERE ${mfaRecoveryCodes.usedAt} IS NULL)::int` })
     .from(mfaRecoveryCodes)
-    .where(and(eq(mfaRecoveryCodes.userId, userId), isNull(mfaRecoveryCodes.usedAt)));
-  return row?.n ?? 0;
-}
-
-export async function recoveryCodeCount(app: App, userId: string): Promise<number> {
-  const [row] = await app.db.select({ n: sql<number>`count(*)::int` }).from(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, userId));
-  return row?.n ?? 0;
+    .where(eq(mfaRecoveryCodes.userId, userId));
+  return { total: row?.total ?? 0, unused: row?.unused ?? 0 };
 }
 
 async function consumeRecoveryCode(app: App, tx: Db, userId: string, code: string): Promise<boolean> {
@@ -174,10 +172,10 @@ export async function verifyLoginCode(app: App, input: { userId: string; code: s
   await app.clock.sleepUntil(turn.turnAt);
   const result = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
-    const [user] = await t.select().from(users).where(eq(users.id, input.userId));
+    const [user] = await t.select().from(users).where(eq(users.id, input.userId)).for('update');
     if (!user || !user.mfaEnabled) return { ok: false as const };
     let kind: 'app' | 'email' | 'recovery' | null = null;
-    if (user.mfaMethod === 'app' && user.mfaTotpSecret && (await consumeTotp(app, t, user.id, user.mfaTotpSecret, input.code))) kind = 'app';
+    if (user.mfaMethod === 'app' && user.mfaTotpSecret && (await consumeTotp(app, t, user.id, user.mfaTotpSecret, user.mfaTotpLastStep, input.code))) kind = 'app';
     else if (user.mfaMethod === 'email' && (await consumeEmailCode(app, t, user.id, 'login', input.code))) kind = 'email';
     else if (await consumeRecoveryCode(app, t, user.id, input.code)) kind = 'recovery';
     const actor = { id: user.id, login: user.login };
@@ -242,12 +240,9 @@ export async function cancelEnrolment(app: App, userId: string): Promise<void> {
   await app.db.delete(mfaEnrolments).where(eq(mfaEnrolments.userId, userId));
 }
 
-export async function resendEnrolmentCode(app: App, user: MfaUser): Promise<IssueOutcome> {
-  return app.db.transaction(async (tx) => issueEmailCode(app, tx as unknown as Db, user, 'enrol', { resend: true }));
-}
-
-export async function resendLoginCode(app: App, user: MfaUser): Promise<IssueOutcome> {
-  return app.db.transaction(async (tx) => issueEmailCode(app, tx as unknown as Db, user, 'login', { resend: true }));
+/** "Send a new code", at login or while enrolling; at most one every RESEND_INTERVAL_MS. */
+export async function resendCode(app: App, user: MfaUser, purpose: 'login' | 'enrol'): Promise<IssueOutcome> {
+  return app.db.transaction(async (tx) => issueEmailCode(app, tx as unknown as Db, user, purpose, { resend: true }));
 }
 
 /**
@@ -380,6 +375,6 @@ export async function mfaState(app: App, userId: string): Promise<MfaState | nul
     mfaMethod: user.mfaMethod && isMfaMethod(user.mfaMethod) ? user.mfaMethod : null,
     enrolRequired: user.enrolRequired,
     passkeys: keys?.n ?? 0,
-    unusedRecoveryCodes: await unusedRecoveryCodeCount(app, userId),
+    unusedRecoveryCodes: (await recoveryCodeCounts(app, userId)).unused,
   };
 }

@@ -1,8 +1,7 @@
-import { asc, eq } from 'drizzle-orm';
 import { stringify } from 'csv-stringify/sync';
 import type { App } from '../app.ts';
 import type { Db } from '../db/client.ts';
-import { roles, users } from '../db/schema.ts';
+import { listUsers } from '../users/service.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 
 /** One line of the users report (DESIGN §1.3 "Reporting"): who can sign in, and with what MFA. */
@@ -28,19 +27,7 @@ export function parseReportFormat(raw: unknown): { ok: true; format: ReportForma
 }
 
 export function listUserReport(app: App, tx: Db = app.db): Promise<UserReportRow[]> {
-  return tx
-    .select({
-      login: users.login,
-      fullName: users.fullName,
-      roleName: roles.name,
-      loginActive: users.loginActive,
-      mfaEnabled: users.mfaEnabled,
-      mfaMethod: users.mfaMethod,
-      lastLoginAt: users.lastLoginAt,
-    })
-    .from(users)
-    .innerJoin(roles, eq(roles.id, users.roleId))
-    .orderBy(asc(users.login));
+  return listUsers(app, tx);
 }
 
 export const USER_REPORT_COLUMNS = ['Login', 'Name', 'Role', 'Login Active', 'MFA enabled', 'MFA method', 'Last login (UTC)'] as const;

@@ -52,8 +52,9 @@ export async function countUsers(app: App): Promise<number> {
   return row?.n ?? 0;
 }
 
-export function listUsers(app: App) {
-  return app.db
+/** Every user with their role name and MFA state, by login (Admin > Users, the users report, `haven users list`). */
+export function listUsers(app: App, db: Db = app.db) {
+  return db
     .select({
       id: users.id,
       login: users.login,

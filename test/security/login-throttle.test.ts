@@ -6,6 +6,8 @@ import {
   reserveTurn,
   SHORT_DELAY_MS,
   SPRAY_QUIET_RESET_MS,
+  countFailure,
+  waitTurn,
   type ThrottleState,
 } from '../../src/security/login-throttle.ts';
 
@@ -167,5 +169,40 @@ describe('quiet reset (address counters)', () => {
     const r = reserveTurn(busy, at(365 * 86_400_000));
     expect(r.next.failures).toBe(16);
     expect(r.next.nextAt.getTime() - r.turnAt.getTime()).toBe(10_000);
+  });
+});
+
+describe('address counters: waited on, counted on real failure (waitTurn, countFailure)', () => {
+  test('a fresh or free counter does not make an attempt wait', () => {
+    expect(waitTurn(null, T0, SPRAY_QUIET_RESET_MS)).toEqual(T0);
+    expect(waitTurn({ failures: 3, nextAt: at(-5_000), updatedAt: at(-6_000) }, T0, SPRAY_QUIET_RESET_MS)).toEqual(T0);
+  });
+
+  test('waiting does not count: the counter is unchanged however many attempts wait on it', () => {
+    const state: ThrottleState = { failures: 4, nextAt: at(2_000), updatedAt: T0 };
+    for (let i = 0; i < 10; i++) expect(waitTurn(state, T0, SPRAY_QUIET_RESET_MS)).toEqual(at(2_000));
+    expect(state).toEqual({ failures: 4, nextAt: at(2_000), updatedAt: T0 });
+  });
+
+  test('each real failure adds its delay: 1 s for the first 9, then 10 s', () => {
+    let state: ThrottleState | null = null;
+    for (let i = 1; i <= 11; i++) {
+      state = countFailure(state, T0, SPRAY_QUIET_RESET_MS);
+      expect(state.failures).toBe(i);
+    }
+    expect(state!.nextAt).toEqual(at(9 * 1_000 + 2 * 10_000));
+  });
+
+  test('failures landing after the queue has drained count from now, not from the past', () => {
+    const drained: ThrottleState = { failures: 2, nextAt: at(-30_000), updatedAt: at(-31_000) };
+    expect(countFailure(drained, T0, SPRAY_QUIET_RESET_MS)).toEqual({ failures: 3, nextAt: at(1_000), updatedAt: T0 });
+  });
+
+  test('after an hour of quiet, waiting is free and the next failure counts as the first', () => {
+    const busy: ThrottleState = { failures: 30, nextAt: at(SPRAY_QUIET_RESET_MS + 60_000), updatedAt: T0 };
+    const now = at(SPRAY_QUIET_RESET_MS);
+    expect(waitTurn(busy, now, SPRAY_QUIET_RESET_MS)).toEqual(now);
+    expect(countFailure(busy, now, SPRAY_QUIET_RESET_MS)).toEqual({ failures: 1, nextAt: new Date(now.getTime() + 1_000), updatedAt: now });
+    expect(waitTurn(busy, at(SPRAY_QUIET_RESET_MS - 1), SPRAY_QUIET_RESET_MS)).toEqual(at(SPRAY_QUIET_RESET_MS + 60_000));
   });
 });
