@@ -5,6 +5,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyCsrf from '@fastify/csrf-protection';
 import type { App } from './app.ts';
 import { registerAccessControl } from './web/access.ts';
+import { registerContentSecurityPolicy } from './web/content-security-policy.ts';
 import { registerErrorPages, csrfFailurePage } from './web/errors.tsx';
 import { webRoutes } from './web/routes.tsx';
 import { authRoutes } from './auth/routes.tsx';
@@ -36,23 +37,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
+  registerContentSecurityPolicy(server);
   await server.register(fastifyHelmet, {
-    enableCSPNonces: true,
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'self'"],
-        scriptSrc: ["'self'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'", 'data:'],
-        fontSrc: ["'self'"],
-        connectSrc: ["'self'"],
-        formAction: ["'self'"],
-        frameAncestors: ["'none'"],
-        baseUri: ["'none'"],
-        objectSrc: ["'none'"],
-      },
-    },
+    contentSecurityPolicy: false,
     strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
     referrerPolicy: { policy: 'same-origin' },
   });

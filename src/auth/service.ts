@@ -3,8 +3,9 @@ import type { App } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import { knownDevices, roles, setupTokens, users } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
-import { dummyPasswordHash, verifyPassword, checkNewPassword } from '../users/passwords.ts';
-import { normalizeLogin, storePassword, countUsers, createUser, type Result } from '../users/service.ts';
+import { dummyPasswordHash, verifyPassword, checkNewPassword, hashPassword } from '../users/passwords.ts';
+import { normalizeLogin, storePassword, countUsers, createUser, upgradePasswordHash, type Result } from '../users/service.ts';
+import { needsRehash } from '../security/password-hashing.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
 import { continueLogin } from './steps.ts';
@@ -87,11 +88,15 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     return { ok: false };
   }
 
+  // Hashed before the transaction: PGlite's one connection must not wait on argon2.
+  const outdatedHash = needsRehash(user.passwordHash!) ? user.passwordHash! : null;
+  const upgradedHash = outdatedHash ? await hashPassword(attempt.password) : null;
   const now = app.clock.now();
   const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
   const result = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await forgiveFailures(app, turn, t);
+    if (outdatedHash && upgradedHash) await upgradePasswordHash(t, user.id, outdatedHash, upgradedHash);
     await t
       .insert(knownDevices)
       .values({ userId: user.id, deviceHash: hashToken(deviceToken), createdAt: now, lastLoginAt: now })
@@ -106,7 +111,7 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     if (next.step === 'mfa' && next.user.mfaMethod === 'email') await issueEmailCode(app, t, next.user, 'login');
     // A remembered device stays remembered for 24 hours after its last successful login.
     if (next.step !== 'mfa' && next.user.deviceLastLoginAt && attempt.mfaDeviceSecret) await rememberDevice(app, t, user.id, attempt.mfaDeviceSecret);
-    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice) } }, t);
+    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice), ...(upgradedHash ? { passwordRehashed: true } : {}) } }, t);
     return next;
   });
   return { ok: true, sessionToken: result.sessionToken, stage: result.step, deviceToken };

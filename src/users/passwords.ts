@@ -3,10 +3,10 @@ import { desc, eq } from 'drizzle-orm';
 import type { App } from '../app.ts';
 import { passwordHistory } from '../db/schema.ts';
 import { isPasswordAllowed, PASSWORD_HISTORY_DEPTH, type PasswordVerdict } from '../security/password-policy.ts';
+import { PASSWORD_HASH_PARAMETERS } from '../security/password-hashing.ts';
 import { getSiteSettings } from '../settings/service.ts';
 
-// OWASP Password Storage Cheat Sheet: argon2id, m=19 MiB, t=2, p=1.
-const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
+const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, ...PASSWORD_HASH_PARAMETERS } as const;
 
 export function hashPassword(password: string): Promise<string> {
   return hash(password, ARGON2_OPTIONS);

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { App } from '../app.ts';
 import type { Db } from '../db/client.ts';
@@ -80,6 +80,19 @@ export async function storePassword(app: App, tx: Db, userId: string, password: 
   await tx.execute(sql`
     DELETE FROM password_history WHERE user_id = ${userId} AND id NOT IN (
       SELECT id FROM password_history WHERE user_id = ${userId} ORDER BY created_at DESC, id DESC LIMIT ${PASSWORD_HISTORY_DEPTH})`);
+}
+
+/**
+ * Replaces a hash made with older parameters by `upgraded`, a hash of the same password made
+ * with today's, in `users` and in the reuse history. Compare-and-set on the old hash: a password
+ * changed meanwhile is left alone.
+ */
+export async function upgradePasswordHash(tx: Db, userId: string, outdated: string, upgraded: string): Promise<void> {
+  await tx.update(users).set({ passwordHash: upgraded }).where(and(eq(users.id, userId), eq(users.passwordHash, outdated)));
+  await tx
+    .update(passwordHistory)
+    .set({ passwordHash: upgraded })
+    .where(and(eq(passwordHistory.userId, userId), eq(passwordHistory.passwordHash, outdated)));
 }
 
 export interface NewUser {

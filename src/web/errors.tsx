@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Layout } from './layout.tsx';
-import { sendPage, styleNonce } from './render.ts';
+import { sendPage } from './render.ts';
+import { styleNonce } from './content-security-policy.ts';
 
 function ErrorPage({ title, message, reply, request }: { title: string; message: string; reply: FastifyReply; request: FastifyRequest }) {
   // Error pages render without a session context: they must not depend on anything that failed.

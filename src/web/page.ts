@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { PageContext } from './layout.tsx';
-import { styleNonce } from './render.ts';
+import { styleNonce } from './content-security-policy.ts';
 
 /** What every page needs from the request: the session, a CSRF token and the CSP nonce. */
 export function pageContext(request: FastifyRequest, reply: FastifyReply): PageContext {

@@ -6,8 +6,3 @@ import { renderToString } from 'preact-render-to-string';
 export function sendPage(reply: FastifyReply, page: VNode, status = 200): FastifyReply {
   return reply.code(status).type('text/html; charset=utf-8').send(`<!doctype html>${renderToString(page)}`);
 }
-
-/** The CSP nonce helmet generated for this response's inline <style>. */
-export function styleNonce(reply: FastifyReply): string {
-  return (reply as unknown as { cspNonce?: { style: string } }).cspNonce?.style ?? '';
-}

@@ -3,8 +3,10 @@
 // and what lands in `users` and `password_history` is read back and parsed.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { verify } from '@node-rs/argon2';
+import { Algorithm, hash as argon2Hash, verify } from '@node-rs/argon2';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
+import { answerTimes } from '../helpers/wait.ts';
+import { PASSWORD_HASH_PARAMETERS } from '../../src/security/password-hashing.ts';
 import { issueSetupToken } from '../../src/auth/service.ts';
 import { runCommand } from '../../src/cli/commands.ts';
 
@@ -41,7 +43,7 @@ describe.each(DB_KINDS)('password storage (%s)', (kind) => {
   });
   afterAll(() => haven?.close());
 
-  test('every way of setting a password stores an argon2id hash with m >= 19456 KiB and t >= 2, and nothing else', async () => {
+  test('every way of setting a password stores an argon2id hash with m >= 19456 KiB and t >= 2 (today: RFC 9106, m = 64 MiB, t = 3, p = 4), and nothing else', async () => {
     // 1. The first administrator, through the setup link.
     const token = await issueSetupToken(haven.app);
     const setup = haven.client();
@@ -85,6 +87,7 @@ describe.each(DB_KINDS)('password storage (%s)', (kind) => {
       expect(phc.m, what).toBeGreaterThanOrEqual(MIN_MEMORY_KIB);
       expect(phc.t, what).toBeGreaterThanOrEqual(MIN_ITERATIONS);
       expect(phc.p, what).toBeGreaterThanOrEqual(1);
+      expect({ memoryCost: phc.m, timeCost: phc.t, parallelism: phc.p }, what).toEqual(PASSWORD_HASH_PARAMETERS);
       expect(phc.salt.length, what).toBeGreaterThanOrEqual(16);
       expect(phc.hash.length, what).toBeGreaterThanOrEqual(32);
       // It is the hash of one of this user's passwords, and no password is stored in clear.
@@ -105,5 +108,48 @@ describe.each(DB_KINDS)('password storage (%s)', (kind) => {
     // No other column of users holds a password.
     const rows = await haven.app.database.rows(sql`SELECT * FROM users`);
     for (const row of rows) for (const p of [...passwords.values()].flat()) expect(JSON.stringify(row)).not.toContain(p);
+  });
+
+  test('a hash made with weaker parameters (an older Haven) is replaced at the next correct password, and only then', async () => {
+    const user = await haven.createUser('legacy', 'Attorney', 'ember3falcon');
+    const legacy = await argon2Hash('ember3falcon', { algorithm: Algorithm.Argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 });
+    await haven.app.database.rows(sql`UPDATE users SET password_hash = ${legacy} WHERE id = ${user.id}`);
+    await haven.app.database.rows(sql`UPDATE password_history SET password_hash = ${legacy} WHERE user_id = ${user.id}`);
+    const stored = async () => {
+      const [row] = await haven.app.database.rows<{ hash: string }>(sql`SELECT password_hash AS hash FROM users WHERE id = ${user.id}`);
+      const history = await haven.app.database.rows<{ hash: string }>(sql`SELECT password_hash AS hash FROM password_history WHERE user_id = ${user.id}`);
+      return { current: row!.hash, history: history.map((h) => h.hash) };
+    };
+
+    // A wrong password upgrades nothing (it could not: the password is not known).
+    const guesser = haven.client();
+    await guesser.get('/login');
+    const [answeredAt] = await answerTimes(haven.clock, [() => guesser.post('/login', { login: 'legacy', password: 'ember3falcoN' })], 5_000);
+    expect(answeredAt).toBeGreaterThanOrEqual(1_000);
+    expect(await stored()).toEqual({ current: legacy, history: [legacy] });
+
+    // Its turn comes; the correct password signs in and the stored hash is today's.
+    haven.clock.advance(1_000);
+    const owner = haven.client();
+    expect((await owner.login('legacy', 'ember3falcon')).status).toBe(303);
+    const upgraded = await stored();
+    expect(upgraded.current).not.toBe(legacy);
+    const phc = parsePhc(upgraded.current);
+    expect({ algorithm: phc.algorithm, memoryCost: phc.m, timeCost: phc.t, parallelism: phc.p }).toEqual({ algorithm: 'argon2id', ...PASSWORD_HASH_PARAMETERS });
+    expect(await verify(upgraded.current, 'ember3falcon')).toBe(true);
+    // The reuse history holds the same upgraded hash, not the weak one.
+    expect(upgraded.history).toEqual([upgraded.current]);
+    const [audit] = await haven.app.database.rows<{ details: { passwordRehashed?: boolean } }>(
+      sql`SELECT details FROM audit_log WHERE action = 'login.success' AND target = 'legacy' ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(audit!.details.passwordRehashed).toBe(true);
+
+    // The next login finds nothing to upgrade.
+    expect((await haven.client().login('legacy', 'ember3falcon')).status).toBe(303);
+    expect(await stored()).toEqual(upgraded);
+    const [again] = await haven.app.database.rows<{ details: { passwordRehashed?: boolean } }>(
+      sql`SELECT details FROM audit_log WHERE action = 'login.success' AND target = 'legacy' ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(again!.details.passwordRehashed).toBeUndefined();
   });
 });

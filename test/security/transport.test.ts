@@ -245,6 +245,16 @@ describe('the real listeners', () => {
       // A shared or back-button cache must not keep a confidential page.
       expect(page.headers['cache-control'], path).toBe('no-store');
     }
+    // The style nonce is fresh on every response: one seen once is of no use to an injected <style>.
+    const nonces = new Set<string>();
+    for (let i = 0; i < 5; i++) {
+      const page = await overHttps('GET', '/', { cookies });
+      const nonce = /<style\b[^>]*nonce="([^"]+)"/.exec(page.body)?.[1];
+      expect(nonce, 'the dashboard has its nonced <style>').toMatch(/^[A-Za-z0-9+/]{22}==$/);
+      expectNoInlineCode(page.body, page.headers['content-security-policy'], 'GET /');
+      nonces.add(nonce!);
+    }
+    expect(nonces.size).toBe(5);
     // Error pages too (an unknown URL is refused like any undeclared route: 403 when signed in).
     const missing = await overHttps('GET', '/no-such-page', { cookies });
     expect(missing.status).toBeGreaterThanOrEqual(400);
