@@ -1,7 +1,9 @@
 // What bench/run.ts and its server process (bench/server.ts) say to each other.
 
-/** The baseline route: public, one primary-key query, a tiny body. */
+/** The baseline route: public, one primary-key query run the way routes run queries (drizzle), a tiny body. */
 export const BASELINE_PATH = '/bench/one-query';
+/** The same query as a named statement, as the session lookup runs: the cheapest round trip there is (reported). */
+export const PREPARED_BASELINE_PATH = '/bench/one-prepared-query';
 /** Diagnostic: a signed-in route that queries nothing itself and sends a tiny body (the security layer alone). */
 export const SIGNED_IN_PATH = '/bench/signed-in';
 /** Accepted by the password policy (letters and digits, not predictable, not breached). */

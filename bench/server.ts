@@ -14,7 +14,7 @@ import type { App } from '../src/app.ts';
 import { openDatabase, sql, type Database } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser, getUser } from '../src/users/service.ts';
-import { BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, PAGE_USER, SIGNED_IN_PATH, TOTP_USER_COUNT, type ChildMessage, type ParentMessage } from './protocol.ts';
+import { BASELINE_PATH, PREPARED_BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, PAGE_USER, SIGNED_IN_PATH, TOTP_USER_COUNT, type ChildMessage, type ParentMessage } from './protocol.ts';
 
 const kind = process.env.BENCH_DB_KIND as 'pglite' | 'postgres';
 const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -40,6 +40,12 @@ function instrument(database: Database, log: StatementLog) {
   const session = (database.db as unknown as { session: { logger: DrizzleLogger; options: { logger?: DrizzleLogger } } }).session;
   session.logger = log;
   session.options.logger = log;
+  // Named statements (the session lookup) bypass drizzle: count them too.
+  const prepared = database.prepared.bind(database);
+  database.prepared = (name, text, params) => {
+    log.logQuery(`[prepared ${name}] ${text}`);
+    return prepared(name, text, params);
+  };
 }
 
 async function main() {
@@ -49,10 +55,16 @@ async function main() {
   instrument(database, statements);
 
   let probeUserId = '00000000-0000-0000-0000-000000000000';
-  // The baseline: a public route doing exactly one primary-key lookup and sending a tiny body.
+  // The baseline: a public route doing exactly one primary-key lookup and sending a tiny body,
+  // through drizzle as Haven's routes query. The second runs it as a named statement, as the
+  // session lookup does: the cheapest round trip there is.
   const extraRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
     server.get(BASELINE_PATH, { config: { access: 'public' } }, async (_request, reply) => {
       const rows = await app.database.rows<{ id: string }>(sql`SELECT id FROM users WHERE id = ${probeUserId}`);
+      return reply.type('text/plain').send(rows.length === 1 ? 'ok' : 'missing');
+    });
+    server.get(PREPARED_BASELINE_PATH, { config: { access: 'public' } }, async (_request, reply) => {
+      const rows = await app.database.prepared<{ id: string }>('bench_one_query', 'SELECT id FROM users WHERE id = $1', [probeUserId]);
       return reply.type('text/plain').send(rows.length === 1 ? 'ok' : 'missing');
     });
     // Diagnostic: the access layer (session lookup, Login Active, stage) and nothing else.
