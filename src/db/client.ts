@@ -134,13 +134,14 @@ function pglitePrepared(client: PGlite): Database['prepared'] {
   return async <T>(name: string, text: string, params: unknown[]): Promise<T[]> => {
     if (!STATEMENT_NAME.test(name)) throw new Error(`not a statement name: ${name}`);
     const statement = params.length ? `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})` : `EXECUTE ${name}`;
-    await prepare(name, text);
+    const used = prepare(name, text);
+    await used;
     try {
       return ((await client.exec(statement))[0]?.rows ?? []) as T[];
     } catch (error) {
-      // Someone ran DEALLOCATE: prepare it again, once.
+      // Someone ran DEALLOCATE: prepare it again, once (callers that failed together share it).
       if ((error as { code?: string }).code !== '26000') throw error;
-      prepared.delete(name);
+      if (prepared.get(name) === used) prepared.delete(name);
       await prepare(name, text);
       return ((await client.exec(statement))[0]?.rows ?? []) as T[];
     }

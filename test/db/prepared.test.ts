@@ -75,7 +75,8 @@ describe.each(DB_KINDS)('prepared statements (%s)', (kind) => {
     expect(results.map((r) => r[0]!.n)).toEqual([...Array(10).keys()]);
     if (kind === 'pglite') {
       await database.rows(sql`DEALLOCATE ALL`);
-      expect(await database.prepared<{ n: number }>('haven_test_parallel', 'SELECT $1::int AS n', [42])).toEqual([{ n: 42 }]);
+      const again = await Promise.all(Array.from({ length: 5 }, (_, i) => database.prepared<{ n: number }>('haven_test_parallel', 'SELECT $1::int AS n', [40 + i])));
+      expect(again.map((r) => r[0]!.n)).toEqual([40, 41, 42, 43, 44]);
     }
   });
 });
