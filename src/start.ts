@@ -11,6 +11,7 @@ import { controlSocketPath, serveControlSocket } from './control/socket.ts';
 import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
 import { startMailWorker } from './mail/worker.ts';
+import { startHousekeeping } from './housekeeping/worker.ts';
 
 export interface RunningHaven {
   app: App;
@@ -66,6 +67,8 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     app = await openApp(config, options);
     const opened = app;
     closers.push(() => opened.database.close());
+    const housekeeping = startHousekeeping(opened);
+    closers.push(() => housekeeping.stop());
     if (config.smtpUrl) {
       const mailWorker = startMailWorker(opened);
       closers.push(() => mailWorker.stop());

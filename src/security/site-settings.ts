@@ -25,6 +25,9 @@ export interface SettingDefinition {
   parse(raw: string, context?: SettingsContext): Parsed;
 }
 
+/** The longest idle timeout an administrator may set: a session idle that long is dead under any setting. */
+export const SESSION_TIMEOUT_MAX_MINUTES = 1440;
+
 function integerSetting(min: number, max: number) {
   return (raw: string) => {
     const trimmed = raw.trim();
@@ -94,7 +97,7 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     section: 'Sessions',
     help: 'A warning with an "Extend Login" button appears five minutes before.',
     defaultValue: '90',
-    parse: integerSetting(6, 1440),
+    parse: integerSetting(6, SESSION_TIMEOUT_MAX_MINUTES),
   },
   session_max_hours: {
     key: 'session_max_hours',

@@ -1,0 +1,53 @@
+import { isNotNull, lte, or } from 'drizzle-orm';
+import type { App } from '../app.ts';
+import type { Db } from '../db/client.ts';
+import { mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
+import type { Job, JobWork } from '../jobs/service.ts';
+import { pruneCutoffs } from '../security/retention.ts';
+
+export interface PruneReport {
+  sessions: number;
+  emailCodes: number;
+  trustedDevices: number;
+  setupTokens: number;
+}
+
+/**
+ * Deletes the security records that their own rules already refuse (src/security/retention.ts):
+ * dead sessions, expired e-mailed codes, remembered devices past their 24 hours, spent setup
+ * links. Never user data, the audit log or mail.
+ */
+export async function pruneExpired(app: App): Promise<PruneReport> {
+  const cut = pruneCutoffs(app.clock.now());
+  return app.db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    const deadSessions = await t
+      .delete(sessions)
+      .where(or(lte(sessions.lastSeenAt, cut.sessionsLastSeenBy), lte(sessions.expiresAt, cut.sessionsExpiredBy)))
+      .returning({ id: sessions.id });
+    const codes = await t.delete(mfaEmailCodes).where(lte(mfaEmailCodes.expiresAt, cut.emailCodesExpiredBy)).returning({ id: mfaEmailCodes.id });
+    const devices = await t
+      .delete(mfaTrustedDevices)
+      .where(lte(mfaTrustedDevices.lastLoginAt, cut.trustedDevicesLastLoginBy))
+      .returning({ userId: mfaTrustedDevices.userId });
+    const tokens = await t
+      .delete(setupTokens)
+      .where(or(lte(setupTokens.expiresAt, cut.setupTokensExpiredBy), isNotNull(setupTokens.usedAt)))
+      .returning({ tokenHash: setupTokens.tokenHash });
+    return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length };
+  });
+}
+
+/** Hourly; a run that deleted something is recorded in job_runs with its counts. */
+export const PRUNE_JOB: Job = {
+  name: 'housekeeping.prune',
+  lockKey: 7_210_102,
+  record: 'when-worked',
+  async run(app): Promise<JobWork> {
+    const report = await pruneExpired(app);
+    const deleted = report.sessions + report.emailCodes + report.trustedDevices + report.setupTokens;
+    return { worked: deleted > 0, details: { ...report } };
+  },
+};
+
+export const PRUNE_SCHEDULE = '0 17 * * * *';

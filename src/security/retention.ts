@@ -1,0 +1,35 @@
+// When expired security records may be deleted (the housekeeping job, src/housekeeping/).
+// They hold only hashes, but a database should not keep what no rule will read again. Each
+// cutoff is the instant from which the record's own rule refuses it, so deleting changes
+// no answer.
+
+import { TRUSTED_DEVICE_MS } from './mfa.ts';
+import { SESSION_TIMEOUT_MAX_MINUTES } from './site-settings.ts';
+
+export interface PruneCutoffs {
+  /**
+   * Sessions last seen at or before this are idle-timed-out under any allowed setting (the
+   * longest is SESSION_TIMEOUT_MAX_MINUTES; a shorter site setting is enforced at each request,
+   * and a location may one day set its own, so pruning does not rely on today's value).
+   */
+  sessionsLastSeenBy: Date;
+  /** Sessions whose absolute lifetime ends at or before this. */
+  sessionsExpiredBy: Date;
+  /** E-mailed codes whose 15 minutes end at or before this. */
+  emailCodesExpiredBy: Date;
+  /** Remembered MFA devices whose last login is at or before this: no longer trusted. */
+  trustedDevicesLastLoginBy: Date;
+  /** Setup links that expired at or before this (used ones go too). */
+  setupTokensExpiredBy: Date;
+}
+
+export function pruneCutoffs(now: Date): PruneCutoffs {
+  const t = now.getTime();
+  return {
+    sessionsLastSeenBy: new Date(t - SESSION_TIMEOUT_MAX_MINUTES * 60_000),
+    sessionsExpiredBy: now,
+    emailCodesExpiredBy: now,
+    trustedDevicesLastLoginBy: new Date(t - TRUSTED_DEVICE_MS),
+    setupTokensExpiredBy: now,
+  };
+}

@@ -1,0 +1,81 @@
+// The hourly prune deletes what the rules already refuse, and nothing else: a live session keeps
+// working, records one millisecond short of their cutoff stay, and no user data, audit entry or
+// mail is touched.
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
+import { PRUNE_JOB } from '../../src/housekeeping/service.ts';
+import { runJob, recentJobRuns } from '../../src/jobs/service.ts';
+import { enqueueMail } from '../../src/mail/service.ts';
+
+const HOUR = 3600_000;
+
+describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
+  let haven: TestHaven;
+  let userId: string;
+
+  beforeAll(async () => {
+    haven = await startTestHaven(kind);
+    userId = (await haven.createUser('keeper', 'Attorney')).id;
+  });
+  afterAll(() => haven?.close());
+
+  const ago = (ms: number) => new Date(haven.clock.now().getTime() - ms);
+  const ahead = (ms: number) => new Date(haven.clock.now().getTime() + ms);
+  const ids = async (table: string, column: string) =>
+    (await haven.app.database.rows<{ v: string }>(sql.raw(`SELECT ${column}::text AS v FROM ${table} ORDER BY 1`))).map((r) => r.v);
+  const count = async (table: string) => (await haven.app.database.rows<{ n: number }>(sql.raw(`SELECT count(*)::int AS n FROM ${table}`)))[0]!.n;
+
+  test('deletes dead sessions, expired codes, stale remembered devices and spent setup links; keeps the rest', async () => {
+    const browser = haven.client();
+    expect((await browser.login('keeper', TEST_PASSWORD)).status).toBe(303);
+    const live = await ids('sessions', 'id');
+    expect(live).toHaveLength(1);
+
+    const session = (id: string, lastSeenAt: Date, expiresAt: Date) =>
+      haven.app.database.rows(sql`INSERT INTO sessions (id, user_id, stage, created_at, last_seen_at, expires_at)
+                                  VALUES (${id}, ${userId}, 'full', ${ago(25 * HOUR)}, ${lastSeenAt}, ${expiresAt})`);
+    await session('idle-24h', ago(24 * HOUR), ahead(HOUR));
+    await session('idle-24h-less-1ms', ago(24 * HOUR - 1), ahead(HOUR));
+    await session('lifetime-over', ago(1000), ago(0));
+    await session('lifetime-1ms-left', ago(1000), ahead(1));
+    const code = (hash: string, expiresAt: Date) =>
+      haven.app.database.rows(sql`INSERT INTO mfa_email_codes (user_id, purpose, code_hash, created_at, expires_at)
+                                  VALUES (${userId}, 'login', ${hash}, ${ago(HOUR)}, ${expiresAt})`);
+    await code('code-expired', ago(0));
+    await code('code-1ms-left', ahead(1));
+    const device = (hash: string, lastLoginAt: Date) =>
+      haven.app.database.rows(sql`INSERT INTO mfa_trusted_devices (user_id, secret_hash, last_login_at) VALUES (${userId}, ${hash}, ${lastLoginAt})`);
+    await device('device-24h', ago(24 * HOUR));
+    await device('device-24h-less-1ms', ago(24 * HOUR - 1));
+    const token = (hash: string, expiresAt: Date, usedAt: Date | null) =>
+      haven.app.database.rows(sql`INSERT INTO setup_tokens (token_hash, created_at, expires_at, used_at) VALUES (${hash}, ${ago(HOUR)}, ${expiresAt}, ${usedAt})`);
+    await token('token-expired', ago(0), null);
+    await token('token-used', ahead(HOUR), ago(1000));
+    await token('token-live', ahead(HOUR), null);
+    await enqueueMail(haven.app, { to: 'keeper@example.org', subject: 'kept', text: 'mail is never pruned' });
+    const before = { users: await count('users'), audit: await count('audit_log'), mail: await count('mail_outbox'), history: await count('password_history') };
+
+    const result = await runJob(haven.app, PRUNE_JOB);
+    expect(result).toEqual({ ran: true, outcome: 'ok', work: { worked: true, details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2 } } });
+
+    expect(await ids('sessions', 'id')).toEqual([...live, 'idle-24h-less-1ms', 'lifetime-1ms-left'].sort());
+    expect(await ids('mfa_email_codes', 'code_hash')).toEqual(['code-1ms-left']);
+    expect(await ids('mfa_trusted_devices', 'secret_hash')).toEqual(['device-24h-less-1ms']);
+    expect(await ids('setup_tokens', 'token_hash')).toEqual(['token-live']);
+    expect({ users: await count('users'), audit: await count('audit_log'), mail: await count('mail_outbox'), history: await count('password_history') }).toEqual(before);
+    // The signed-in browser noticed nothing.
+    expect((await browser.get('/')).status).toBe(200);
+
+    // Recorded with its counts; a run with nothing to delete is not recorded.
+    const [run] = await recentJobRuns(haven.app, PRUNE_JOB.name);
+    expect(run).toMatchObject({ outcome: 'ok', details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2 } });
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ ran: true, outcome: 'ok', work: { worked: false } });
+    expect(await recentJobRuns(haven.app, PRUNE_JOB.name)).toHaveLength(1);
+
+    // A millisecond later the survivors' time is up too.
+    haven.clock.advance(1);
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 0 } } });
+    expect(await ids('sessions', 'id')).toEqual(live);
+  });
+});
