@@ -1,4 +1,4 @@
-import { isNotNull, lte, or } from 'drizzle-orm';
+import { lte, or } from 'drizzle-orm';
 import type { App } from '../app.ts';
 import type { Db } from '../db/client.ts';
 import { mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
@@ -14,7 +14,7 @@ export interface PruneReport {
 
 /**
  * Deletes the security records that their own rules already refuse (src/security/retention.ts):
- * dead sessions, expired e-mailed codes, remembered devices past their 24 hours, spent setup
+ * dead sessions, expired e-mailed codes, remembered devices past their 24 hours, expired setup
  * links. Never user data, the audit log or mail.
  */
 export async function pruneExpired(app: App): Promise<PruneReport> {
@@ -30,10 +30,8 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
       .delete(mfaTrustedDevices)
       .where(lte(mfaTrustedDevices.lastLoginAt, cut.trustedDevicesLastLoginBy))
       .returning({ userId: mfaTrustedDevices.userId });
-    const tokens = await t
-      .delete(setupTokens)
-      .where(or(lte(setupTokens.expiresAt, cut.setupTokensExpiredBy), isNotNull(setupTokens.usedAt)))
-      .returning({ tokenHash: setupTokens.tokenHash });
+    // Used links wait for their expiry too: completeSetup un-claims its link when the form has an error.
+    const tokens = await t.delete(setupTokens).where(lte(setupTokens.expiresAt, cut.setupTokensExpiredBy)).returning({ tokenHash: setupTokens.tokenHash });
     return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length };
   });
 }

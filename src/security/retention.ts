@@ -19,7 +19,7 @@ export interface PruneCutoffs {
   emailCodesExpiredBy: Date;
   /** Remembered MFA devices whose last login is at or before this: no longer trusted. */
   trustedDevicesLastLoginBy: Date;
-  /** Setup links that expired at or before this (used ones go too). */
+  /** Setup links that expired at or before this (used ones too: only expiry counts). */
   setupTokensExpiredBy: Date;
 }
 
