@@ -89,14 +89,13 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
   }
 
   // Hashed before the transaction: PGlite's one connection must not wait on argon2.
-  const outdatedHash = needsRehash(user.passwordHash!) ? user.passwordHash! : null;
-  const upgradedHash = outdatedHash ? await hashPassword(attempt.password) : null;
+  const rehash = needsRehash(user.passwordHash!) ? { outdated: user.passwordHash!, upgraded: await hashPassword(attempt.password) } : null;
   const now = app.clock.now();
   const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
   const result = await app.db.transaction(async (tx) => {
     const t = tx as unknown as Db;
     await forgiveFailures(app, turn, t);
-    if (outdatedHash && upgradedHash) await upgradePasswordHash(t, user.id, outdatedHash, upgradedHash);
+    if (rehash) await upgradePasswordHash(t, user.id, rehash.outdated, rehash.upgraded);
     await t
       .insert(knownDevices)
       .values({ userId: user.id, deviceHash: hashToken(deviceToken), createdAt: now, lastLoginAt: now })
@@ -111,7 +110,7 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     if (next.step === 'mfa' && next.user.mfaMethod === 'email') await issueEmailCode(app, t, next.user, 'login');
     // A remembered device stays remembered for 24 hours after its last successful login.
     if (next.step !== 'mfa' && next.user.deviceLastLoginAt && attempt.mfaDeviceSecret) await rememberDevice(app, t, user.id, attempt.mfaDeviceSecret);
-    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice), ...(upgradedHash ? { passwordRehashed: true } : {}) } }, t);
+    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice), ...(rehash ? { passwordRehashed: true } : {}) } }, t);
     return next;
   });
   return { ok: true, sessionToken: result.sessionToken, stage: result.step, deviceToken };

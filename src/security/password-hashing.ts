@@ -18,9 +18,6 @@ export interface Argon2Parameters {
 
 export const PASSWORD_HASH_PARAMETERS: Readonly<Argon2Parameters> = Object.freeze({ memoryCost: 65_536, timeCost: 3, parallelism: 4 });
 
-/** OWASP Password Storage Cheat Sheet's minimum for argon2id: what no stored hash may be below. */
-export const OWASP_ARGON2ID_MINIMUM: Readonly<Argon2Parameters> = Object.freeze({ memoryCost: 19_456, timeCost: 2, parallelism: 1 });
-
 const ARGON2ID_PHC = /^\$argon2id\$v=19\$m=(\d{1,10}),t=(\d{1,10}),p=(\d{1,3})\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$/;
 
 /** The parameters of a stored argon2id (version 0x13) hash in PHC string format, or null for anything else. */

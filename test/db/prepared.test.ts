@@ -44,8 +44,7 @@ describe.each(DB_KINDS)('prepared statements (%s)', (kind) => {
     const rows = await database.prepared<{ echoed: string; length: number }>('haven_test_echo', 'SELECT $1::text AS echoed, length($1::text) AS length', [value]);
     expect(rows).toEqual([{ echoed: value, length: [...value].length }]);
     const [counted] = await database.rows<{ users: number }>(sql`SELECT count(*)::int AS users FROM information_schema.tables WHERE table_name IN ('users', 'roles')`);
-    const users = counted?.users;
-    expect(users).toBe(2);
+    expect(counted?.users).toBe(2);
   });
 
   test('a hostile parameter in a WHERE clause matches only what it equals', async () => {
@@ -102,7 +101,6 @@ describe('prepared statements (pglite): the literal fences', () => {
     await expect(database.prepared('haven_test_echo', 'SELECT $1::text AS echoed, length($1::text) AS length', [Symbol('x')])).rejects.toThrow(TypeError);
     await expect(database.prepared('bad; DROP TABLE users', 'SELECT 1', [])).rejects.toThrow(/not a statement name/);
     const [counted] = await database.rows<{ users: number }>(sql`SELECT count(*)::int AS users FROM information_schema.tables WHERE table_name = 'users'`);
-    const users = counted?.users;
-    expect(users).toBe(1);
+    expect(counted?.users).toBe(1);
   });
 });
