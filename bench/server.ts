@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import { loadConfig } from '../src/config.ts';
 import { startHaven, type RunningHaven } from '../src/start.ts';
-import type { App } from '../src/app.ts';
+import type { App } from '../src/context.ts';
 import { openDatabase, sql, type Database } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser, getUser } from '../src/users/service.ts';

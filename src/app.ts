@@ -1,19 +1,9 @@
 import pino, { type Logger } from 'pino';
+import type { App } from './context.ts';
 import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
-import { openDatabase, type Database, type Db } from './db/client.ts';
+import { openDatabase, type Database } from './db/client.ts';
 import { seedRoles } from './roles/service.ts';
-
-/** The one context every service receives explicitly: no globals, no container. */
-export interface App {
-  config: Config;
-  database: Database;
-  db: Db;
-  clock: Clock;
-  log: Logger;
-  /** The outgoing-mail worker, as the rest of Haven sees it. Without a running worker, wake() does nothing. */
-  mail: { wake(): void };
-}
 
 export interface OpenAppOptions {
   clock?: Clock;

@@ -3,7 +3,7 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyCsrf from '@fastify/csrf-protection';
-import type { App } from './app.ts';
+import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
 import { registerContentSecurityPolicy } from './web/content-security-policy.ts';
 import { registerErrorPages, csrfFailurePage } from './web/errors.tsx';

@@ -3,7 +3,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from 'nod
 import type { Server as NetServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { openApp, type App, type OpenAppOptions } from './app.ts';
+import { openApp, type OpenAppOptions } from './app.ts';
+import type { App } from './context.ts';
 import { lockDataDir } from './db/lock.ts';
 import { buildServer, type ServerOptions } from './server.ts';
 import { loadOrCreateTls } from './web/tls.ts';

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { sendPage } from '../web/render.ts';
 import { pageContext } from '../web/page.ts';
 import { listAudit } from './service.ts';

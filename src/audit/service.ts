@@ -1,5 +1,5 @@
 import { asc, desc, gt, sql } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { auditLog } from '../db/schema.ts';
 import { auditEntryHash, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
@@ -44,7 +44,7 @@ async function append(tx: Db, at: Date, event: AuditEvent): Promise<void> {
 export async function recordAudit(app: App, event: AuditEvent, tx?: Db): Promise<void> {
   const at = app.clock.now();
   if (tx) return append(tx, at, event);
-  await app.db.transaction((t) => append(t as unknown as Db, at, event));
+  await app.db.transaction((t) => append(t, at, event));
 }
 
 export interface AuditVerification {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { safeRedirectPath } from '../security/redirect.ts';

@@ -1,5 +1,5 @@
 import { and, eq, isNull } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { knownDevices, roles, setupTokens, users } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
@@ -92,8 +92,7 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
   const rehash = needsRehash(user.passwordHash!) ? { outdated: user.passwordHash!, upgraded: await hashPassword(attempt.password) } : null;
   const now = app.clock.now();
   const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
-  const result = await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  const result = await app.db.transaction(async (t) => {
     await forgiveFailures(app, turn, t);
     if (rehash) await upgradePasswordHash(t, user.id, rehash.outdated, rehash.upgraded);
     await t
@@ -142,8 +141,7 @@ export async function changeOwnPassword(
   if (!verdict.ok) return { ok: false, errors: { next: verdict.message } };
   // A password change is a privilege change: the session id is replaced, other sessions and
   // remembered MFA devices end. A forced change goes on to the next login step, if any.
-  const next = await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  const next = await app.db.transaction(async (t) => {
     await storePassword(app, t, user.id, input.next, false);
     await endOtherSessions(app, user.id, '', t);
     await forgetDevices(t, user.id);

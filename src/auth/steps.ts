@@ -1,5 +1,5 @@
 import { and, eq } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { mfaTrustedDevices, roles, sessions, users } from '../db/schema.ts';
 import { isPasswordExpired } from '../security/password-policy.ts';

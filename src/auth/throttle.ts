@@ -1,5 +1,5 @@
 import { inArray, sql } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { loginThrottle } from '../db/schema.ts';
 import { countFailure, reserveTurn, SPRAY_QUIET_RESET_MS, waitTurn } from '../security/login-throttle.ts';
@@ -54,8 +54,7 @@ export async function reserveLoginTurn(app: App, keys: ThrottleKey[]): Promise<T
   }
   if (!reserved.length) return { keys: sorted, turnAt, failureAnswerAt: turnAt };
 
-  return app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  return app.db.transaction(async (t) => {
     await t.insert(loginThrottle).values(reserved.map(({ key }) => ({ key, failures: 0, nextAt: now, updatedAt: now }))).onConflictDoNothing();
     const rows = await t
       .select()
@@ -84,8 +83,7 @@ export async function recordFailure(app: App, turn: Turn): Promise<Date> {
   const watched = turn.keys.filter((k) => k.kind === 'address');
   if (!watched.length) return turn.failureAnswerAt;
   const now = app.clock.now();
-  return app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  return app.db.transaction(async (t) => {
     await t.insert(loginThrottle).values(watched.map(({ key }) => ({ key, failures: 0, nextAt: now, updatedAt: now }))).onConflictDoNothing();
     const rows = await t.select().from(loginThrottle).where(inArray(loginThrottle.key, watched.map((k) => k.key))).orderBy(loginThrottle.key).for('update');
     let answerAt = turn.failureAnswerAt;

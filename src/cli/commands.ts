@@ -1,4 +1,4 @@
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { CommandRequest, CommandResult } from '../control/socket.ts';
 import { verifyAuditChain } from '../audit/service.ts';
 import { findRoleByName } from '../roles/service.ts';

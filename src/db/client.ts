@@ -13,6 +13,13 @@ import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 
+/**
+ * An open transaction. A function that must run inside its caller's transaction (so that its
+ * writes commit or roll back with the caller's, the audit entry above all) takes a `Tx`: the
+ * bare database is not one, so forgetting the transaction is a type error.
+ */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';

@@ -1,5 +1,5 @@
 import { lte, or } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
 import type { Job, JobWork } from '../jobs/service.ts';
@@ -19,8 +19,7 @@ export interface PruneReport {
  */
 export async function pruneExpired(app: App): Promise<PruneReport> {
   const cut = pruneCutoffs(app.clock.now());
-  return app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  return app.db.transaction(async (t) => {
     const deadSessions = await t
       .delete(sessions)
       .where(or(lte(sessions.lastSeenAt, cut.sessionsLastSeenBy), lte(sessions.expiresAt, cut.sessionsExpiredBy)))

@@ -1,4 +1,4 @@
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { startJobWorker, type JobWorker } from '../jobs/worker.ts';
 import { PRUNE_JOB, PRUNE_SCHEDULE } from './service.ts';
 

@@ -1,5 +1,5 @@
 import { desc, eq } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { jobRuns } from '../db/schema.ts';
 
 /** What one run of a job reports: whether it did anything, and what (stored in job_runs.details). */

@@ -1,5 +1,5 @@
 import { Cron } from 'croner';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { runJob, type Job, type JobRunResult } from './service.ts';
 
 export interface JobWorker {

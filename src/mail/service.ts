@@ -1,5 +1,5 @@
 import { and, asc, count, desc, eq, gte, ilike, inArray, lt, lte, sql, type SQL } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { mailOutbox } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -137,8 +137,7 @@ export async function deliverDueMail(app: App): Promise<DeliveryReport> {
 export async function retryFailedMail(app: App, id: string, actor: Actor | null, ip: string | null): Promise<boolean> {
   if (!isUuid(id)) return false;
   const now = app.clock.now();
-  const retried = await app.db.transaction(async (t) => {
-    const tx = t as unknown as Db;
+  const retried = await app.db.transaction(async (tx) => {
     const [row] = await tx
       .update(mailOutbox)
       .set({ status: 'queued', attempts: 0, nextAttemptAt: now })

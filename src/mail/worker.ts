@@ -1,4 +1,4 @@
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Job } from '../jobs/service.ts';
 import { startJobWorker, type JobWorker } from '../jobs/worker.ts';
 import { deliverDueMail } from './service.ts';

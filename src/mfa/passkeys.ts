@@ -10,7 +10,7 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { sessions, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
@@ -73,8 +73,7 @@ export async function completePasskeyRegistration(app: App, sessionId: string, u
     return { ok: false, error: 'The passkey could not be verified.' };
   }
   const now = app.clock.now();
-  await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  await app.db.transaction(async (t) => {
     await enableMfa(app, t, user, 'passkey', { keepSessionId: sessionId });
     await t.insert(webauthnCredentials).values({
       id: info.credential.id,

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { eq } from 'drizzle-orm';
 import QRCode from 'qrcode';
 import { z } from 'zod';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { roles, users } from '../db/schema.ts';
 import { sendPage } from '../web/render.ts';
@@ -79,8 +79,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
    */
   async function afterSecondFactor(request: FastifyRequest, reply: FastifyReply, done: 'mfa' | 'mfa_enrol' | 'full') {
     const session = request.session!;
-    const result = await app.db.transaction(async (tx) => {
-      const t = tx as unknown as Db;
+    const result = await app.db.transaction(async (t) => {
       const secret = await rememberDevice(app, t, session.user.id);
       const continued = await continueLogin(app, t, {
         userId: session.user.id,
@@ -239,7 +238,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
     const counts = await recoveryCodeCounts(app, session.user.id);
-    const codes = counts.total === 0 ? await app.db.transaction(async (tx) => issueRecoveryCodes(app, tx as unknown as Db, mfaUserOf(session))) : null;
+    const codes = counts.total === 0 ? await app.db.transaction(async (tx) => issueRecoveryCodes(app, tx, mfaUserOf(session))) : null;
     return sendPage(reply, <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={codes ? codes.length : counts.unused} />);
   });
 
@@ -273,7 +272,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
       return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role requires multifactor authentication: it cannot be turned off.');
     }
     await app.db.transaction(async (tx) =>
-      disableMfa(app, tx as unknown as Db, mfaUserOf(session), { actor: { id: session.user.id, login: session.user.login }, ip: request.ip, reason: 'self' }),
+      disableMfa(app, tx, mfaUserOf(session), { actor: { id: session.user.id, login: session.user.login }, ip: request.ip, reason: 'self' }),
     );
     reply.clearCookie(MFA_DEVICE_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'lax' });
     return reply.redirect('/preferences?done=mfa-disabled', 303);

@@ -1,5 +1,5 @@
 import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { mfaEmailCodes, mfaEnrolments, mfaRecoveryCodes, mfaTrustedDevices, sessions, users, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -135,7 +135,7 @@ export async function issueRecoveryCodes(app: App, tx: Db, user: MfaUser): Promi
 export async function discardRecoveryCodes(app: App, user: MfaUser): Promise<void> {
   await app.db.transaction(async (tx) => {
     await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
-    await recordAudit(app, { action: 'mfa.recovery_codes_discarded', actor: { id: user.id, login: user.login }, target: user.login }, tx as unknown as Db);
+    await recordAudit(app, { action: 'mfa.recovery_codes_discarded', actor: { id: user.id, login: user.login }, target: user.login }, tx);
   });
 }
 
@@ -170,8 +170,7 @@ export type CodeCheck = { ok: true; kind: 'app' | 'email' | 'recovery' } | { ok:
 export async function verifyLoginCode(app: App, input: { userId: string; code: string; ip: string }): Promise<CodeCheck> {
   const turn = await reserveLoginTurn(app, [mfaKey(input.userId), addressKey(input.ip)]);
   await app.clock.sleepUntil(turn.turnAt);
-  const result = await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  const result = await app.db.transaction(async (t) => {
     const [user] = await t.select().from(users).where(eq(users.id, input.userId)).for('update');
     if (!user || !user.mfaEnabled) return { ok: false as const };
     let kind: 'app' | 'email' | 'recovery' | null = null;
@@ -224,8 +223,7 @@ export async function pendingEnrolment(app: App, userId: string): Promise<Enrolm
 /** Starts (or restarts) enrolment in a method: a new TOTP secret, or a first e-mailed code. */
 export async function startEnrolment(app: App, user: MfaUser, method: MfaMethod): Promise<void> {
   const now = app.clock.now();
-  await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  await app.db.transaction(async (t) => {
     const totpSecret = method === 'app' ? generateTotpSecret() : null;
     await t
       .insert(mfaEnrolments)
@@ -242,7 +240,7 @@ export async function cancelEnrolment(app: App, userId: string): Promise<void> {
 
 /** "Send a new code", at login or while enrolling; at most one every RESEND_INTERVAL_MS. */
 export async function resendCode(app: App, user: MfaUser, purpose: 'login' | 'enrol'): Promise<IssueOutcome> {
-  return app.db.transaction(async (tx) => issueEmailCode(app, tx as unknown as Db, user, purpose, { resend: true }));
+  return app.db.transaction(async (tx) => issueEmailCode(app, tx, user, purpose, { resend: true }));
 }
 
 /**
@@ -280,8 +278,7 @@ export async function confirmEnrolmentCode(app: App, user: MfaUser, code: string
   if (!enrolment || enrolment.method === 'passkey') return { ok: false, error: 'Choose a method first.' };
   const turn = await reserveLoginTurn(app, [mfaKey(user.id), addressKey(ip)]);
   await app.clock.sleepUntil(turn.turnAt);
-  const ok = await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  const ok = await app.db.transaction(async (t) => {
     let step: number | undefined;
     if (enrolment.method === 'app') {
       const check = checkTotp(enrolment.totpSecret!, normalizeCode(code), app.clock.now(), null);
@@ -323,8 +320,7 @@ export type AdminMfaAction = { kind: 'disable' } | { kind: 'require_enrolment' }
  * secret or key, so the current MFA is reset and the user enrols in that method at next login.
  */
 export async function applyAdminMfaAction(app: App, userId: string, action: AdminMfaAction, by: { actor: Actor; ip: string | null }): Promise<boolean> {
-  return app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  return app.db.transaction(async (t) => {
     const [user] = await t.select().from(users).where(eq(users.id, userId)).for('update');
     if (!user) return false;
     const mfaUser = { id: user.id, login: user.login, email: user.email };

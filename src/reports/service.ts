@@ -1,5 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { listUsers } from '../users/service.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -65,8 +65,7 @@ export function userReportCsv(rows: UserReportRow[]): string {
  * the rows that left the system, and no export leaves unrecorded.
  */
 export async function exportUserReport(app: App, options: { actor: Actor; ip: string }): Promise<{ csv: string; filename: string }> {
-  const rows = await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  const rows = await app.db.transaction(async (t) => {
     const found = await listUserReport(app, t);
     await recordAudit(app, { action: 'report.users.export', actor: options.actor, target: 'users', ip: options.ip, details: { format: 'csv', rows: found.length } }, t);
     return found;

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, formList, pageContext } from '../web/page.ts';
 import { countUsersByRole, createRole, getRole, listRoles, updateRolePermissions } from './service.ts';

@@ -1,5 +1,5 @@
 import { asc, eq, sql } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { roles, users } from '../db/schema.ts';
 import { isPermission, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -71,7 +71,7 @@ export async function updateRolePermissions(
         ip,
         details: { before: { internal: role.internalPermissions, external: role.externalPermissions }, after },
       },
-      tx as unknown as Db,
+      tx,
     );
   });
   return { ok: true };
@@ -83,7 +83,7 @@ export async function createRole(app: App, name: string, actor: Actor, ip: strin
   if (await findRoleByName(app, trimmed)) return { ok: false, error: 'A role with that name exists already.' };
   const id = await app.db.transaction(async (tx) => {
     const [row] = await tx.insert(roles).values({ name: trimmed, createdAt: app.clock.now() }).returning({ id: roles.id });
-    await recordAudit(app, { action: 'role.created', actor, target: trimmed, ip }, tx as unknown as Db);
+    await recordAudit(app, { action: 'role.created', actor, target: trimmed, ip }, tx);
     return row!.id;
   });
   return { ok: true, id };

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { eq } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { sessions } from '../db/schema.ts';
 import { safeRedirectPath } from '../security/redirect.ts';
 import { formField } from '../web/page.ts';

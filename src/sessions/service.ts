@@ -1,5 +1,5 @@
 import { and, eq, ne } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { sessions } from '../db/schema.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';

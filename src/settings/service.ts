@@ -1,4 +1,4 @@
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { roles, siteSettings } from '../db/schema.ts';
 import type { Db } from '../db/client.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -42,7 +42,7 @@ export async function updateSiteSettings(app: App, submitted: Record<string, str
         ip,
         details: Object.fromEntries(changed.map((k) => [k, { before: String(current[k]), after: values[k] }])),
       },
-      tx as unknown as Db,
+      tx,
     );
   });
   return { ok: true, changed };

@@ -1,6 +1,6 @@
 import { Algorithm, hash, verify } from '@node-rs/argon2';
 import { desc, eq } from 'drizzle-orm';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { passwordHistory } from '../db/schema.ts';
 import { isPasswordAllowed, PASSWORD_HISTORY_DEPTH, type PasswordVerdict } from '../security/password-policy.ts';
 import { PASSWORD_HASH_PARAMETERS } from '../security/password-hashing.ts';

@@ -1,6 +1,6 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
 import { passwordHistory, roles, sessions, users } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
@@ -129,11 +129,11 @@ export async function createUser(
         .insert(users)
         .values({ login: fields.login, fullName: fields.fullName, email: fields.email, roleId: fields.roleId, createdAt: now, updatedAt: now })
         .returning({ id: users.id });
-      await storePassword(app, tx as unknown as Db, row!.id, input.password, options.mustChangePassword);
+      await storePassword(app, tx, row!.id, input.password, options.mustChangePassword);
       await recordAudit(
         app,
         { action: 'user.created', actor: options.actor, target: fields.login, ip: options.ip, details: { role: role!.name, email: fields.email } },
-        tx as unknown as Db,
+        tx,
       );
       return row!.id;
     });
@@ -176,8 +176,7 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
   if (fields.roleId !== user.roleId) changes.role = { before: (await getRole(app, user.roleId))?.name ?? user.roleId, after: role!.name };
   if (input.loginActive !== user.loginActive) changes.loginActive = { before: user.loginActive, after: input.loginActive };
   if (input.password) changes.password = { before: null, after: 'set by administrator' };
-  await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  await app.db.transaction(async (t) => {
     await t
       .update(users)
       .set({ fullName: fields.fullName, email: fields.email, roleId: fields.roleId, loginActive: input.loginActive, updatedAt: app.clock.now() })
@@ -197,8 +196,7 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
 export async function setLoginActive(app: App, login: string, active: boolean, options: { actor: Actor | null; ip: string | null }): Promise<Result> {
   const user = await findUserByLogin(app, login);
   if (!user) return { ok: false, errors: { login: `No user with login "${normalizeLogin(login)}".` } };
-  await app.db.transaction(async (tx) => {
-    const t = tx as unknown as Db;
+  await app.db.transaction(async (t) => {
     await t.update(users).set({ loginActive: active, updatedAt: app.clock.now() }).where(eq(users.id, user.id));
     if (!active) {
       await t.delete(sessions).where(eq(sessions.userId, user.id));

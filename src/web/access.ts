@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
-import type { App } from '../app.ts';
+import type { App } from '../context.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
 import { sendErrorPage } from './errors.tsx';
 import { lookupSession, SESSION_COOKIE, type SessionContext, type SessionStage } from '../sessions/service.ts';

@@ -1,0 +1,18 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.ts';
+import type { Clock } from './clock.ts';
+import type { Database, Db } from './db/client.ts';
+
+/**
+ * The one context every service receives explicitly: no globals, no container. It lives apart
+ * from `app.ts` (which assembles it) so that no capability imports the assembly.
+ */
+export interface App {
+  config: Config;
+  database: Database;
+  db: Db;
+  clock: Clock;
+  log: Logger;
+  /** The outgoing-mail worker, as the rest of Haven sees it. Without a running worker, wake() does nothing. */
+  mail: { wake(): void };
+}
