@@ -1,12 +1,13 @@
 import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import fastifyCookie from '@fastify/cookie';
-import fastifyFormbody from '@fastify/formbody';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyCsrf from '@fastify/csrf-protection';
 import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
 import { registerContentSecurityPolicy } from './web/content-security-policy.ts';
-import { registerErrorPages, csrfFailurePage } from './web/errors.tsx';
+import { registerErrorHandling } from './web/errors.tsx';
+import { assertInputDeclared, parseUrlEncoded, validatorCompiler } from './web/input.ts';
+import { serializerCompiler } from 'fastify-type-provider-zod';
 import { webRoutes } from './web/routes.tsx';
 import { authRoutes } from './auth/routes.tsx';
 import { sessionRoutes } from './sessions/routes.ts';
@@ -34,6 +35,8 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: app.config.trustProxy.length ? app.config.trustProxy : false,
     bodyLimit: 1_048_576,
+    // Query strings are decoded like form bodies: strictly, so that undecodable bytes are seen.
+    routerOptions: { querystringParser: parseUrlEncoded },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
@@ -44,7 +47,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     referrerPolicy: { policy: 'same-origin' },
   });
   await server.register(fastifyCookie);
-  await server.register(fastifyFormbody);
+  server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parseUrlEncoded(body as string)));
+  server.setValidatorCompiler(validatorCompiler);
+  server.setSerializerCompiler(serializerCompiler);
   await server.register(fastifyCsrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
@@ -55,13 +60,14 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     },
   });
   registerAccessControl(server, app);
-  registerErrorPages(server);
-  // Every state-changing request carries a CSRF token, the login form included.
-  server.addHook('preHandler', (request, reply, done) => {
+  server.addHook('onRoute', assertInputDeclared);
+  registerErrorHandling(server);
+  // Every state-changing request carries a CSRF token, the login form included. It is checked
+  // before the input is validated: a forged request learns nothing about the form.
+  server.addHook('preValidation', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     server.csrfProtection(request, reply, done);
   });
-  server.setErrorHandler(csrfFailurePage(server));
   // Pages hold confidential data: no cache may keep them. Assets set their own policy.
   server.addHook('onSend', async (_request, reply) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');

@@ -1,5 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
-import type { App } from '../context.ts';
+import { z } from 'zod';
+import type { HavenRoutes } from '../web/plugin.ts';
+import { line, query } from '../web/input.ts';
 import { sendPage } from '../web/render.ts';
 import { pageContext } from '../web/page.ts';
 import { listAudit } from './service.ts';
@@ -7,11 +8,16 @@ import { AuditPage } from './views.tsx';
 
 const PAGE_SIZE = 100;
 
-export const auditRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-  server.get<{ Querystring: { before?: string; action?: string } }>('/admin/audit', { config: { access: 'audit_view' } }, async (request, reply) => {
-    const before = Number(request.query.before);
-    const action = typeof request.query.action === 'string' ? request.query.action.slice(0, 100) : '';
-    const entries = await listAudit(app, { limit: PAGE_SIZE, beforeSeq: Number.isSafeInteger(before) && before > 0 ? before : undefined, action: action || undefined });
+const auditQuery = query({
+  before: z.coerce.number().int().positive().optional().catch(undefined),
+  action: line(100).optional(),
+});
+
+export const auditRoutes: HavenRoutes = async (server, { app }) => {
+  server.get('/admin/audit', { config: { access: 'audit_view' }, schema: { querystring: auditQuery } }, async (request, reply) => {
+    const before = request.query.before;
+    const action = request.query.action ?? '';
+    const entries = await listAudit(app, { limit: PAGE_SIZE, beforeSeq: before !== undefined && Number.isSafeInteger(before) ? before : undefined, action: action || undefined });
     const nextBefore = entries.length === PAGE_SIZE ? entries[entries.length - 1]!.seq : undefined;
     return sendPage(reply, <AuditPage ctx={pageContext(request, reply)} entries={entries} action={action} nextBefore={nextBefore} />);
   });

@@ -1,8 +1,11 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import type { App } from '../context.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { safeRedirectPath } from '../security/redirect.ts';
+import type { FieldErrors } from '../web/input.ts';
+import { z } from 'zod';
+import type { HavenRoutes } from '../web/plugin.ts';
+import { form, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret } from '../web/input.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
-import { safeRedirectPath } from '../security/redirect.ts';
 import { SESSION_COOKIE, endSession, type SessionStage } from '../sessions/service.ts';
 import { STEP_PAGES } from '../web/access.ts';
 import { MFA_DEVICE_COOKIE } from './steps.ts';
@@ -31,17 +34,33 @@ const NOTICES: Record<string, string> = {
   setup: 'The administrator account was created. Log in with it now.',
 };
 
-export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-  server.get<{ Querystring: { next?: string; reason?: string } }>('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const next = safeRedirectPath(request.query.next);
-    const notice = request.query.reason ? NOTICES[request.query.reason] : undefined;
+const loginForm = form({ login: optional(line(256)), password: optional(secret()), next: redirectTarget() });
+const setupForm = form({
+  login: optional(line(64)),
+  fullName: optional(line(200)),
+  email: optional(line(254)),
+  password: optional(secret()),
+  confirm: optional(secret()),
+});
+const setupParams = z.object({ token: z.string().max(100) });
+const passwordForm = form({ current: optional(secret()), next: optional(secret()), confirm: optional(secret()) });
+
+export const authRoutes: HavenRoutes = async (server, { app }) => {
+  const loginQuery = query({ next: redirectTarget(), reason: z.string().max(20).optional().catch(undefined) });
+  server.get('/login', { config: { access: 'public' }, schema: { querystring: loginQuery } }, async (request, reply) => {
+    const next = request.query.next;
+    const notice = request.query.reason && Object.hasOwn(NOTICES, request.query.reason) ? NOTICES[request.query.reason] : undefined;
     return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={next} notice={notice} />);
   });
 
-  server.post('/login', { config: { access: 'public' } }, async (request, reply) => {
-    const login = formField(request.body, 'login');
-    const password = formField(request.body, 'password');
-    const next = safeRedirectPath(formField(request.body, 'next'));
+  const loginInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
+    sendPage(
+      reply,
+      <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} />,
+      400,
+    );
+  server.post('/login', { config: { access: 'public', onInvalidInput: loginInvalid }, schema: { body: loginForm, querystring: NO_QUERY } }, async (request, reply) => {
+    const { login, password, next } = request.body;
     // Whatever session came with the request is discarded: login always starts a new one.
     if (request.session) await endSession(app, request.session.id);
     const outcome = await attemptPasswordLogin(app, {
@@ -65,7 +84,7 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
     return reply.redirect(pageForStep(outcome.stage, next), 303);
   });
 
-  server.post('/logout', { config: { access: 'any-session' } }, async (request, reply) => {
+  server.post('/logout', { config: { access: 'any-session' }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     await endSession(app, session.id);
     await recordAudit(app, { action: 'logout', actor: { id: session.user.id, login: session.user.login }, target: session.user.login, ip: request.ip });
@@ -73,43 +92,49 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
     return reply.redirect('/login?reason=logout', 303);
   });
 
-  server.get<{ Params: { token: string } }>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
+  server.get('/setup/:token', { config: { access: 'public' }, schema: { params: setupParams, querystring: NO_QUERY } }, async (request, reply) => {
     const ctx = { ...pageContext(request, reply), session: null };
     if (!(await isSetupTokenValid(app, request.params.token))) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
     return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={{}} errors={{}} />);
   });
 
-  server.post<{ Params: { token: string } }>('/setup/:token', { config: { access: 'public' } }, async (request, reply) => {
-    const values = {
-      login: formField(request.body, 'login'),
-      fullName: formField(request.body, 'fullName'),
-      email: formField(request.body, 'email'),
-    };
-    const result = await completeSetup(
-      app,
-      request.params.token,
-      { ...values, password: formField(request.body, 'password'), confirm: formField(request.body, 'confirm') },
-      request.ip,
-    );
+  const setupInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => {
+    const values = { login: formField(request.body, 'login'), fullName: formField(request.body, 'fullName'), email: formField(request.body, 'email') };
+    const token = (request.params as { token?: string }).token ?? '';
+    return sendPage(reply, <SetupPage ctx={{ ...pageContext(request, reply), session: null }} token={token} values={values} errors={errors} />, 400);
+  };
+  server.post(
+    '/setup/:token',
+    { config: { access: 'public', onInvalidInput: setupInvalid }, schema: { params: setupParams, body: setupForm, querystring: NO_QUERY } },
+    async (request, reply) => {
+    const { login, fullName, email, password, confirm } = request.body;
+    const values = { login, fullName, email };
+    const result = await completeSetup(app, request.params.token, { ...values, password, confirm }, request.ip);
     const ctx = { ...pageContext(request, reply), session: null };
     if (!result.ok && 'expired' in result) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
     if (!result.ok) return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={values} errors={result.errors} />, 400);
     return reply.redirect('/login?reason=setup', 303);
-  });
+  },
+  );
 
-  server.get('/password/change', { config: { access: 'password-change' } }, async (request, reply) => {
+  server.get('/password/change', { config: { access: 'password-change' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={{}} />);
   });
 
-  server.post('/password/change', { config: { access: 'password-change' } }, async (request, reply) => {
+  const passwordInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
+    sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={errors} />, 400);
+  server.post(
+    '/password/change',
+    { config: { access: 'password-change', onInvalidInput: passwordInvalid }, schema: { body: passwordForm, querystring: NO_QUERY } },
+    async (request, reply) => {
     const session = request.session!;
     const result = await changeOwnPassword(app, {
       userId: session.user.id,
       sessionId: session.id,
       stage: session.stage,
-      current: formField(request.body, 'current'),
-      next: formField(request.body, 'next'),
-      confirm: formField(request.body, 'confirm'),
+      current: request.body.current,
+      next: request.body.next,
+      confirm: request.body.confirm,
       ip: request.ip,
       userAgent: request.headers['user-agent'],
     });
@@ -118,5 +143,6 @@ export const authRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app
     }
     setSessionCookie(reply, result.sessionToken);
     return reply.redirect(pageForStep(result.step, '/'), 303);
-  });
+  },
+  );
 };

@@ -1,6 +1,7 @@
 import { Csrf, Field, FormError, Layout, type PageContext } from '../web/layout.tsx';
 
-export function LoginPage({ ctx, next, error, notice, login }: { ctx: PageContext; next: string; error?: string; notice?: string; login?: string }) {
+export function LoginPage(props: { ctx: PageContext; next: string; error?: string; notice?: string; login?: string; errors?: Record<string, string> }) {
+  const { ctx, next, error, notice, login, errors = {} } = props;
   return (
     <Layout title="Log in" ctx={ctx}>
       {notice && <p class="notice">{notice}</p>}
@@ -8,8 +9,8 @@ export function LoginPage({ ctx, next, error, notice, login }: { ctx: PageContex
       <form method="post" action="/login">
         <Csrf token={ctx.csrfToken} />
         <input type="hidden" name="next" value={next} />
-        <Field name="login" label="Login name" value={login} autocomplete="username" required />
-        <Field name="password" label="Password" type="password" autocomplete="current-password" required />
+        <Field name="login" label="Login name" value={login} error={errors.login} autocomplete="username" required />
+        <Field name="password" label="Password" type="password" error={errors.password} autocomplete="current-password" required />
         <button type="submit">Log in</button>
       </form>
     </Layout>

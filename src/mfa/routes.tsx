@@ -1,8 +1,10 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { eq } from 'drizzle-orm';
 import QRCode from 'qrcode';
 import { z } from 'zod';
 import type { App } from '../context.ts';
+import type { HavenRoutes } from '../web/plugin.ts';
+import { form, ID_PARAMS, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret, type FieldErrors } from '../web/input.ts';
 import type { Db } from '../db/client.ts';
 import { roles, users } from '../db/schema.ts';
 import { sendPage } from '../web/render.ts';
@@ -57,10 +59,6 @@ const webauthnResponse = z.object({
   authenticatorAttachment: z.string().optional(),
 });
 
-function badJson(reply: FastifyReply, error: z.ZodError) {
-  return reply.code(400).send({ error: 'invalid_input', fields: [...new Set(error.issues.map((i) => i.path.join('.') || '_body'))] });
-}
-
 const mfaUserOf = (session: SessionContext) => ({ id: session.user.id, login: session.user.login, email: session.user.email });
 
 async function currentMethod(app: App, userId: string): Promise<MfaMethod | null> {
@@ -68,7 +66,11 @@ async function currentMethod(app: App, userId: string): Promise<MfaMethod | null
   return row?.method && isMfaMethod(row.method) ? row.method : null;
 }
 
-export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
+const codeForm = form({ code: optional(secret(100)), next: redirectTarget() });
+// The options requests carry nothing: the server knows the session and the user.
+const EMPTY_JSON = z.object({}).optional();
+
+export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   const challenge = { config: { access: 'mfa-challenge' as const } };
   const enrolment = { config: { access: 'mfa-enrolment' as const } };
   const signedIn = { config: { access: 'signed-in' as const } };
@@ -99,19 +101,25 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
 
   // ---- /login/mfa: the challenge ----------------------------------------------------------
 
-  server.get<{ Querystring: { next?: string; sent?: string; wait?: string } }>('/login/mfa', challenge, async (request, reply) => {
+  const noticeQuery = { sent: z.string().max(10).optional(), wait: z.coerce.number().int().min(1).max(3600).optional().catch(undefined) };
+  server.get('/login/mfa', { ...challenge, schema: { querystring: query({ next: redirectTarget(), ...noticeQuery }) } }, async (request, reply) => {
     const session = request.session!;
-    const notice = request.query.sent ? 'A new code is on its way.' : request.query.wait ? `Wait ${Number(request.query.wait) || 30} seconds before asking for another code.` : undefined;
+    const notice = request.query.sent ? 'A new code is on its way.' : request.query.wait ? `Wait ${request.query.wait} seconds before asking for another code.` : undefined;
     return sendPage(
       reply,
-      <MfaChallengePage ctx={pageContext(request, reply)} method={await currentMethod(app, session.user.id)} email={session.user.email} next={safeRedirectPath(request.query.next)} notice={notice} />,
+      <MfaChallengePage ctx={pageContext(request, reply)} method={await currentMethod(app, session.user.id)} email={session.user.email} next={request.query.next} notice={notice} />,
     );
   });
 
-  server.post('/login/mfa', challenge, async (request, reply) => {
+  const codeInvalid = async (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => {
     const session = request.session!;
+    const method = await currentMethod(app, session.user.id);
     const next = safeRedirectPath(formField(request.body, 'next'));
-    const code = formField(request.body, 'code');
+    return sendPage(reply, <MfaChallengePage ctx={pageContext(request, reply)} method={method} email={session.user.email} next={next} error={errors.code ?? Object.values(errors)[0]} />, 400);
+  };
+  server.post('/login/mfa', { config: { access: 'mfa-challenge', onInvalidInput: codeInvalid }, schema: { body: codeForm, querystring: NO_QUERY } }, async (request, reply) => {
+    const session = request.session!;
+    const { next, code } = request.body;
     const check = code.trim() ? await verifyLoginCode(app, { userId: session.user.id, code, ip: request.ip }) : { ok: false as const };
     if (!check.ok) {
       const error = code.trim() ? 'That code is not valid, has expired or was already used.' : 'Enter the code.';
@@ -121,9 +129,9 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return reply.redirect(await passChallenge(request, reply, next), 303);
   });
 
-  server.post('/login/mfa/resend', challenge, async (request, reply) => {
+  server.post('/login/mfa/resend', { ...challenge, schema: { body: form({ next: redirectTarget() }), querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const next = safeRedirectPath(formField(request.body, 'next'));
+    const next = request.body.next;
     const query = new URLSearchParams(next === '/' ? {} : { next });
     if ((await currentMethod(app, session.user.id)) === 'email') {
       const outcome = await resendCode(app, mfaUserOf(session), 'login');
@@ -132,17 +140,15 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return reply.redirect(`/login/mfa?${query}`, 303);
   });
 
-  server.post('/login/mfa/passkey/options', challenge, async (request, reply) => {
+  server.post('/login/mfa/passkey/options', { ...challenge, schema: { body: EMPTY_JSON, querystring: NO_QUERY } }, async (request, reply) => {
     return reply.send(await authenticationOptions(app, request.session!.id, request.session!.user.id));
   });
 
-  server.post<{ Querystring: { next?: string } }>('/login/mfa/passkey', challenge, async (request, reply) => {
-    const parsed = webauthnResponse.safeParse(request.body);
-    if (!parsed.success) return badJson(reply, parsed.error);
+  server.post('/login/mfa/passkey', { ...challenge, schema: { body: webauthnResponse, querystring: query({ next: redirectTarget() }) } }, async (request, reply) => {
     const session = request.session!;
-    const outcome = await verifyPasskeyLogin(app, session.id, mfaUserOf(session), parsed.data as never, request.ip);
+    const outcome = await verifyPasskeyLogin(app, session.id, mfaUserOf(session), request.body as never, request.ip);
     if (!outcome.ok) return reply.code(400).send({ error: outcome.error });
-    return reply.send({ redirect: await passChallenge(request, reply, safeRedirectPath(request.query.next)) });
+    return reply.send({ redirect: await passChallenge(request, reply, request.query.next) });
   });
 
   // ---- Enrolment (Actions > Enable MFA, or forced at login) ------------------------------
@@ -172,14 +178,15 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return sendPage(reply, <EnrolPasskeyPage ctx={ctx} required={required} error={extra.error} />, status);
   }
 
-  server.get<{ Querystring: { sent?: string; wait?: string } }>('/mfa/enrol', enrolment, async (request, reply) => {
-    const notice = request.query.sent ? 'A new code is on its way.' : request.query.wait ? `Wait ${Number(request.query.wait) || 30} seconds before asking for another code.` : undefined;
+  server.get('/mfa/enrol', { ...enrolment, schema: { querystring: query(noticeQuery) } }, async (request, reply) => {
+    const notice = request.query.sent ? 'A new code is on its way.' : request.query.wait ? `Wait ${request.query.wait} seconds before asking for another code.` : undefined;
     return enrolmentPage(request, reply, { notice });
   });
 
-  server.post('/mfa/enrol', enrolment, async (request, reply) => {
+  const enrolInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => enrolmentPage(request, reply, { error: Object.values(errors)[0] }, 400);
+  server.post('/mfa/enrol', { config: { access: 'mfa-enrolment', onInvalidInput: enrolInvalid }, schema: { body: form({ method: optional(line(20)) }), querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const method = formField(request.body, 'method');
+    const method = request.body.method;
     const offered = offeredMethods(await getSiteSettings(app));
     if (!isMfaMethod(method) || !offered.includes(method)) {
       return enrolmentPage(request, reply, { error: offered.length ? `Choose one of: ${offered.join(', ')}.` : 'No method is offered.' }, 400);
@@ -190,41 +197,39 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return reply.redirect('/mfa/enrol', 303);
   });
 
-  server.post('/mfa/enrol/confirm', enrolment, async (request, reply) => {
+  server.post('/mfa/enrol/confirm', { config: { access: 'mfa-enrolment', onInvalidInput: enrolInvalid }, schema: { body: codeForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const code = formField(request.body, 'code');
+    const code = request.body.code;
     if (!code.trim()) return enrolmentPage(request, reply, { error: 'Enter the code.' }, 400);
     const outcome = await confirmEnrolmentCode(app, mfaUserOf(session), code, request.ip, session.id);
     if (!outcome.ok) return enrolmentPage(request, reply, { error: outcome.error }, 400);
     return reply.redirect(await finishEnrolment(request, reply), 303);
   });
 
-  server.post('/mfa/enrol/resend', enrolment, async (request, reply) => {
+  server.post('/mfa/enrol/resend', { ...enrolment, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const pending = await pendingEnrolment(app, request.session!.user.id);
     if (pending?.method !== 'email') return reply.redirect('/mfa/enrol', 303);
     const outcome = await resendCode(app, mfaUserOf(request.session!), 'enrol');
     return reply.redirect(outcome.ok ? '/mfa/enrol?sent=1' : `/mfa/enrol?wait=${outcome.retryInSeconds}`, 303);
   });
 
-  server.post('/mfa/enrol/cancel', enrolment, async (request, reply) => {
+  server.post('/mfa/enrol/cancel', { ...enrolment, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     await cancelEnrolment(app, request.session!.user.id);
     return reply.redirect('/mfa/enrol', 303);
   });
 
-  server.post('/mfa/enrol/passkey/options', enrolment, async (request, reply) => {
+  server.post('/mfa/enrol/passkey/options', { ...enrolment, schema: { body: EMPTY_JSON, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const pending = await pendingEnrolment(app, session.user.id);
     if (pending?.method !== 'passkey') return reply.code(400).send({ error: 'Choose the passkey method first.' });
     return reply.send(await registrationOptions(app, session.id, { ...mfaUserOf(session), fullName: session.user.fullName }));
   });
 
-  server.post('/mfa/enrol/passkey', enrolment, async (request, reply) => {
-    const parsed = webauthnResponse.safeParse(request.body);
-    if (!parsed.success) return badJson(reply, parsed.error);
+  server.post('/mfa/enrol/passkey', { ...enrolment, schema: { body: webauthnResponse, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const pending = await pendingEnrolment(app, session.user.id);
     if (pending?.method !== 'passkey') return reply.code(400).send({ error: 'Choose the passkey method first.' });
-    const outcome = await completePasskeyRegistration(app, session.id, mfaUserOf(session), parsed.data as never);
+    const outcome = await completePasskeyRegistration(app, session.id, mfaUserOf(session), request.body as never);
     if (!outcome.ok) return reply.code(400).send({ error: outcome.error });
     return reply.send({ redirect: await finishEnrolment(request, reply) });
   });
@@ -233,7 +238,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
 
   // Shown once: the page makes the ten codes the first time it is opened after an enrolment
   // (none exist yet), and never shows them again; "make new codes" empties the set first.
-  server.get('/mfa/recovery-codes', signedIn, async (request, reply) => {
+  server.get('/mfa/recovery-codes', { ...signedIn, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
@@ -242,7 +247,7 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return sendPage(reply, <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={codes ? codes.length : counts.unused} />);
   });
 
-  server.post('/mfa/recovery-codes', signedIn, async (request, reply) => {
+  server.post('/mfa/recovery-codes', { ...signedIn, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
@@ -261,11 +266,11 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return sendPage(reply, <PreferencesPage ctx={pageContext(request, reply)} state={state} offered={offeredMethods(settings)} mayDisable={mayDisable} notice={notice} />);
   }
 
-  server.get<{ Querystring: { done?: string } }>('/preferences', signedIn, async (request, reply) =>
+  server.get('/preferences', { ...signedIn, schema: { querystring: query({ done: z.string().max(40).optional() }) } }, async (request, reply) =>
     preferencesPage(request, reply, request.query.done === 'mfa-disabled' ? 'Multifactor authentication is off.' : undefined),
   );
 
-  server.post('/preferences/mfa/disable', signedIn, async (request, reply) => {
+  server.post('/preferences/mfa/disable', { ...signedIn, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const settings = await getSiteSettings(app);
     if (!mayDisableOwnMfa(settings, { roleName: session.user.roleName, permissions: session.permissions })) {
@@ -282,9 +287,8 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
 
   const adminAccess = { config: { access: 'admin_users' as const } };
 
-  async function adminPage(request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply, extra: { notice?: string; error?: string } = {}, status = 200) {
-    const id = request.params.id;
-    if (!z.uuid().safeParse(id).success) return sendErrorPage(request, reply, 404, 'Not found', 'There is no such user.');
+  async function adminPage(request: FastifyRequest, reply: FastifyReply, extra: { notice?: string; error?: string } = {}, status = 200) {
+    const id = (request.params as { id: string }).id;
     const [user] = await app.db
       .select({ id: users.id, login: users.login, fullName: users.fullName, email: users.email, roleName: roles.name })
       .from(users)
@@ -296,19 +300,19 @@ export const mfaRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     return sendPage(reply, <AdminSecurityPage ctx={pageContext(request, reply)} user={user} state={state} methods={offeredMethods(settings)} {...extra} />, status);
   }
 
-  server.get<{ Params: { id: string }; Querystring: { done?: string } }>('/admin/users/:id/security', adminAccess, async (request, reply) =>
+  server.get('/admin/users/:id/security', { ...adminAccess, schema: { params: ID_PARAMS, querystring: query({ done: z.string().max(10).optional() }) } }, async (request, reply) =>
     adminPage(request, reply, { notice: request.query.done ? 'Done. The user has been signed out everywhere.' : undefined }),
   );
 
-  server.post<{ Params: { id: string } }>('/admin/users/:id/security', adminAccess, async (request, reply) => {
+  const adminInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => adminPage(request, reply, { error: Object.values(errors)[0] }, 400);
+  const adminForm = form({ action: optional(line(40)), method: optional(line(20)) });
+  server.post('/admin/users/:id/security', { config: { access: 'admin_users', onInvalidInput: adminInvalid }, schema: { params: ID_PARAMS, body: adminForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const kind = formField(request.body, 'action');
-    const method = formField(request.body, 'method');
+    const { action: kind, method } = request.body;
     let action: AdminMfaAction | null = null;
     if (kind === 'disable' || kind === 'require_enrolment') action = { kind };
     else if (kind === 'change_method' && isMfaMethod(method) && offeredMethods(await getSiteSettings(app)).includes(method)) action = { kind, method };
     if (!action) return adminPage(request, reply, { error: kind === 'change_method' ? 'Choose a method the site offers.' : 'Unknown action.' }, 400);
-    if (!z.uuid().safeParse(request.params.id).success) return sendErrorPage(request, reply, 404, 'Not found', 'There is no such user.');
     const done = await applyAdminMfaAction(app, request.params.id, action, { actor: { id: session.user.id, login: session.user.login }, ip: request.ip });
     if (!done) return sendErrorPage(request, reply, 404, 'Not found', 'There is no such user.');
     return reply.redirect(`/admin/users/${request.params.id}/security?done=1`, 303);

@@ -1,6 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
 import type { App } from '../context.ts';
 import type { Db } from '../db/client.ts';
+import { basicTextProblem, truncateCodePoints } from '../security/text.ts';
 import { listUsers } from '../users/service.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 
@@ -22,7 +23,7 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 export function parseReportFormat(raw: unknown): { ok: true; format: ReportFormat } | { ok: false; message: string } {
   if (raw === undefined || raw === '') return { ok: true, format: 'html' };
   if (typeof raw === 'string' && (REPORT_FORMATS as readonly string[]).includes(raw)) return { ok: true, format: raw as ReportFormat };
-  const shown = typeof raw === 'string' ? `"${raw.slice(0, 40)}"` : 'given more than once';
+  const shown = typeof raw !== 'string' ? 'given more than once' : basicTextProblem(raw) ? 'not readable text' : `"${truncateCodePoints(raw, 40)}"`;
   return { ok: false, message: `Unknown report format (${shown}). Use format=csv to download a CSV file, or leave format out to see the page.` };
 }
 

@@ -1,44 +1,53 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { App } from '../context.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
-import { formField, formList, pageContext } from '../web/page.ts';
+import { pageContext } from '../web/page.ts';
+import { form, ID_PARAMS, line, list, NO_QUERY, optional, query, type FieldErrors } from '../web/input.ts';
 import { countUsersByRole, createRole, getRole, listRoles, updateRolePermissions } from './service.ts';
 import { RolesPage } from './views.tsx';
 
-export const roleAdminRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-  const access = { access: 'admin_roles' as const };
+const createForm = form({ name: optional(line(80)) });
+// A permission name is a short identifier; a longer value is refused here, never echoed back.
+const permissionsForm = form({ internal: list(40), external: list(40) });
 
-  async function render(request: FastifyRequest, reply: FastifyReply, errors: Record<string, string>, status = 200, saved?: string) {
+export const roleAdminRoutes: HavenRoutes = async (server, { app }) => {
+  const access = 'admin_roles' as const;
+
+  async function render(request: FastifyRequest, reply: FastifyReply, errors: FieldErrors, status = 200, saved?: string) {
     const [roles, userCounts] = await Promise.all([listRoles(app), countUsersByRole(app)]);
     return sendPage(reply, <RolesPage ctx={pageContext(request, reply)} roles={roles} userCounts={userCounts} errors={errors} saved={saved} />, status);
   }
 
-  server.get<{ Querystring: { saved?: string } }>('/admin/roles', { config: access }, async (request, reply) => {
+  const invalidCreate = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => render(request, reply, errors, 400);
+  const invalidPermissions = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => {
+    const id = (request.params as { id: string }).id;
+    return render(request, reply, { [id]: `Not saved: ${Object.values(errors)[0] ?? 'the permissions could not be read.'}` }, 400);
+  };
+
+  server.get('/admin/roles', { config: { access }, schema: { querystring: query({ saved: z.uuid().optional().catch(undefined) }) } }, async (request, reply) => {
     const saved = request.query.saved ? (await getRole(app, request.query.saved))?.name : undefined;
     return render(request, reply, {}, 200, saved);
   });
 
-  server.post('/admin/roles', { config: access }, async (request, reply) => {
+  server.post('/admin/roles', { config: { access, onInvalidInput: invalidCreate }, schema: { body: createForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const result = await createRole(app, formField(request.body, 'name'), { id: session.user.id, login: session.user.login }, request.ip);
+    const result = await createRole(app, request.body.name, session.user, request.ip);
     if (!result.ok) return render(request, reply, { name: result.error }, 400);
     return reply.redirect(`/admin/roles?saved=${result.id}`, 303);
   });
 
-  server.post<{ Params: { id: string } }>('/admin/roles/:id', { config: access }, async (request, reply) => {
-    const session = request.session!;
-    const result = await updateRolePermissions(
-      app,
-      request.params.id,
-      formList(request.body, 'internal'),
-      formList(request.body, 'external'),
-      { id: session.user.id, login: session.user.login, roleId: session.user.roleId },
-      request.ip,
-    );
-    if (!result.ok) {
-      if (result.error === 'No such role.') return reply.callNotFound();
-      return render(request, reply, { [request.params.id]: result.error }, 400);
-    }
-    return reply.redirect(`/admin/roles?saved=${request.params.id}`, 303);
-  });
+  server.post(
+    '/admin/roles/:id',
+    { config: { access, onInvalidInput: invalidPermissions }, schema: { params: ID_PARAMS, body: permissionsForm, querystring: NO_QUERY } },
+    async (request, reply) => {
+      const session = request.session!;
+      const result = await updateRolePermissions(app, request.params.id, request.body.internal, request.body.external, { ...session.user }, request.ip);
+      if (!result.ok) {
+        if (result.error === 'No such role.') return reply.callNotFound();
+        return render(request, reply, { [request.params.id]: result.error }, 400);
+      }
+      return reply.redirect(`/admin/roles?saved=${request.params.id}`, 303);
+    },
+  );
 };

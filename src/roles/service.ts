@@ -4,6 +4,7 @@ import { roles, users } from '../db/schema.ts';
 import { isPermission, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { Db } from '../db/client.ts';
+import { truncateCodePoints } from '../security/text.ts';
 
 export type Role = typeof roles.$inferSelect;
 
@@ -52,7 +53,10 @@ export async function updateRolePermissions(
   ip: string,
 ): Promise<RoleUpdateResult> {
   const unknown = [...internal, ...external].filter((p) => !isPermission(p));
-  if (unknown.length) return { ok: false, error: `Unknown permission: ${unknown.join(', ')}.` };
+  if (unknown.length) {
+    const more = unknown.length > 1 ? ` and ${unknown.length - 1} more` : '';
+    return { ok: false, error: `Unknown permission "${truncateCodePoints(unknown[0]!, 40)}"${more}.` };
+  }
   const role = await getRole(app, roleId);
   if (!role) return { ok: false, error: 'No such role.' };
   if (roleId === actor.roleId) {

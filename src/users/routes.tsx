@@ -1,42 +1,60 @@
-import type { FastifyPluginAsync } from 'fastify';
-import type { App } from '../context.ts';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
+import { form, ID_PARAMS, line, NO_QUERY, optional, query, secret, yesNo, type FieldErrors } from '../web/input.ts';
 import { listRoles } from '../roles/service.ts';
 import { createUser, getUser, listUsers, updateUser } from './service.ts';
 import { UserFormPage, UserListPage } from './views.tsx';
 
-export const userAdminRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-  const access = { access: 'admin_users' as const };
+const userFields = { fullName: optional(line(200)), email: optional(line(254)), roleId: optional(line(64)), password: optional(secret()) };
+const createForm = form({ login: optional(line(64)), ...userFields });
+// Login Active must be said explicitly: a form that lost the field must not leave an account open.
+const editForm = form({ ...userFields, loginActive: yesNo() });
 
-  server.get('/admin/users', { config: access }, async (request, reply) => {
+export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
+  const access = 'admin_users' as const;
+
+  async function createPage(request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) {
+    const body = request.body;
+    const values = { login: formField(body, 'login'), fullName: formField(body, 'fullName'), email: formField(body, 'email'), roleId: formField(body, 'roleId') };
+    return sendPage(reply, <UserFormPage ctx={pageContext(request, reply)} mode="create" roles={await listRoles(app)} values={values} errors={errors} />, 400);
+  }
+
+  async function editPage(request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) {
+    const user = await getUser(app, (request.params as { id: string }).id);
+    if (!user) return reply.callNotFound();
+    const body = request.body;
+    const active = formField(body, 'loginActive');
+    const values = {
+      login: user.login,
+      fullName: formField(body, 'fullName'),
+      email: formField(body, 'email'),
+      roleId: formField(body, 'roleId'),
+      loginActive: active === 'yes' ? true : active === 'no' ? false : undefined,
+    };
+    return sendPage(reply, <UserFormPage ctx={pageContext(request, reply)} mode="edit" userId={user.id} roles={await listRoles(app)} values={values} errors={errors} />, 400);
+  }
+
+  server.get('/admin/users', { config: { access }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     return sendPage(reply, <UserListPage ctx={pageContext(request, reply)} users={await listUsers(app)} />);
   });
 
-  server.get('/admin/users/new', { config: access }, async (request, reply) => {
+  server.get('/admin/users/new', { config: { access }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     return sendPage(reply, <UserFormPage ctx={pageContext(request, reply)} mode="create" roles={await listRoles(app)} values={{}} errors={{}} />);
   });
 
-  server.post('/admin/users', { config: access }, async (request, reply) => {
+  server.post('/admin/users', { config: { access, onInvalidInput: createPage }, schema: { body: createForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const values = {
-      login: formField(request.body, 'login'),
-      fullName: formField(request.body, 'fullName'),
-      email: formField(request.body, 'email'),
-      roleId: formField(request.body, 'roleId'),
-    };
-    const result = await createUser(
-      app,
-      { ...values, password: formField(request.body, 'password') },
-      { actor: { id: session.user.id, login: session.user.login }, ip: request.ip, mustChangePassword: true },
-    );
-    if (!result.ok) {
-      return sendPage(reply, <UserFormPage ctx={pageContext(request, reply)} mode="create" roles={await listRoles(app)} values={values} errors={result.errors} />, 400);
-    }
+    const { login, fullName, email, roleId, password } = request.body;
+    const result = await createUser(app, { login, fullName, email, roleId, password }, { actor: session.user, ip: request.ip, mustChangePassword: true });
+    if (!result.ok) return createPage(request, reply, result.errors);
     return reply.redirect(`/admin/users/${result.id}?saved=1`, 303);
   });
 
-  server.get<{ Params: { id: string }; Querystring: { saved?: string } }>('/admin/users/:id', { config: access }, async (request, reply) => {
+  const savedQuery = query({ saved: z.string().max(10).optional() });
+  server.get('/admin/users/:id', { config: { access }, schema: { params: ID_PARAMS, querystring: savedQuery } }, async (request, reply) => {
     const user = await getUser(app, request.params.id);
     if (!user) return reply.callNotFound();
     return sendPage(
@@ -53,28 +71,22 @@ export const userAdminRoutes: FastifyPluginAsync<{ app: App }> = async (server, 
     );
   });
 
-  server.post<{ Params: { id: string } }>('/admin/users/:id', { config: access }, async (request, reply) => {
-    const user = await getUser(app, request.params.id);
-    if (!user) return reply.callNotFound();
-    const session = request.session!;
-    const values = {
-      fullName: formField(request.body, 'fullName'),
-      email: formField(request.body, 'email'),
-      roleId: formField(request.body, 'roleId'),
-      loginActive: formField(request.body, 'loginActive') !== 'no',
-    };
-    const password = formField(request.body, 'password');
-    const result = await updateUser(app, user.id, { ...values, password: password || undefined }, {
-      actor: { id: session.user.id, login: session.user.login },
-      ip: request.ip,
-    });
-    if (!result.ok) {
-      return sendPage(
-        reply,
-        <UserFormPage ctx={pageContext(request, reply)} mode="edit" userId={user.id} roles={await listRoles(app)} values={{ ...values, login: user.login }} errors={result.errors} />,
-        400,
+  server.post(
+    '/admin/users/:id',
+    { config: { access, onInvalidInput: editPage }, schema: { params: ID_PARAMS, body: editForm, querystring: NO_QUERY } },
+    async (request, reply) => {
+      const user = await getUser(app, request.params.id);
+      if (!user) return reply.callNotFound();
+      const session = request.session!;
+      const { fullName, email, roleId, loginActive, password } = request.body;
+      const result = await updateUser(
+        app,
+        user.id,
+        { fullName, email, roleId, loginActive: loginActive === 'yes', password: password || undefined },
+        { actor: session.user, ip: request.ip },
       );
-    }
-    return reply.redirect(`/admin/users/${user.id}?saved=1`, 303);
-  });
+      if (!result.ok) return editPage(request, reply, result.errors);
+      return reply.redirect(`/admin/users/${user.id}?saved=1`, 303);
+    },
+  );
 };

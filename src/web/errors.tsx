@@ -2,12 +2,32 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { Layout } from './layout.tsx';
 import { sendPage } from './render.ts';
 import { styleNonce } from './content-security-policy.ts';
+import { fieldErrorsOf, type FieldErrors } from './input.ts';
 
-function ErrorPage({ title, message, reply, request }: { title: string; message: string; reply: FastifyReply; request: FastifyRequest }) {
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * How a form route shows input its schema refused: usually the form again, each message
+     * beside its field. Without it, a page lists the fields at fault.
+     */
+    onInvalidInput?: (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => unknown;
+  }
+}
+
+function ErrorPage({ title, message, fields, reply, request }: { title: string; message: string; fields?: FieldErrors; reply: FastifyReply; request: FastifyRequest }) {
   // Error pages render without a session context: they must not depend on anything that failed.
   return (
     <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: styleNonce(reply), path: request.url }}>
       <p role="alert">{message}</p>
+      {fields && (
+        <ul>
+          {Object.entries(fields).map(([name, problem]) => (
+            <li>
+              <strong>{name}</strong>: {problem}
+            </li>
+          ))}
+        </ul>
+      )}
       <p>
         <a href="/">Back to Haven</a>
       </p>
@@ -15,27 +35,66 @@ function ErrorPage({ title, message, reply, request }: { title: string; message:
   );
 }
 
-export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string) {
+/** A script (fetch, the API) asked for JSON, or sent JSON: it gets JSON back. */
+export function wantsJson(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').includes('application/json') || (request.headers['content-type'] ?? '').startsWith('application/json');
+}
+
+export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string, fields?: FieldErrors) {
   if (!(request.headers.accept ?? '').includes('text/html') && request.method !== 'GET') {
     return reply.code(status).type('text/plain; charset=utf-8').send(message);
   }
-  return sendPage(reply, <ErrorPage title={title} message={message} reply={reply} request={request} />, status);
+  return sendPage(reply, <ErrorPage title={title} message={message} fields={fields} reply={reply} request={request} />, status);
 }
 
-export function registerErrorPages(server: FastifyInstance): void {
-  server.setNotFoundHandler((request, reply) => sendErrorPage(request, reply, 404, 'Not found', 'There is no such page, or you may not see it.'));
+/**
+ * What a log line may say about a failure: its kind and where it happened, never its message
+ * (a database error's message quotes the query's parameters: names, addresses, hashes) and
+ * never the request's URL or body.
+ */
+export function describeFailure(error: unknown, request?: FastifyRequest): Record<string, unknown> {
+  const e = error as { name?: unknown; code?: unknown; stack?: unknown; cause?: { name?: unknown; code?: unknown } };
+  const frames = typeof e.stack === 'string' ? e.stack.split('\n').filter((l) => /^\s+at /.test(l)).slice(0, 12).map((l) => l.trim()) : [];
+  return {
+    failure: typeof e.name === 'string' ? e.name : typeof error,
+    code: typeof e.code === 'string' || typeof e.code === 'number' ? e.code : undefined,
+    cause: e.cause ? { failure: e.cause.name, code: e.cause.code } : undefined,
+    frames,
+    ...(request ? { method: request.method, route: request.routeOptions.url } : {}),
+  };
 }
+
+const TOO_LARGE = 'What was sent is larger than Haven accepts. Nothing was saved.';
 
 /** Never a stack trace to a user: input errors are 400, a refused form 403, the rest a logged 500. */
-export function csrfFailurePage(server: FastifyInstance) {
-  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+export function registerErrorHandling(server: FastifyInstance): void {
+  server.setNotFoundHandler((request, reply) => sendErrorPage(request, reply, 404, 'Not found', 'There is no such page, or you may not see it.'));
+
+  server.setErrorHandler((error: FastifyError, request, reply) => {
     if (error.code?.startsWith('FST_CSRF')) {
+      if (wantsJson(request)) return reply.code(403).send({ error: 'csrf' });
       return sendErrorPage(request, reply, 403, 'Form expired', 'This form has expired or did not come from Haven. Go back, reload the page and try again.');
     }
-    if (error.validation || (error.statusCode && error.statusCode >= 400 && error.statusCode < 500)) {
-      return sendErrorPage(request, reply, error.statusCode ?? 400, 'Bad request', 'The request was not understood. Check what you entered and try again.');
+    if (error.validation) {
+      // A malformed id names nothing that exists: the same answer as a missing record.
+      if (error.validationContext === 'params') {
+        if (wantsJson(request)) return reply.code(404).send({ error: 'not_found' });
+        return sendErrorPage(request, reply, 404, 'Not found', 'There is no such page, or you may not see it.');
+      }
+      const fields = fieldErrorsOf(error);
+      if (wantsJson(request)) return reply.code(400).send({ error: 'invalid_input', fields });
+      const onInvalid = request.routeOptions.config.onInvalidInput;
+      if (onInvalid) return onInvalid(request, reply, fields);
+      return sendErrorPage(request, reply, 400, 'Check what you entered', 'Nothing was saved. These fields could not be accepted:', fields);
     }
-    server.log.error({ err: error, url: request.url }, 'request failed');
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const message = status === 413 ? TOO_LARGE : 'The request was not understood. Check what you entered and try again.';
+      if (wantsJson(request)) return reply.code(status).send({ error: status === 413 ? 'too_large' : 'bad_request' });
+      return sendErrorPage(request, reply, status, status === 413 ? 'Too large' : 'Bad request', message);
+    }
+    server.log.error(describeFailure(error, request), 'request failed');
+    if (wantsJson(request)) return reply.code(500).send({ error: 'internal' });
     return sendErrorPage(request, reply, 500, 'Something went wrong', 'Haven could not complete this request. Nothing was saved. Please try again.');
-  };
+  });
 }

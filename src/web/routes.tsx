@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyPluginAsync } from 'fastify';
+import { z } from 'zod';
 import { sql } from 'drizzle-orm';
-import type { App } from '../context.ts';
+import type { HavenRoutes } from './plugin.ts';
+import { NO_QUERY } from './input.ts';
 import { Layout } from './layout.tsx';
 import { pageContext } from './page.ts';
 import { sendPage } from './render.ts';
@@ -24,16 +25,17 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
   },
 };
 
-export const webRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-  server.get<{ Params: { name: string } }>('/assets/:name', { config: { access: 'public' } }, async (request, reply) => {
+export const webRoutes: HavenRoutes = async (server, { app }) => {
+  const assetParams = z.object({ name: z.string().max(100) });
+  server.get('/assets/:name', { config: { access: 'public' }, schema: { params: assetParams, querystring: NO_QUERY } }, async (request, reply) => {
     const asset = Object.hasOwn(ASSETS, request.params.name) ? ASSETS[request.params.name] : undefined;
     if (!asset) return reply.callNotFound();
     return reply.header('cache-control', 'public, max-age=3600').type(asset.type).send(asset.body);
   });
 
-  server.get('/healthz', { config: { access: 'public' } }, async (_request, reply) => reply.type('text/plain').send('ok'));
+  server.get('/healthz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => reply.type('text/plain').send('ok'));
 
-  server.get('/readyz', { config: { access: 'public' } }, async (_request, reply) => {
+  server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
     try {
       await app.database.rows(sql`SELECT 1`);
       return reply.type('text/plain').send('ready');
@@ -42,7 +44,7 @@ export const webRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app 
     }
   });
 
-  server.get('/', { config: { access: 'signed-in' } }, async (request, reply) => {
+  server.get('/', { config: { access: 'signed-in' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     const ctx = pageContext(request, reply);
     const session = request.session!;
     return sendPage(
