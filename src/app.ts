@@ -4,6 +4,7 @@ import type { Config } from './config.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { seedRoles } from './roles/service.ts';
+import { applyDataMigrations } from './data-migrations.ts';
 
 export interface OpenAppOptions {
   clock?: Clock;
@@ -29,6 +30,7 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
   try {
     await database.migrate();
     await seedRoles(app);
+    await applyDataMigrations(app);
   } catch (error) {
     await database.close();
     throw error;

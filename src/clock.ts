@@ -6,13 +6,20 @@ export interface Clock {
   sleepUntil(at: Date): Promise<void>;
 }
 
+// Node runs a timer of more than 2^31 - 1 ms (about 24.8 days) after 1 ms: a long wait is
+// taken in steps no longer than that, and the clock is read again after each one.
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => new Date(),
   sleepUntil: (at) =>
     new Promise((resolve) => {
-      const ms = at.getTime() - Date.now();
-      if (ms <= 0) resolve();
-      else setTimeout(resolve, ms);
+      const step = () => {
+        const ms = at.getTime() - Date.now();
+        if (ms <= 0) resolve();
+        else setTimeout(step, Math.min(ms, MAX_TIMER_MS));
+      };
+      step();
     }),
 };
 

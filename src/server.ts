@@ -4,6 +4,7 @@ import fastifyHelmet from '@fastify/helmet';
 import fastifyCsrf from '@fastify/csrf-protection';
 import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
+import { COOKIE_OPTIONS, CSRF_COOKIE } from './web/cookies.ts';
 import { registerContentSecurityPolicy } from './web/content-security-policy.ts';
 import { registerErrorHandling } from './web/errors.tsx';
 import { assertInputDeclared, parseUrlEncoded, validatorCompiler } from './web/input.ts';
@@ -18,11 +19,36 @@ import { auditRoutes } from './audit/routes.tsx';
 import { mailRoutes } from './mail/routes.tsx';
 import { mfaRoutes } from './mfa/routes.tsx';
 import { reportRoutes } from './reports/routes.tsx';
+import { preferencesRoutes } from './preferences/routes.tsx';
 
-export const CSRF_COOKIE = '__Host-haven_csrf';
+export { CSRF_COOKIE } from './web/cookies.ts';
+
+export const PERMISSIONS_POLICY = [
+  'accelerometer=()',
+  'ambient-light-sensor=()',
+  'autoplay=()',
+  'bluetooth=()',
+  'camera=()',
+  'display-capture=()',
+  'encrypted-media=()',
+  'geolocation=()',
+  'gyroscope=()',
+  'hid=()',
+  'magnetometer=()',
+  'microphone=()',
+  'midi=()',
+  'payment=()',
+  'screen-wake-lock=()',
+  'serial=()',
+  'usb=()',
+  'xr-spatial-tracking=()',
+  'clipboard-write=(self)',
+  'publickey-credentials-create=(self)',
+  'publickey-credentials-get=(self)',
+].join(', ');
 
 export interface ServerOptions {
-  https?: { key: string; cert: string };
+  https?: { key: string; cert: string } & Record<string, unknown>;
   /** Extra routes (benchmarks); they declare their access like every other route. */
   extraRoutes?: FastifyPluginAsync<{ app: App }>;
 }
@@ -53,7 +79,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(fastifyCsrf, {
     sessionPlugin: '@fastify/cookie',
     cookieKey: CSRF_COOKIE,
-    cookieOpts: { path: '/', secure: true, httpOnly: true, sameSite: 'lax' },
+    cookieOpts: COOKIE_OPTIONS,
     getToken: (request) => {
       const body = request.body as Record<string, unknown> | undefined;
       return (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? (request.headers['x-csrf-token'] as string | undefined);
@@ -67,6 +93,12 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   server.addHook('preValidation', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     server.csrfProtection(request, reply, done);
+  });
+  // Browser features Haven does not use are switched off for its pages and anything they embed;
+  // WebAuthn (passkeys) and the clipboard (copy buttons) stay available to Haven itself.
+  server.addHook('onRequest', (_request, reply, done) => {
+    reply.header('permissions-policy', PERMISSIONS_POLICY);
+    done();
   });
   // Pages hold confidential data: no cache may keep them. Assets set their own policy.
   server.addHook('onSend', async (_request, reply) => {
@@ -83,6 +115,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(mailRoutes, { app });
   await server.register(mfaRoutes, { app });
   await server.register(reportRoutes, { app });
+  await server.register(preferencesRoutes, { app });
   if (options.extraRoutes) await server.register(options.extraRoutes, { app });
   return server;
 }

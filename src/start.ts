@@ -7,7 +7,7 @@ import { openApp, type OpenAppOptions } from './app.ts';
 import type { App } from './context.ts';
 import { lockDataDir } from './db/lock.ts';
 import { buildServer, type ServerOptions } from './server.ts';
-import { loadOrCreateTls } from './web/tls.ts';
+import { loadOrCreateTls, TLS_PROTOCOL_OPTIONS } from './web/tls.ts';
 import { controlSocketPath, serveControlSocket } from './control/socket.ts';
 import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
@@ -77,7 +77,7 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
       app.log.warn('HAVEN_SMTP_URL is not set: outgoing mail stays queued until it is.');
     }
     const tls = await loadOrCreateTls(config);
-    const server = await buildServer(app, { https: { key: tls.key, cert: tls.cert }, extraRoutes: options.extraRoutes });
+    const server = await buildServer(app, { https: { key: tls.key, cert: tls.cert, ...TLS_PROTOCOL_OPTIONS }, extraRoutes: options.extraRoutes });
     await server.listen({ port: config.httpsPort, host: config.host });
     closers.push(() => server.close());
     const httpsPort = (server.server.address() as { port: number }).port;

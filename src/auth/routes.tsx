@@ -1,30 +1,29 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { safeRedirectPath } from '../security/redirect.ts';
-import type { FieldErrors } from '../web/input.ts';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
-import { form, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret } from '../web/input.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
-import { SESSION_COOKIE, endSession, type SessionStage } from '../sessions/service.ts';
+import { form, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret, type FieldErrors } from '../web/input.ts';
+import { clearSessionCookie, DEVICE_COOKIE, MFA_DEVICE_COOKIE, setDeviceCookie, setSessionCookie } from '../web/cookies.ts';
+import { wantsJson } from '../web/errors.tsx';
+import { safeRedirectPath } from '../security/redirect.ts';
+import { endSession, type SessionStage } from '../sessions/service.ts';
 import { STEP_PAGES } from '../web/access.ts';
-import { MFA_DEVICE_COOKIE } from './steps.ts';
 import { recordAudit } from '../audit/service.ts';
-import { attemptPasswordLogin, changeOwnPassword, completeSetup, DEVICE_COOKIE, isSetupTokenValid } from './service.ts';
+import { attemptPasswordLogin, changeOwnPassword, completeSetup, isSetupTokenValid } from './service.ts';
 import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './views.tsx';
-
-const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' } as const;
-const DEVICE_COOKIE_MAX_AGE = 400 * 24 * 3600;
-
-export function setSessionCookie(reply: FastifyReply, token: string) {
-  reply.setCookie(SESSION_COOKIE, token, COOKIE_OPTIONS);
-}
 
 /** Where the browser goes after a login step: the next step's page, or where it was going. */
 export function pageForStep(step: SessionStage, next: string): string {
   if (step === 'full') return next;
   if (step === 'mfa') return next === '/' ? STEP_PAGES.mfa : `${STEP_PAGES.mfa}?${new URLSearchParams({ next })}`;
   return STEP_PAGES[step];
+}
+
+/** An attempt refused because its turn is too far away: 429 with Retry-After, and a sentence. */
+export function tooManyAttempts(reply: FastifyReply, retryAfterSeconds: number): string {
+  reply.code(429).header('retry-after', String(retryAfterSeconds));
+  return `Too many attempts. Try again in ${retryAfterSeconds} seconds.`;
 }
 
 const NOTICES: Record<string, string> = {
@@ -48,17 +47,14 @@ const passwordForm = form({ current: optional(secret()), next: optional(secret()
 export const authRoutes: HavenRoutes = async (server, { app }) => {
   const loginQuery = query({ next: redirectTarget(), reason: z.string().max(20).optional().catch(undefined) });
   server.get('/login', { config: { access: 'public' }, schema: { querystring: loginQuery } }, async (request, reply) => {
-    const next = request.query.next;
-    const notice = request.query.reason && Object.hasOwn(NOTICES, request.query.reason) ? NOTICES[request.query.reason] : undefined;
-    return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={next} notice={notice} />);
+    const reason = request.query.reason;
+    const notice = reason && Object.hasOwn(NOTICES, reason) ? NOTICES[reason] : undefined;
+    return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={request.query.next} notice={notice} />);
   });
 
   const loginInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
-    sendPage(
-      reply,
-      <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} />,
-      400,
-    );
+    sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} />, 400);
+
   server.post('/login', { config: { access: 'public', onInvalidInput: loginInvalid }, schema: { body: loginForm, querystring: NO_QUERY } }, async (request, reply) => {
     const { login, password, next } = request.body;
     // Whatever session came with the request is discarded: login always starts a new one.
@@ -72,23 +68,26 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
       mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE],
     });
     if (!outcome.ok) {
-      reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
-      return sendPage(
-        reply,
-        <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={next} login={login} error="Login name or password is incorrect." />,
-        401,
-      );
+      clearSessionCookie(reply);
+      const ctx = { ...pageContext(request, reply), session: null };
+      if (outcome.retryAfterSeconds !== undefined) {
+        const message = tooManyAttempts(reply, outcome.retryAfterSeconds);
+        if (wantsJson(request)) return reply.send({ error: 'too_many_attempts', retryAfterSeconds: outcome.retryAfterSeconds });
+        return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error={message} />, 429);
+      }
+      if (wantsJson(request)) return reply.code(401).send({ error: 'incorrect' });
+      return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error="Login name or password is incorrect." />, 401);
     }
     setSessionCookie(reply, outcome.sessionToken);
-    reply.setCookie(DEVICE_COOKIE, outcome.deviceToken, { ...COOKIE_OPTIONS, maxAge: DEVICE_COOKIE_MAX_AGE });
+    setDeviceCookie(reply, outcome.deviceToken);
     return reply.redirect(pageForStep(outcome.stage, next), 303);
   });
 
   server.post('/logout', { config: { access: 'any-session' }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     await endSession(app, session.id);
-    await recordAudit(app, { action: 'logout', actor: { id: session.user.id, login: session.user.login }, target: session.user.login, ip: request.ip });
-    reply.clearCookie(SESSION_COOKIE, COOKIE_OPTIONS);
+    await recordAudit(app, { action: 'logout', actor: session.user, target: session.user.login, ip: request.ip });
+    clearSessionCookie(reply);
     return reply.redirect('/login?reason=logout', 303);
   });
 
@@ -103,46 +102,47 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
     const token = (request.params as { token?: string }).token ?? '';
     return sendPage(reply, <SetupPage ctx={{ ...pageContext(request, reply), session: null }} token={token} values={values} errors={errors} />, 400);
   };
+
   server.post(
     '/setup/:token',
     { config: { access: 'public', onInvalidInput: setupInvalid }, schema: { params: setupParams, body: setupForm, querystring: NO_QUERY } },
     async (request, reply) => {
-    const { login, fullName, email, password, confirm } = request.body;
-    const values = { login, fullName, email };
-    const result = await completeSetup(app, request.params.token, { ...values, password, confirm }, request.ip);
-    const ctx = { ...pageContext(request, reply), session: null };
-    if (!result.ok && 'expired' in result) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
-    if (!result.ok) return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={values} errors={result.errors} />, 400);
-    return reply.redirect('/login?reason=setup', 303);
-  },
+      const { login, fullName, email, password, confirm } = request.body;
+      const values = { login, fullName, email };
+      const result = await completeSetup(app, request.params.token, { ...values, password, confirm }, request.ip);
+      const ctx = { ...pageContext(request, reply), session: null };
+      if (!result.ok && 'expired' in result) return sendPage(reply, <SetupExpiredPage ctx={ctx} />, 404);
+      if (!result.ok) return sendPage(reply, <SetupPage ctx={ctx} token={request.params.token} values={values} errors={result.errors} />, 400);
+      return reply.redirect('/login?reason=setup', 303);
+    },
   );
 
   server.get('/password/change', { config: { access: 'password-change' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
     return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={{}} />);
   });
 
-  const passwordInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
-    sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={errors} />, 400);
+  const passwordPage = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors, status: number) =>
+    sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={request.session!.stage === 'password_change'} errors={errors} />, status);
+
   server.post(
     '/password/change',
-    { config: { access: 'password-change', onInvalidInput: passwordInvalid }, schema: { body: passwordForm, querystring: NO_QUERY } },
+    { config: { access: 'password-change', onInvalidInput: (request, reply, errors) => passwordPage(request, reply, errors, 400) }, schema: { body: passwordForm, querystring: NO_QUERY } },
     async (request, reply) => {
-    const session = request.session!;
-    const result = await changeOwnPassword(app, {
-      userId: session.user.id,
-      sessionId: session.id,
-      stage: session.stage,
-      current: request.body.current,
-      next: request.body.next,
-      confirm: request.body.confirm,
-      ip: request.ip,
-      userAgent: request.headers['user-agent'],
-    });
-    if (!result.ok) {
-      return sendPage(reply, <PasswordChangePage ctx={pageContext(request, reply)} forced={session.stage === 'password_change'} errors={result.errors} />, 400);
-    }
-    setSessionCookie(reply, result.sessionToken);
-    return reply.redirect(pageForStep(result.step, '/'), 303);
-  },
+      const session = request.session!;
+      const result = await changeOwnPassword(app, {
+        userId: session.user.id,
+        sessionId: session.id,
+        stage: session.stage,
+        ...request.body,
+        ip: request.ip,
+        userAgent: request.headers['user-agent'],
+      });
+      if (!result.ok) {
+        if ('retryAfterSeconds' in result) return passwordPage(request, reply, { current: tooManyAttempts(reply, result.retryAfterSeconds) }, 429);
+        return passwordPage(request, reply, result.errors, 400);
+      }
+      setSessionCookie(reply, result.sessionToken);
+      return reply.redirect(pageForStep(result.step, '/'), 303);
+    },
   );
 };

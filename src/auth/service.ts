@@ -1,20 +1,21 @@
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Db } from '../db/client.ts';
-import { knownDevices, roles, setupTokens, users } from '../db/schema.ts';
+import { knownDevices, setupTokens, users } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { dummyPasswordHash, verifyPassword, checkNewPassword, hashPassword } from '../users/passwords.ts';
-import { normalizeLogin, storePassword, countUsers, createUser, upgradePasswordHash, type Result } from '../users/service.ts';
+import { normalizeLogin, storePasswordHash, countUsers, createUser, upgradePasswordHash, type Result } from '../users/service.ts';
 import { needsRehash } from '../security/password-hashing.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
-import { continueLogin } from './steps.ts';
-import { forgetDevices, issueEmailCode, rememberDevice } from '../mfa/service.ts';
-import { accountKey, addressKey, deviceKey, forgiveFailures, recordFailure, reserveLoginTurn } from './throttle.ts';
+import { continueLogin, type StepUser } from './steps.ts';
+import { forgetDevices, issueEmailCode } from '../mfa/service.ts';
+import { accountKey, addressKey, deviceKey, failed, forgiveFailures, passed, throttledAttempt, type Counters, type Turn } from './throttle.ts';
+import { decodeSiteSettings, isSettingKey, type SiteSettings } from '../security/site-settings.ts';
+import { truncateCodePoints } from '../security/text.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { hasPermission, loginPermissionFor, SITE_ADMINISTRATOR } from '../security/permissions.ts';
 
-export const DEVICE_COOKIE = '__Host-haven_device';
+export { DEVICE_COOKIE } from '../web/cookies.ts';
 
 export interface LoginAttempt {
   login: string;
@@ -29,90 +30,164 @@ export interface LoginAttempt {
 
 export type LoginOutcome =
   | { ok: true; sessionToken: string; stage: SessionStage; deviceToken: string }
-  | { ok: false };
+  | { ok: false; retryAfterSeconds?: number };
 
-type Candidate = {
-  id: string;
-  login: string;
+interface Candidate extends StepUser {
   passwordHash: string | null;
   loginActive: boolean;
-  mustChangePassword: boolean;
-  passwordChangedAt: Date | null;
-  internalPermissions: string[];
   /** The hash of the presented device cookie, when this browser has signed in to the account before. */
   knownDevice: string | null;
-};
+}
 
-/** The account and whether this browser is one of its known devices, in one query. */
-async function findCandidate(app: App, login: string, deviceToken: string | undefined): Promise<Candidate | undefined> {
-  const deviceHash = deviceToken ? hashToken(deviceToken) : '';
-  const [row] = await app.db
-    .select({
-      id: users.id,
-      login: users.login,
-      passwordHash: users.passwordHash,
-      loginActive: users.loginActive,
-      mustChangePassword: users.mustChangePassword,
-      passwordChangedAt: users.passwordChangedAt,
-      internalPermissions: roles.internalPermissions,
-      knownDevice: knownDevices.deviceHash,
-    })
-    .from(users)
-    .innerJoin(roles, eq(roles.id, users.roleId))
-    .leftJoin(knownDevices, and(eq(knownDevices.userId, users.id), eq(knownDevices.deviceHash, deviceHash)))
-    .where(eq(users.login, login));
-  return row;
+interface LoginFacts {
+  user: Candidate | undefined;
+  settings: SiteSettings;
+  counters: Counters;
+}
+
+interface CandidateRow {
+  settings: Record<string, string> | null;
+  counters: { key: string; failures: number; next_at: string; updated_at: string }[] | null;
+  id: string | null;
+  login: string;
+  email: string;
+  password_hash: string | null;
+  login_active: boolean;
+  must_change_password: boolean;
+  password_changed_at: string | Date | null;
+  mfa_enabled: boolean;
+  mfa_method: string | null;
+  mfa_enrol_required: boolean;
+  role_name: string;
+  internal_permissions: string[];
+  known_device: string | null;
+  mfa_passed_at: string | Date | null;
+}
+
+const date = (v: string | Date | null) => (v === null ? null : new Date(v));
+
+/**
+ * Everything a password login needs to decide, in one query: the account, its role, whether
+ * this browser is a known device and passed MFA lately, the failure counters that apply, and
+ * the site settings. An unknown login name reads the same counters and settings.
+ */
+async function readLoginFacts(app: App, attempt: { login: string; ip: string; deviceHash: string; mfaSecretHash: string }): Promise<LoginFacts> {
+  const loginKey = accountKey(attempt.login).key;
+  const ipKey = addressKey(attempt.ip).key;
+  const [row] = await app.database.rows<CandidateRow>(sql`
+    SELECT (SELECT json_object_agg(key, value) FROM site_settings) AS settings,
+           (SELECT json_agg(json_build_object('key', t.key, 'failures', t.failures, 'next_at', t.next_at, 'updated_at', t.updated_at))
+              FROM login_throttle t
+             WHERE t.key IN (${loginKey}, ${ipKey}) OR t.key = 'device:' || u.id || ':' || ${attempt.deviceHash}) AS counters,
+           u.id, u.login, u.email, u.password_hash, u.login_active, u.must_change_password, u.password_changed_at,
+           u.mfa_enabled, u.mfa_method, u.mfa_enrol_required, r.name AS role_name, r.internal_permissions,
+           kd.device_hash AS known_device, td.last_login_at AS mfa_passed_at
+      FROM (SELECT 1) AS one
+      LEFT JOIN users u ON u.login = ${attempt.login}
+      LEFT JOIN roles r ON r.id = u.role_id
+      LEFT JOIN known_devices kd ON kd.user_id = u.id AND kd.device_hash = ${attempt.deviceHash}
+      LEFT JOIN mfa_trusted_devices td ON td.user_id = u.id AND td.secret_hash = ${attempt.mfaSecretHash}`);
+  const counters: Counters = new Map();
+  for (const c of row?.counters ?? []) counters.set(c.key, { failures: c.failures, nextAt: new Date(c.next_at), updatedAt: new Date(c.updated_at) });
+  for (const key of [loginKey, ipKey]) if (!counters.has(key)) counters.set(key, null);
+  const settings = decodeSiteSettings(Object.fromEntries(Object.entries(row?.settings ?? {}).filter(([k]) => isSettingKey(k))));
+  if (!row?.id) return { user: undefined, settings, counters };
+  const user: Candidate = {
+    id: row.id,
+    login: row.login,
+    email: row.email,
+    roleName: row.role_name,
+    permissions: row.internal_permissions,
+    mfaEnabled: row.mfa_enabled,
+    mfaMethod: row.mfa_method,
+    enrolRequired: row.mfa_enrol_required,
+    mustChangePassword: row.must_change_password,
+    passwordChangedAt: date(row.password_changed_at),
+    devicePassedMfaAt: date(row.mfa_passed_at),
+    passwordHash: row.password_hash,
+    loginActive: row.login_active,
+    knownDevice: row.known_device,
+  };
+  if (user.knownDevice) {
+    const key = deviceKey(user.id, user.knownDevice).key;
+    if (!counters.has(key)) counters.set(key, null);
+  }
+  return { user, settings, counters };
 }
 
 /**
  * A password login, in the order DESIGN §1.1 requires: take a turn on the failure counters
- * (a known device has its own), wait for it, verify, and answer a failure no sooner than the
- * delay allows. Unknown names walk the same path against a dummy hash, so they look the same.
+ * (a known device has its own), or be refused at once if it is more than a minute away; wait
+ * for it, verify, and answer a failure no sooner than the delay allows. Unknown names walk the
+ * same path against a dummy hash, so they look the same. On the common path that is one read,
+ * one counter write, the hash, and one transaction for the success.
  */
 export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Promise<LoginOutcome> {
-  const login = normalizeLogin(attempt.login).slice(0, 128);
-  const user = login ? await findCandidate(app, login, attempt.deviceToken) : undefined;
-  const knownDevice = user?.knownDevice ?? null;
-  const keys = knownDevice && user ? [deviceKey(user.id, knownDevice)] : [accountKey(login), addressKey(attempt.ip)];
+  const login = truncateCodePoints(normalizeLogin(attempt.login), 128);
+  const deviceHash = attempt.deviceToken ? hashToken(attempt.deviceToken) : '';
+  const facts = await readLoginFacts(app, { login, ip: attempt.ip, deviceHash, mfaSecretHash: attempt.mfaDeviceSecret ? hashToken(attempt.mfaDeviceSecret) : '' });
+  const user = facts.user;
+  const keys = user?.knownDevice ? [deviceKey(user.id, user.knownDevice)] : [accountKey(login), addressKey(attempt.ip)];
 
-  const turn = await reserveLoginTurn(app, keys);
-  await app.clock.sleepUntil(turn.turnAt);
+  const attempted = await throttledAttempt(
+    app,
+    keys,
+    async (turn) => {
+      const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password);
+      const mayLogin = user && user.loginActive && hasPermission(user.permissions, loginPermissionFor('internal'));
+      if (!user || !passwordOk || !mayLogin) {
+        const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : !user.loginActive ? 'login_inactive' : 'no_login_permission';
+        await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason } });
+        return failed();
+      }
+      return passed(await startSession(app, user, facts.settings, attempt, turn));
+    },
+    facts.counters,
+  );
+  if (attempted.outcome === 'refused') return { ok: false, retryAfterSeconds: attempted.retryAfterSeconds };
+  if (attempted.outcome === 'failed') return { ok: false };
+  return { ok: true, ...attempted.value };
+}
 
-  const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password);
-  const mayLogin = user && user.loginActive && hasPermission(user.internalPermissions, loginPermissionFor('internal'));
-  if (!user || !passwordOk || !mayLogin) {
-    const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : !user.loginActive ? 'login_inactive' : 'no_login_permission';
-    const answerAt = await recordFailure(app, turn);
-    await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason } });
-    await app.clock.sleepUntil(answerAt);
-    return { ok: false };
-  }
-
+/** The correct password of an active account: one transaction records it and starts the session. */
+async function startSession(app: App, user: Candidate, settings: SiteSettings, attempt: LoginAttempt, turn: Turn) {
   // Hashed before the transaction: PGlite's one connection must not wait on argon2.
   const rehash = needsRehash(user.passwordHash!) ? { outdated: user.passwordHash!, upgraded: await hashPassword(attempt.password) } : null;
   const now = app.clock.now();
-  const deviceToken = knownDevice ? attempt.deviceToken! : generateSecretToken();
-  const result = await app.db.transaction(async (t) => {
-    await forgiveFailures(app, turn, t);
-    if (rehash) await upgradePasswordHash(t, user.id, rehash.outdated, rehash.upgraded);
-    await t
+  const deviceToken = user.knownDevice ? attempt.deviceToken! : generateSecretToken();
+  return app.db.transaction(async (tx) => {
+    await forgiveFailures(app, turn, tx);
+    if (rehash) await upgradePasswordHash(tx, user.id, rehash.outdated, rehash.upgraded);
+    await tx
       .insert(knownDevices)
       .values({ userId: user.id, deviceHash: hashToken(deviceToken), createdAt: now, lastLoginAt: now })
       .onConflictDoUpdate({ target: [knownDevices.userId, knownDevices.deviceHash], set: { lastLoginAt: now } });
-    await t.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id));
-    const next = await continueLogin(app, t, {
+    await tx.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id));
+    const next = await continueLogin(app, tx, {
       userId: user.id,
       done: 'password',
-      mfaDeviceSecret: attempt.mfaDeviceSecret,
       client: { ip: attempt.ip, userAgent: attempt.userAgent },
+      known: { user, settings },
     });
-    if (next.step === 'mfa' && next.user.mfaMethod === 'email') await issueEmailCode(app, t, next.user, 'login');
-    // A remembered device stays remembered for 24 hours after its last successful login.
-    if (next.step !== 'mfa' && next.user.deviceLastLoginAt && attempt.mfaDeviceSecret) await rememberDevice(app, t, user.id, attempt.mfaDeviceSecret);
-    await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: next.step, knownDevice: Boolean(knownDevice), ...(rehash ? { passwordRehashed: true } : {}) } }, t);
-    return next;
+    const codeMail = next.step === 'mfa' && user.mfaMethod === 'email' ? await issueEmailCode(app, tx, user, 'login', { atLogin: true }) : undefined;
+    await recordAudit(
+      app,
+      {
+        action: 'login.success',
+        actor: { id: user.id, login: user.login },
+        target: user.login,
+        ip: attempt.ip,
+        details: {
+          next: next.step,
+          knownDevice: Boolean(user.knownDevice),
+          ...(rehash ? { passwordRehashed: true } : {}),
+          ...(codeMail && !codeMail.ok ? { codeNotSent: codeMail.reason } : {}),
+        },
+      },
+      tx,
+    );
+    return { sessionToken: next.sessionToken, stage: next.step, deviceToken };
   });
-  return { ok: true, sessionToken: result.sessionToken, stage: result.step, deviceToken };
 }
 
 /**
@@ -122,31 +197,36 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
 export async function changeOwnPassword(
   app: App,
   input: { userId: string; sessionId: string; stage: SessionStage; current: string; next: string; confirm: string; ip: string; userAgent?: string },
-): Promise<Result<{ sessionToken: string; step: SessionStage }>> {
+): Promise<Result<{ sessionToken: string; step: SessionStage }> | { ok: false; retryAfterSeconds: number }> {
   const [user] = await app.db.select().from(users).where(eq(users.id, input.userId));
   if (!user) return { ok: false, errors: { _form: 'No such user.' } };
-  const keys = [accountKey(user.login)];
-  const turn = await reserveLoginTurn(app, keys);
-  await app.clock.sleepUntil(turn.turnAt);
-  if (!user.passwordHash || !(await verifyPassword(user.passwordHash, input.current))) {
-    const answerAt = await recordFailure(app, turn);
+  const checked = await throttledAttempt(app, [accountKey(user.login)], async (turn) => {
+    if (user.passwordHash && (await verifyPassword(user.passwordHash, input.current))) return passed(turn);
     await recordAudit(app, { action: 'password.change_failure', actor: { id: user.id, login: user.login }, target: user.login, ip: input.ip });
-    await app.clock.sleepUntil(answerAt);
-    return { ok: false, errors: { current: 'Current password is incorrect.' } };
-  }
-  await forgiveFailures(app, turn);
+    return failed();
+  });
+  if (checked.outcome === 'refused') return { ok: false, retryAfterSeconds: checked.retryAfterSeconds };
+  if (checked.outcome === 'failed') return { ok: false, errors: { current: 'Current password is incorrect.' } };
+  await app.db.transaction((tx) => forgiveFailures(app, checked.value, tx));
   if (input.next !== input.confirm) return { ok: false, errors: { confirm: 'The two new passwords differ.' } };
   if (input.next === input.current) return { ok: false, errors: { next: 'The new password must differ from the current one.' } };
   const verdict = await checkNewPassword(app, { id: user.id, login: user.login, email: user.email }, input.next);
   if (!verdict.ok) return { ok: false, errors: { next: verdict.message } };
   // A password change is a privilege change: the session id is replaced, other sessions and
   // remembered MFA devices end. A forced change goes on to the next login step, if any.
-  const next = await app.db.transaction(async (t) => {
-    await storePassword(app, t, user.id, input.next, false);
-    await endOtherSessions(app, user.id, '', t);
-    await forgetDevices(t, user.id);
-    await recordAudit(app, { action: 'password.changed', actor: { id: user.id, login: user.login }, target: user.login, ip: input.ip }, t);
-    return continueLogin(app, t, { userId: user.id, done: input.stage, client: { ip: input.ip, userAgent: input.userAgent } });
+  const passwordHash = await hashPassword(input.next);
+  const next = await app.db.transaction(async (tx) => {
+    await storePasswordHash(app, tx, user.id, passwordHash, false);
+    await endOtherSessions(tx, user.id, input.sessionId);
+    await forgetDevices(tx, user.id);
+    await recordAudit(app, { action: 'password.changed', actor: { id: user.id, login: user.login }, target: user.login, ip: input.ip }, tx);
+    return continueLogin(app, tx, {
+      userId: user.id,
+      done: input.stage,
+      previousSessionId: input.sessionId,
+      client: { ip: input.ip, userAgent: input.userAgent },
+      proved: true,
+    });
   });
   return { ok: true, sessionToken: next.sessionToken, step: next.step };
 }

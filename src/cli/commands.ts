@@ -88,7 +88,8 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
       if (!key || value === undefined || extra !== undefined) throw new UsageError('settings set KEY VALUE');
       const result = await updateSiteSettings(app, { [key]: value }, null, null);
       if (!result.ok) return fail(firstError(result.errors));
-      return { code: 0, stdout: `${key}=${(await getSettingTexts(app))[key as never]}\n`, stderr: '' };
+      const warnings = result.warnings.map((w) => `haven: warning: ${w}\n`).join('');
+      return { code: 0, stdout: `${key}=${(await getSettingTexts(app))[key as never]}\n`, stderr: warnings };
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

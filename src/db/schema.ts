@@ -34,11 +34,14 @@ export const users = pgTable(
     mfaTotpLastStep: bigint('mfa_totp_last_step', { mode: 'number' }),
     // An administrator asked this user to enrol at the next login.
     mfaEnrolRequired: boolean('mfa_enrol_required').notNull().default(false),
+    // When the owner was last warned that someone who knows their password is trying codes (at most daily).
+    mfaCodeWarningAt: ts('mfa_code_warning_at'),
     lastLoginAt: ts('last_login_at'),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
-  (t) => [uniqueIndex('users_login_key').on(t.login)],
+  // E-mail addresses are stored lower-cased; the index makes them unique regardless of case.
+  (t) => [uniqueIndex('users_login_key').on(t.login), uniqueIndex('users_email_key').on(sql`lower(${t.email})`)],
 );
 
 export const passwordHistory = pgTable(
@@ -65,7 +68,16 @@ export const sessions = pgTable(
     webauthnChallenge: text('webauthn_challenge'),
     createdAt: ts('created_at').notNull(),
     lastSeenAt: ts('last_seen_at').notNull(),
+    // The absolute end, set at the password step and carried through every rotation of the id.
     expiresAt: ts('expires_at').notNull(),
+    // When the user last proved every factor they have (at login, or re-authenticating): changes
+    // to MFA need it to be recent. Carried through rotations like expires_at.
+    authenticatedAt: ts('authenticated_at').notNull(),
+    // Re-authentication in two steps: when the password was confirmed, waiting for the factor.
+    passwordConfirmedAt: ts('password_confirmed_at'),
+    // New recovery codes waiting to be shown once, sealed with a key derived from this
+    // session's token (which the database never holds).
+    recoveryCodesSealed: text('recovery_codes_sealed'),
     ip: text('ip'),
     userAgent: text('user_agent'),
   },
@@ -102,6 +114,22 @@ export const siteSettings = pgTable('site_settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),
   updatedAt: ts('updated_at').notNull(),
+});
+
+/**
+ * The head of the audit chain: the last entry's number and hash, in one row that every append
+ * locks (UPDATE … RETURNING), so that concurrent appenders, on any instance, extend one chain.
+ */
+export const auditHead = pgTable('audit_head', {
+  id: integer('id').primaryKey(),
+  seq: bigint('seq', { mode: 'number' }).notNull(),
+  hash: text('hash').notNull(),
+});
+
+/** Data changes made once by code at start (with their audit entries), after the SQL migrations. */
+export const dataMigrations = pgTable('data_migrations', {
+  name: text('name').primaryKey(),
+  appliedAt: ts('applied_at').notNull(),
 });
 
 export const auditLog = pgTable(

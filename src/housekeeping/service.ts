@@ -1,6 +1,5 @@
-import { lte, or } from 'drizzle-orm';
+import { and, lte, or } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Db } from '../db/client.ts';
 import { mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
 import type { Job, JobWork } from '../jobs/service.ts';
 import { pruneCutoffs } from '../security/retention.ts';
@@ -24,7 +23,10 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
       .delete(sessions)
       .where(or(lte(sessions.lastSeenAt, cut.sessionsLastSeenBy), lte(sessions.expiresAt, cut.sessionsExpiredBy)))
       .returning({ id: sessions.id });
-    const codes = await t.delete(mfaEmailCodes).where(lte(mfaEmailCodes.expiresAt, cut.emailCodesExpiredBy)).returning({ id: mfaEmailCodes.id });
+    const codes = await t
+      .delete(mfaEmailCodes)
+      .where(and(lte(mfaEmailCodes.expiresAt, cut.emailCodesExpiredBy), lte(mfaEmailCodes.createdAt, cut.emailCodesSentBy)))
+      .returning({ id: mfaEmailCodes.id });
     const devices = await t
       .delete(mfaTrustedDevices)
       .where(lte(mfaTrustedDevices.lastLoginAt, cut.trustedDevicesLastLoginBy))

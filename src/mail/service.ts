@@ -4,6 +4,7 @@ import type { Db } from '../db/client.ts';
 import { mailOutbox } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { isUuid } from '../roles/service.ts';
+import { isEmailAddress } from '../security/email-address.ts';
 import { CLAIM_LEASE_MS, isFinalAttempt, retryDelayMs } from './backoff.ts';
 import { createMailTransport, describeSendFailure, type MailTransport } from './transport.ts';
 
@@ -16,8 +17,6 @@ export interface OutgoingMail {
   text: string;
 }
 
-// One plain address: the outbox sends each message to exactly one recipient.
-const SINGLE_ADDRESS = /^[^\s@<>,;"'()]+@[^\s@<>,;"'()]+$/;
 
 /**
  * Writes a message to the outbox; the mail worker sends it. Pass the caller's `tx` to make the
@@ -27,7 +26,8 @@ const SINGLE_ADDRESS = /^[^\s@<>,;"'()]+@[^\s@<>,;"'()]+$/;
  */
 export async function enqueueMail(app: App, mail: OutgoingMail, db: Db = app.db): Promise<string> {
   const to = mail.to.trim();
-  if (to.length > 254 || !SINGLE_ADDRESS.test(to)) throw new Error(`enqueueMail: "${to}" is not a single e-mail address.`);
+  // One plain address, by the same rule as an account's: each message goes to exactly one recipient.
+  if (!isEmailAddress(to)) throw new Error('enqueueMail: the recipient is not a single e-mail address.');
   // A line break in a subject would start a new header.
   const subject = mail.subject.replace(/\s+/g, ' ').trim().slice(0, 500);
   const now = app.clock.now();
@@ -124,7 +124,8 @@ export async function deliverDueMail(app: App): Promise<DeliveryReport> {
         if (failure.serverLevel) break;
         continue;
       }
-      await app.db.update(mailOutbox).set({ status: 'sent', sentAt: app.clock.now(), lastError: null }).where(stillClaimed(message));
+      // The body is kept only until the mail is sent: it may carry a verification code.
+      await app.db.update(mailOutbox).set({ status: 'sent', sentAt: app.clock.now(), lastError: null, textBody: '' }).where(stillClaimed(message));
       report.sent++;
     }
   } finally {

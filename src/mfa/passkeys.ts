@@ -11,7 +11,8 @@ import {
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { App } from '../context.ts';
-import type { Db } from '../db/client.ts';
+import type { Tx } from '../db/client.ts';
+import { takeSessionValue } from '../sessions/service.ts';
 import { sessions, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { enableMfa, type MfaUser } from './service.ts';
@@ -24,11 +25,9 @@ async function storeChallenge(app: App, sessionId: string, challenge: string | n
   await app.db.update(sessions).set({ webauthnChallenge: challenge }).where(eq(sessions.id, sessionId));
 }
 
-/** The challenge is taken (read and cleared) at once: each one can be answered once. */
-async function takeChallenge(app: App, sessionId: string): Promise<string | null> {
-  const [row] = await app.db.select({ challenge: sessions.webauthnChallenge }).from(sessions).where(eq(sessions.id, sessionId));
-  if (row?.challenge) await storeChallenge(app, sessionId, null);
-  return row?.challenge ?? null;
+/** The challenge is taken (read and cleared in one statement): each one can be answered once. */
+function takeChallenge(app: App, sessionId: string): Promise<string | null> {
+  return takeSessionValue(app, sessionId, 'webauthn_challenge');
 }
 
 async function credentialsOf(app: App, userId: string) {
@@ -51,10 +50,19 @@ export async function registrationOptions(app: App, sessionId: string, user: Mfa
   return options;
 }
 
-export type PasskeyOutcome = { ok: true } | { ok: false; error: string };
+export type PasskeyOutcome<T = undefined> = { ok: true; value: T } | { ok: false; error: string };
 
-/** Verifies a new passkey against this session's challenge and turns MFA on with it. */
-export async function completePasskeyRegistration(app: App, sessionId: string, user: MfaUser, response: RegistrationResponseJSON): Promise<PasskeyOutcome> {
+/**
+ * Verifies a new passkey against this session's challenge and turns MFA on with it; `complete`
+ * runs in the same transaction (the new session id, the recovery codes).
+ */
+export async function completePasskeyRegistration<T>(
+  app: App,
+  sessionId: string,
+  user: MfaUser,
+  response: RegistrationResponseJSON,
+  complete: (tx: Tx) => Promise<T>,
+): Promise<PasskeyOutcome<T>> {
   const challenge = await takeChallenge(app, sessionId);
   if (!challenge) return { ok: false, error: 'The passkey request expired. Try again.' };
   let info;
@@ -73,7 +81,7 @@ export async function completePasskeyRegistration(app: App, sessionId: string, u
     return { ok: false, error: 'The passkey could not be verified.' };
   }
   const now = app.clock.now();
-  await app.db.transaction(async (t) => {
+  const value = await app.db.transaction(async (t) => {
     await enableMfa(app, t, user, 'passkey', { keepSessionId: sessionId });
     await t.insert(webauthnCredentials).values({
       id: info.credential.id,
@@ -83,8 +91,9 @@ export async function completePasskeyRegistration(app: App, sessionId: string, u
       transports: info.credential.transports ?? [],
       createdAt: now,
     });
+    return complete(t);
   });
-  return { ok: true };
+  return { ok: true, value };
 }
 
 export async function authenticationOptions(app: App, sessionId: string, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
@@ -98,13 +107,21 @@ export async function authenticationOptions(app: App, sessionId: string, userId:
   return options;
 }
 
-/** Verifies a passkey assertion for the user of this session (only their own credentials count). */
-export async function verifyPasskeyLogin(app: App, sessionId: string, user: MfaUser, response: AuthenticationResponseJSON, ip: string): Promise<PasskeyOutcome> {
+/**
+ * Verifies a passkey assertion for the user of this session (only their own credentials count),
+ * at the code step or at re-authentication.
+ */
+export async function verifyPasskey(
+  app: App,
+  input: { sessionId: string; user: MfaUser; response: AuthenticationResponseJSON; ip: string; purpose: 'login' | 'reauth' },
+): Promise<PasskeyOutcome> {
+  const { sessionId, user, response, ip } = input;
+  const failure = input.purpose === 'login' ? 'mfa.challenge_failure' : 'reauth.failure';
   const challenge = await takeChallenge(app, sessionId);
   const credential = (await credentialsOf(app, user.id)).find((c) => c.id === response.id);
   const actor = { id: user.id, login: user.login };
   if (!challenge || !credential) {
-    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip, details: { method: 'passkey', reason: challenge ? 'unknown_credential' : 'no_challenge' } });
+    await recordAudit(app, { action: failure, actor, target: user.login, ip, details: { method: 'passkey', reason: challenge ? 'unknown_credential' : 'no_challenge' } });
     return { ok: false, error: 'That passkey is not registered for this account, or the request expired.' };
   }
   try {
@@ -127,9 +144,10 @@ export async function verifyPasskeyLogin(app: App, sessionId: string, user: MfaU
       .set({ counter: verification.authenticationInfo.newCounter, lastUsedAt: app.clock.now() })
       .where(eq(webauthnCredentials.id, credential.id));
   } catch (error) {
-    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200) } });
+    await recordAudit(app, { action: failure, actor, target: user.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200) } });
     return { ok: false, error: 'The passkey could not be verified.' };
   }
-  await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip, details: { method: 'passkey', with: 'passkey' } });
-  return { ok: true };
+  const success = input.purpose === 'login' ? 'mfa.challenge_success' : 'reauth.success';
+  await recordAudit(app, { action: success, actor, target: user.login, ip, details: { method: 'passkey', with: 'passkey' } });
+  return { ok: true, value: undefined };
 }

@@ -1,12 +1,15 @@
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
+import { and, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { mfaEmailCodes, mfaEnrolments, mfaRecoveryCodes, mfaTrustedDevices, sessions, users, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { enqueueMail } from '../mail/service.ts';
-import { addressKey, forgiveFailures, recordFailure, reserveLoginTurn, type ThrottleKey } from '../auth/throttle.ts';
+import { addressKey, codeKey, failed, forgiveFailures, passed, throttledAttempt, type Throttled, type Turn } from '../auth/throttle.ts';
 import {
   checkTotp,
+  CODE_MAILS_PER_HOUR,
+  CODE_WARNING_AFTER_FAILURES,
+  CODE_WARNING_INTERVAL_MS,
   EMAIL_CODE_LIFETIME_MS,
   generateEmailCode,
   generateRecoveryCodes,
@@ -15,20 +18,20 @@ import {
   isRecoveryCodeShaped,
   isSixDigitCode,
   normalizeCode,
+  RESEND_INTERVAL_MS,
   totpFor,
 } from '../security/mfa.ts';
 import { isMfaMethod, type MfaMethod } from '../security/site-settings.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
-
-/** MFA code attempts have their own counter per user, on the same schedule as passwords. */
-export const mfaKey = (userId: string): ThrottleKey => ({ key: `mfa:${userId}`, kind: 'account' });
+import { sealForSession } from '../security/session-sealing.ts';
+import { putSessionValue } from '../sessions/service.ts';
 
 /** Codes are stored bound to their user: a code issued to one user is worthless to another. */
 const codeHash = (userId: string, code: string) => hashToken(`${userId}:${normalizeCode(code)}`);
 
 export const VERIFICATION_SUBJECT = 'Haven verification code';
-/** A new e-mail code may be asked for once every 30 seconds: enough for a slow mailbox, too little to flood it. */
-export const RESEND_INTERVAL_MS = 30_000;
+export const CODE_GUESSING_SUBJECT = 'Haven: someone is trying codes on your account';
+export { RESEND_INTERVAL_MS };
 
 export interface MfaUser {
   id: string;
@@ -36,29 +39,54 @@ export interface MfaUser {
   email: string;
 }
 
+const actorOf = (user: MfaUser): Actor => ({ id: user.id, login: user.login });
+
 // ---- E-mailed codes ---------------------------------------------------------------------
 
-export type IssueOutcome = { ok: true } | { ok: false; retryInSeconds: number };
+export type IssueOutcome = { ok: true } | { ok: false; reason: 'too_soon' | 'hourly_limit'; retryInSeconds: number };
 
 /**
- * Sends a fresh 6-digit code through the outbox. The user's older codes for the same purpose
+ * Sends a fresh 6-digit code through the outbox; the user's older codes for the same purpose
  * die, so only the newest works. The mail carries the code to type, never a link (link
- * scanners follow links).
+ * scanners follow links). Someone who knows the password must not be able to flood the
+ * owner's inbox: at login a code younger than RESEND_INTERVAL_MS is kept rather than replaced,
+ * a resend waits that long, and no user gets more than CODE_MAILS_PER_HOUR codes an hour.
  */
-export async function issueEmailCode(app: App, tx: Db, user: MfaUser, purpose: 'login' | 'enrol', options: { resend?: boolean } = {}): Promise<IssueOutcome> {
+export async function issueEmailCode(
+  app: App,
+  tx: Tx,
+  user: MfaUser,
+  purpose: 'login' | 'enrol',
+  options: { resend?: boolean; atLogin?: boolean } = {},
+): Promise<IssueOutcome> {
   const now = app.clock.now();
-  if (options.resend) {
-    const [last] = await tx
-      .select({ createdAt: mfaEmailCodes.createdAt })
-      .from(mfaEmailCodes)
-      .where(and(eq(mfaEmailCodes.userId, user.id), eq(mfaEmailCodes.purpose, purpose)))
-      .orderBy(desc(mfaEmailCodes.createdAt))
-      .limit(1);
-    const waited = last ? now.getTime() - last.createdAt.getTime() : Infinity;
-    if (waited < RESEND_INTERVAL_MS) return { ok: false, retryInSeconds: Math.ceil((RESEND_INTERVAL_MS - waited) / 1000) };
+  const hourAgo = new Date(now.getTime() - 3_600_000);
+  const [recent] = await tx
+    .select({
+      sentLastHour: sql<number>`count(*)::int`,
+      oldest: sql<string | null>`min(${mfaEmailCodes.createdAt})`,
+      newest: sql<string | null>`max(${mfaEmailCodes.createdAt}) FILTER (WHERE ${mfaEmailCodes.purpose} = ${purpose})`,
+      newestUsable: sql<string | null>`max(${mfaEmailCodes.createdAt}) FILTER (WHERE ${mfaEmailCodes.purpose} = ${purpose} AND ${mfaEmailCodes.usedAt} IS NULL AND ${mfaEmailCodes.expiresAt} > ${now.toISOString()})`,
+    })
+    .from(mfaEmailCodes)
+    .where(and(eq(mfaEmailCodes.userId, user.id), gt(mfaEmailCodes.createdAt, hourAgo)));
+  const since = (at: string | null | undefined) => (at ? now.getTime() - new Date(at).getTime() : Infinity);
+  const waitFor = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+  if (options.atLogin && since(recent?.newestUsable) < RESEND_INTERVAL_MS) {
+    return { ok: false, reason: 'too_soon', retryInSeconds: waitFor(RESEND_INTERVAL_MS - since(recent?.newestUsable)) };
+  }
+  if (options.resend && since(recent?.newest) < RESEND_INTERVAL_MS) {
+    return { ok: false, reason: 'too_soon', retryInSeconds: waitFor(RESEND_INTERVAL_MS - since(recent?.newest)) };
+  }
+  if ((recent?.sentLastHour ?? 0) >= CODE_MAILS_PER_HOUR) {
+    return { ok: false, reason: 'hourly_limit', retryInSeconds: waitFor(3_600_000 - since(recent?.oldest)) };
   }
   const code = generateEmailCode();
-  await tx.delete(mfaEmailCodes).where(and(eq(mfaEmailCodes.userId, user.id), eq(mfaEmailCodes.purpose, purpose), isNull(mfaEmailCodes.usedAt)));
+  // Older codes are ended, not deleted: the rows count towards the hourly limit.
+  await tx
+    .update(mfaEmailCodes)
+    .set({ expiresAt: now })
+    .where(and(eq(mfaEmailCodes.userId, user.id), eq(mfaEmailCodes.purpose, purpose), isNull(mfaEmailCodes.usedAt), gt(mfaEmailCodes.expiresAt, now)));
   await tx.insert(mfaEmailCodes).values({
     userId: user.id,
     purpose,
@@ -82,11 +110,28 @@ export async function issueEmailCode(app: App, tx: Db, user: MfaUser, purpose: '
     },
     tx,
   );
-  await recordAudit(app, { action: 'mfa.email_code_sent', actor: { id: user.id, login: user.login }, target: user.login, details: { purpose } }, tx);
+  await recordAudit(app, { action: 'mfa.email_code_sent', actor: actorOf(user), target: user.login, details: { purpose } }, tx);
   return { ok: true };
 }
 
-async function consumeEmailCode(app: App, tx: Db, userId: string, purpose: 'login' | 'enrol', code: string): Promise<boolean> {
+export interface EmailCodeState {
+  /** Whole minutes (at least 1) until the code stops working. */
+  minutesLeft: number;
+}
+
+/** The newest e-mailed login code that still works: what the code page tells the user about. */
+export async function usableEmailCode(app: App, userId: string): Promise<EmailCodeState | null> {
+  const now = app.clock.now();
+  const [row] = await app.db
+    .select({ expiresAt: mfaEmailCodes.expiresAt })
+    .from(mfaEmailCodes)
+    .where(and(eq(mfaEmailCodes.userId, userId), eq(mfaEmailCodes.purpose, 'login'), isNull(mfaEmailCodes.usedAt), gt(mfaEmailCodes.expiresAt, now)))
+    .orderBy(desc(mfaEmailCodes.createdAt))
+    .limit(1);
+  return row ? { minutesLeft: Math.max(1, Math.ceil((row.expiresAt.getTime() - now.getTime()) / 60_000)) } : null;
+}
+
+async function consumeEmailCode(app: App, tx: Tx, userId: string, purpose: 'login' | 'enrol', code: string): Promise<boolean> {
   if (!isSixDigitCode(normalizeCode(code))) return false;
   const now = app.clock.now();
   const [row] = await tx
@@ -109,7 +154,7 @@ async function consumeEmailCode(app: App, tx: Db, userId: string, purpose: 'logi
  * Checks a TOTP code and records its time step, so that it works once. The caller holds the
  * user's row lock (`FOR UPDATE`) and passes the last accepted step it read under that lock.
  */
-async function consumeTotp(app: App, tx: Db, userId: string, secret: string, lastStep: number | null, code: string): Promise<boolean> {
+async function consumeTotp(app: App, tx: Tx, userId: string, secret: string, lastStep: number | null, code: string): Promise<boolean> {
   const check = checkTotp(secret, normalizeCode(code), app.clock.now(), lastStep);
   if (!check.ok) return false;
   await tx.update(users).set({ mfaTotpLastStep: check.step }).where(eq(users.id, userId));
@@ -122,21 +167,20 @@ export function otpauthUri(secret: string, login: string): string {
 
 // ---- Recovery codes ---------------------------------------------------------------------
 
-/** Replaces the user's recovery codes with ten new ones; the plain codes are returned once. */
-export async function issueRecoveryCodes(app: App, tx: Db, user: MfaUser): Promise<string[]> {
+/** The purpose new recovery codes are sealed for in the session (session-sealing.ts). */
+export const RECOVERY_CODES_SEAL = 'recovery codes';
+
+/**
+ * Replaces the user's recovery codes with ten new ones, in the caller's transaction. The plain
+ * codes are sealed into the session that will show them, once (`sessionToken` is that
+ * session's cookie token); nothing else ever holds them.
+ */
+export async function issueRecoveryCodes(app: App, tx: Tx, user: MfaUser, session: { id: string; token: string }): Promise<void> {
   const codes = generateRecoveryCodes();
   await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
   await tx.insert(mfaRecoveryCodes).values(codes.map((c) => ({ userId: user.id, codeHash: codeHash(user.id, c) })));
-  await recordAudit(app, { action: 'mfa.recovery_codes_issued', actor: { id: user.id, login: user.login }, target: user.login }, tx);
-  return codes;
-}
-
-/** Every recovery code of the user stops working (before new ones are made). */
-export async function discardRecoveryCodes(app: App, user: MfaUser): Promise<void> {
-  await app.db.transaction(async (tx) => {
-    await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
-    await recordAudit(app, { action: 'mfa.recovery_codes_discarded', actor: { id: user.id, login: user.login }, target: user.login }, tx);
-  });
+  await putSessionValue(tx, session.id, sealForSession(session.token, RECOVERY_CODES_SEAL, codes.join('\n')));
+  await recordAudit(app, { action: 'mfa.recovery_codes_issued', actor: actorOf(user), target: user.login }, tx);
 }
 
 /** How many recovery codes the user has, and how many of them are still unused. */
@@ -148,7 +192,7 @@ export async function recoveryCodeCounts(app: App, userId: string): Promise<{ to
   return { total: row?.total ?? 0, unused: row?.unused ?? 0 };
 }
 
-async function consumeRecoveryCode(app: App, tx: Db, userId: string, code: string): Promise<boolean> {
+async function consumeRecoveryCode(app: App, tx: Tx, userId: string, code: string): Promise<boolean> {
   if (!isRecoveryCodeShaped(normalizeCode(code))) return false;
   const used = await tx
     .update(mfaRecoveryCodes)
@@ -158,48 +202,88 @@ async function consumeRecoveryCode(app: App, tx: Db, userId: string, code: strin
   return used.length === 1;
 }
 
-// ---- The login challenge ----------------------------------------------------------------
+// ---- Checking a code (login and re-authentication) --------------------------------------
 
-export type CodeCheck = { ok: true; kind: 'app' | 'email' | 'recovery' } | { ok: false };
+export type CodeKind = 'app' | 'email' | 'recovery';
 
 /**
- * Checks a code typed at /login/mfa: the user's method (TOTP or the e-mailed code) or one of
- * their recovery codes. Attempts take a turn on the user's MFA counter and the address counter
- * first, exactly like passwords, so 6 digits cannot be brute-forced in parallel.
+ * Someone who knows the password is trying codes: the owner is told (at most once a day), in
+ * its own transaction so that the warning stands whatever happens to the attempt.
  */
-export async function verifyLoginCode(app: App, input: { userId: string; code: string; ip: string }): Promise<CodeCheck> {
-  const turn = await reserveLoginTurn(app, [mfaKey(input.userId), addressKey(input.ip)]);
-  await app.clock.sleepUntil(turn.turnAt);
-  const result = await app.db.transaction(async (t) => {
-    const [user] = await t.select().from(users).where(eq(users.id, input.userId)).for('update');
-    if (!user || !user.mfaEnabled) return { ok: false as const };
-    let kind: 'app' | 'email' | 'recovery' | null = null;
-    if (user.mfaMethod === 'app' && user.mfaTotpSecret && (await consumeTotp(app, t, user.id, user.mfaTotpSecret, user.mfaTotpLastStep, input.code))) kind = 'app';
-    else if (user.mfaMethod === 'email' && (await consumeEmailCode(app, t, user.id, 'login', input.code))) kind = 'email';
-    else if (await consumeRecoveryCode(app, t, user.id, input.code)) kind = 'recovery';
-    const actor = { id: user.id, login: user.login };
-    if (!kind) {
-      await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod } }, t);
-      return { ok: false as const };
-    }
-    await forgiveFailures(app, turn, t);
-    await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: kind } }, t);
-    return { ok: true as const, kind };
+async function warnOwnerOfCodeGuessing(app: App, userId: string, ip: string): Promise<void> {
+  const now = app.clock.now();
+  await app.db.transaction(async (tx) => {
+    const [owner] = await tx
+      .update(users)
+      .set({ mfaCodeWarningAt: now })
+      .where(and(eq(users.id, userId), or(isNull(users.mfaCodeWarningAt), lte(users.mfaCodeWarningAt, new Date(now.getTime() - CODE_WARNING_INTERVAL_MS)))))
+      .returning({ id: users.id, login: users.login, email: users.email });
+    if (!owner) return;
+    await enqueueMail(
+      app,
+      {
+        to: owner.email,
+        subject: CODE_GUESSING_SUBJECT,
+        text: [
+          `Someone has typed ${CODE_WARNING_AFTER_FAILURES} or more wrong verification codes in a row while signing in to your Haven account (${owner.login}).`,
+          '',
+          'They got past the password, so they know it. Change your password now (My Preferences > Change your password),',
+          'and tell your administrator. Each further wrong code makes them wait longer, up to an hour.',
+          '',
+          'If it was you, and you have lost your phone or key, ask an administrator to reset your multifactor authentication.',
+        ].join('\n'),
+      },
+      tx,
+    );
+    await recordAudit(app, { action: 'mfa.code_guessing_warning_sent', actor: null, target: owner.login, ip, details: { after: CODE_WARNING_AFTER_FAILURES } }, tx);
   });
-  if (!result.ok) await app.clock.sleepUntil(await recordFailure(app, turn));
-  return result;
+}
+
+/**
+ * Checks a code typed at the code step or at re-authentication: the user's method (TOTP or the
+ * e-mailed code) or one of their recovery codes, on the user's code counter (which doubles its
+ * delay after 10 failures) and the address counter. `onSuccess` runs in the transaction that
+ * consumed the code.
+ */
+export async function checkUserCode<T>(
+  app: App,
+  input: { userId: string; code: string; ip: string; purpose: 'login' | 'reauth' },
+  onSuccess: (tx: Tx, kind: CodeKind) => Promise<T>,
+): Promise<Throttled<{ kind: CodeKind; value: T }>> {
+  const failureAction = input.purpose === 'login' ? 'mfa.challenge_failure' : 'reauth.failure';
+  const successAction = input.purpose === 'login' ? 'mfa.challenge_success' : 'reauth.success';
+  return throttledAttempt(app, [codeKey(input.userId), addressKey(input.ip)], async (turn: Turn) => {
+    const done = await app.db.transaction(async (tx): Promise<{ kind: CodeKind; value: T } | null> => {
+      const [user] = await tx.select().from(users).where(eq(users.id, input.userId)).for('update');
+      if (!user || !user.mfaEnabled) return null;
+      let kind: CodeKind | null = null;
+      if (user.mfaMethod === 'app' && user.mfaTotpSecret && (await consumeTotp(app, tx, user.id, user.mfaTotpSecret, user.mfaTotpLastStep, input.code))) kind = 'app';
+      else if (user.mfaMethod === 'email' && (await consumeEmailCode(app, tx, user.id, 'login', input.code))) kind = 'email';
+      else if (await consumeRecoveryCode(app, tx, user.id, input.code)) kind = 'recovery';
+      const actor = { id: user.id, login: user.login };
+      if (!kind) {
+        await recordAudit(app, { action: failureAction, actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, failures: turn.failures } }, tx);
+        return null;
+      }
+      await forgiveFailures(app, turn, tx);
+      await recordAudit(app, { action: successAction, actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: kind } }, tx);
+      return { kind, value: await onSuccess(tx, kind) };
+    });
+    if (done) return passed(done);
+    if (turn.failures >= CODE_WARNING_AFTER_FAILURES) await warnOwnerOfCodeGuessing(app, input.userId, input.ip);
+    return failed();
+  });
 }
 
 // ---- Remembered devices (cookie mfa_daily_secret_key) -----------------------------------
 
-/** Remembers this device for the user for 24 hours; returns the cookie's secret. */
-export async function rememberDevice(app: App, tx: Db, userId: string, existingSecret?: string): Promise<string> {
-  const secret = existingSecret ?? generateSecretToken();
-  const now = app.clock.now();
-  await tx
-    .insert(mfaTrustedDevices)
-    .values({ userId, secretHash: hashToken(secret), lastLoginAt: now })
-    .onConflictDoUpdate({ target: [mfaTrustedDevices.userId, mfaTrustedDevices.secretHash], set: { lastLoginAt: now } });
+/**
+ * Remembers this device for the user: it passed the MFA step now, and for 24 hours it need not
+ * again. The window does not slide: a later login without a code does not extend it.
+ */
+export async function rememberDevice(app: App, tx: Tx, userId: string): Promise<string> {
+  const secret = generateSecretToken();
+  await tx.insert(mfaTrustedDevices).values({ userId, secretHash: hashToken(secret), lastLoginAt: app.clock.now() });
   return secret;
 }
 
@@ -221,16 +305,17 @@ export async function pendingEnrolment(app: App, userId: string): Promise<Enrolm
 }
 
 /** Starts (or restarts) enrolment in a method: a new TOTP secret, or a first e-mailed code. */
-export async function startEnrolment(app: App, user: MfaUser, method: MfaMethod): Promise<void> {
+export async function startEnrolment(app: App, user: MfaUser, method: MfaMethod): Promise<IssueOutcome> {
   const now = app.clock.now();
-  await app.db.transaction(async (t) => {
+  return app.db.transaction(async (t) => {
     const totpSecret = method === 'app' ? generateTotpSecret() : null;
     await t
       .insert(mfaEnrolments)
       .values({ userId: user.id, method, totpSecret, createdAt: now })
       .onConflictDoUpdate({ target: mfaEnrolments.userId, set: { method, totpSecret, createdAt: now } });
-    if (method === 'email') await issueEmailCode(app, t, user, 'enrol');
-    await recordAudit(app, { action: 'mfa.enrolment_started', actor: { id: user.id, login: user.login }, target: user.login, details: { method } }, t);
+    const sent = method === 'email' ? await issueEmailCode(app, t, user, 'enrol') : ({ ok: true } as const);
+    await recordAudit(app, { action: 'mfa.enrolment_started', actor: actorOf(user), target: user.login, details: { method } }, t);
+    return sent;
   });
 }
 
@@ -247,7 +332,7 @@ export async function resendCode(app: App, user: MfaUser, purpose: 'login' | 'en
  * Turns MFA on in the method enrolled. Everything the old state allowed dies with it: other
  * sessions, remembered devices, old recovery codes, other passkeys when the method is not passkey.
  */
-export async function enableMfa(app: App, tx: Db, user: MfaUser, method: MfaMethod, options: { totpSecret?: string; totpStep?: number; keepSessionId?: string }) {
+export async function enableMfa(app: App, tx: Tx, user: MfaUser, method: MfaMethod, options: { totpSecret?: string; totpStep?: number; keepSessionId: string }) {
   await tx
     .update(users)
     .set({
@@ -263,42 +348,52 @@ export async function enableMfa(app: App, tx: Db, user: MfaUser, method: MfaMeth
   await tx.delete(mfaEnrolments).where(eq(mfaEnrolments.userId, user.id));
   await tx.delete(mfaRecoveryCodes).where(eq(mfaRecoveryCodes.userId, user.id));
   await forgetDevices(tx, user.id);
-  if (options.keepSessionId) await tx.delete(sessions).where(and(eq(sessions.userId, user.id), sql`${sessions.id} <> ${options.keepSessionId}`));
-  await recordAudit(app, { action: 'mfa.enabled', actor: { id: user.id, login: user.login }, target: user.login, details: { method } }, tx);
+  await tx.delete(sessions).where(and(eq(sessions.userId, user.id), sql`${sessions.id} <> ${options.keepSessionId}`));
+  await recordAudit(app, { action: 'mfa.enabled', actor: actorOf(user), target: user.login, details: { method } }, tx);
 }
 
-export type ConfirmOutcome = { ok: true } | { ok: false; error: string };
+export type ConfirmOutcome<T> = { ok: true; value: T } | { ok: false; error: string; retryAfterSeconds?: number };
 
 /**
- * Confirms an 'app' or 'email' enrolment with a code. The TOTP code used here counts as used
- * (its step is stored), so it cannot be replayed at the next login. Throttled like logins.
+ * Confirms an 'app' or 'email' enrolment with a code, throttled like every code. The TOTP code
+ * used here counts as used (its step is stored), so it cannot be replayed at the next login.
+ * `complete` runs in the same transaction (the new session id, the recovery codes).
  */
-export async function confirmEnrolmentCode(app: App, user: MfaUser, code: string, ip: string, sessionId: string): Promise<ConfirmOutcome> {
+export async function confirmEnrolmentCode<T>(
+  app: App,
+  input: { user: MfaUser; code: string; ip: string; sessionId: string },
+  complete: (tx: Tx) => Promise<T>,
+): Promise<ConfirmOutcome<T>> {
+  const { user } = input;
   const enrolment = await pendingEnrolment(app, user.id);
   if (!enrolment || enrolment.method === 'passkey') return { ok: false, error: 'Choose a method first.' };
-  const turn = await reserveLoginTurn(app, [mfaKey(user.id), addressKey(ip)]);
-  await app.clock.sleepUntil(turn.turnAt);
-  const ok = await app.db.transaction(async (t) => {
-    let step: number | undefined;
-    if (enrolment.method === 'app') {
-      const check = checkTotp(enrolment.totpSecret!, normalizeCode(code), app.clock.now(), null);
-      if (!check.ok) return false;
-      step = check.step;
-    } else if (!(await consumeEmailCode(app, t, user.id, 'enrol', code))) return false;
-    await forgiveFailures(app, turn, t);
-    await enableMfa(app, t, user, enrolment.method, { totpSecret: enrolment.totpSecret ?? undefined, totpStep: step, keepSessionId: sessionId });
-    return true;
+  const attempted = await throttledAttempt(app, [codeKey(user.id), addressKey(input.ip)], async (turn) => {
+    const value = await app.db.transaction(async (t): Promise<{ done: T } | null> => {
+      let step: number | undefined;
+      if (enrolment.method === 'app') {
+        const check = checkTotp(enrolment.totpSecret!, normalizeCode(input.code), app.clock.now(), null);
+        if (!check.ok) return null;
+        step = check.step;
+      } else if (!(await consumeEmailCode(app, t, user.id, 'enrol', input.code))) return null;
+      await forgiveFailures(app, turn, t);
+      await enableMfa(app, t, user, enrolment.method, { totpSecret: enrolment.totpSecret ?? undefined, totpStep: step, keepSessionId: input.sessionId });
+      return { done: await complete(t) };
+    });
+    if (value) return passed(value.done);
+    await recordAudit(app, { action: 'mfa.enrolment_failure', actor: actorOf(user), target: user.login, ip: input.ip, details: { method: enrolment.method } });
+    return failed();
   });
-  if (ok) return { ok: true };
-  await recordAudit(app, { action: 'mfa.enrolment_failure', actor: { id: user.id, login: user.login }, target: user.login, ip, details: { method: enrolment.method } });
-  await app.clock.sleepUntil(await recordFailure(app, turn));
+  if (attempted.outcome === 'passed') return { ok: true, value: attempted.value };
+  if (attempted.outcome === 'refused') {
+    return { ok: false, error: `Too many attempts. Try again in ${attempted.retryAfterSeconds} seconds.`, retryAfterSeconds: attempted.retryAfterSeconds };
+  }
   return { ok: false, error: enrolment.method === 'app' ? 'That code is not valid. Enter the current 6-digit code from your app.' : 'That code is not valid or has expired.' };
 }
 
 // ---- Disabling and administration --------------------------------------------------------
 
 /** Turns a user's MFA off and removes every credential and remembered device it had. */
-export async function disableMfa(app: App, tx: Db, user: MfaUser, by: { actor: Actor | null; ip: string | null; reason: 'self' | 'administrator' }) {
+export async function disableMfa(app: App, tx: Tx, user: MfaUser, by: { actor: Actor | null; ip: string | null; reason: 'self' | 'administrator' }) {
   await tx
     .update(users)
     .set({ mfaEnabled: false, mfaMethod: null, mfaTotpSecret: null, mfaTotpLastStep: null, updatedAt: app.clock.now() })
@@ -309,6 +404,14 @@ export async function disableMfa(app: App, tx: Db, user: MfaUser, by: { actor: A
   await tx.delete(mfaEnrolments).where(eq(mfaEnrolments.userId, user.id));
   await forgetDevices(tx, user.id);
   await recordAudit(app, { action: 'mfa.disabled', actor: by.actor, target: user.login, ip: by.ip, details: { by: by.reason } }, tx);
+}
+
+/** The user turns their own MFA off (after a recent re-authentication): other sessions end. */
+export async function disableOwnMfa(app: App, user: MfaUser, sessionId: string, ip: string): Promise<void> {
+  await app.db.transaction(async (tx) => {
+    await disableMfa(app, tx, user, { actor: actorOf(user), ip, reason: 'self' });
+    await tx.delete(sessions).where(and(eq(sessions.userId, user.id), sql`${sessions.id} <> ${sessionId}`));
+  });
 }
 
 export type AdminMfaAction = { kind: 'disable' } | { kind: 'require_enrolment' } | { kind: 'change_method'; method: MfaMethod };
@@ -333,7 +436,10 @@ export async function applyAdminMfaAction(app: App, userId: string, action: Admi
       await recordAudit(app, { action: 'mfa.enrolment_required', actor: by.actor, target: user.login, ip: by.ip }, t);
     } else if (action.method === 'email') {
       await disableMfa(app, t, mfaUser, { ...by, reason: 'administrator' });
-      await enableMfa(app, t, mfaUser, 'email', {});
+      await t
+        .update(users)
+        .set({ mfaEnabled: true, mfaMethod: 'email', mfaEnrolRequired: false, updatedAt: app.clock.now() })
+        .where(eq(users.id, user.id));
       await recordAudit(app, { action: 'mfa.method_changed', actor: by.actor, target: user.login, ip: by.ip, details: { method: 'email' } }, t);
     } else {
       await disableMfa(app, t, mfaUser, { ...by, reason: 'administrator' });
@@ -373,4 +479,19 @@ export async function mfaState(app: App, userId: string): Promise<MfaState | nul
     passkeys: keys?.n ?? 0,
     unusedRecoveryCodes: (await recoveryCodeCounts(app, userId)).unused,
   };
+}
+
+/** The user's MFA method, if MFA is on. */
+export async function currentMethod(app: App, userId: string): Promise<MfaMethod | null> {
+  const [row] = await app.db.select({ enabled: users.mfaEnabled, method: users.mfaMethod }).from(users).where(eq(users.id, userId));
+  return row?.enabled && row.method && isMfaMethod(row.method) ? row.method : null;
+}
+
+/** The administrator's security form shows who the user is. */
+export async function userForSecurityForm(app: App, userId: string) {
+  const [row] = await app.db
+    .select({ id: users.id, login: users.login, fullName: users.fullName, email: users.email, roleId: users.roleId })
+    .from(users)
+    .where(eq(users.id, userId));
+  return row;
 }

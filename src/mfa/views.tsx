@@ -1,6 +1,6 @@
 import { Csrf, Field, FormError, Layout, type PageContext } from '../web/layout.tsx';
 import type { MfaMethod } from '../security/site-settings.ts';
-import type { MfaState } from './service.ts';
+import type { EmailCodeState, MfaState } from './service.ts';
 
 export const METHOD_LABELS: Record<MfaMethod, string> = {
   email: 'E-mail: a 6-digit code sent to your e-mail address',
@@ -8,7 +8,7 @@ export const METHOD_LABELS: Record<MfaMethod, string> = {
   passkey: 'Passkey or security key',
 };
 
-const SHORT_LABELS: Record<MfaMethod, string> = { email: 'E-mail code', app: 'Authenticator app', passkey: 'Passkey' };
+export const SHORT_LABELS: Record<MfaMethod, string> = { email: 'E-mail code', app: 'Authenticator app', passkey: 'Passkey' };
 
 /** "j***@example.org": enough to recognise one's own address, not enough to harvest it. */
 export function maskEmail(email: string): string {
@@ -46,7 +46,29 @@ function WebAuthnScripts() {
   );
 }
 
-export function MfaChallengePage(props: { ctx: PageContext; method: MfaMethod | null; email: string; next: string; error?: string; notice?: string }) {
+/** What an e-mail user is told about their code: when it was sent, or why there is none. */
+function EmailCodeNote({ email, emailCode }: { email: string; emailCode: EmailCodeState | null }) {
+  if (!emailCode) {
+    return <p>No code is waiting for you: ask for a new one below, or enter one of your recovery codes.</p>;
+  }
+  const minutes = emailCode.minutesLeft;
+  return (
+    <p>
+      We sent a 6-digit code to {maskEmail(email)}. It works for about {minutes} more minute{minutes === 1 ? '' : 's'}. You can also enter one of your
+      recovery codes.
+    </p>
+  );
+}
+
+export function MfaChallengePage(props: {
+  ctx: PageContext;
+  method: MfaMethod | null;
+  email: string;
+  emailCode?: EmailCodeState | null;
+  next: string;
+  error?: string;
+  notice?: string;
+}) {
   const { ctx, method } = props;
   return (
     <Layout title="Verify it's you" ctx={ctx}>
@@ -60,11 +82,7 @@ export function MfaChallengePage(props: { ctx: PageContext; method: MfaMethod | 
         </>
       )}
       {method === 'app' && <p>Enter the 6-digit code your authenticator app shows for Haven, or one of your recovery codes.</p>}
-      {method === 'email' && (
-        <p>
-          We sent a 6-digit code to {maskEmail(props.email)}. It expires in 15 minutes. You can also enter one of your recovery codes.
-        </p>
-      )}
+      {method === 'email' && <EmailCodeNote email={props.email} emailCode={props.emailCode ?? null} />}
       <form method="post" action="/login/mfa">
         <Csrf token={ctx.csrfToken} />
         <input type="hidden" name="next" value={props.next} />
@@ -218,57 +236,6 @@ export function RecoveryCodesPage(props: { ctx: PageContext; codes: string[] | n
   );
 }
 
-export function PreferencesPage(props: { ctx: PageContext; state: MfaState; offered: MfaMethod[]; mayDisable: boolean; notice?: string }) {
-  const { ctx, state } = props;
-  const user = ctx.session!.user;
-  return (
-    <Layout title="My Preferences" ctx={ctx}>
-      {props.notice && <p role="status">{props.notice}</p>}
-      <section>
-        <h2>Account</h2>
-        <p>
-          {user.fullName} ({user.login}), {user.email}. Role: {user.roleName}.
-        </p>
-        <p>
-          <a href="/password/change">Change your password</a>
-        </p>
-      </section>
-      <section id="mfa">
-        <h2>Multifactor authentication</h2>
-        <p id="mfa-status">
-          {state.mfaEnabled ? `On: ${SHORT_LABELS[state.mfaMethod!]}. ${state.unusedRecoveryCodes} unused recovery codes.` : 'Off.'}
-        </p>
-        <h3>Actions</h3>
-        <ul>
-          {!state.mfaEnabled && props.offered.length > 0 && (
-            <li>
-              <a href="/mfa/enrol" id="enable-mfa">
-                Enable MFA
-              </a>
-            </li>
-          )}
-          {state.mfaEnabled && (
-            <li>
-              <a href="/mfa/recovery-codes">Recovery codes</a>
-            </li>
-          )}
-          {state.mfaEnabled && props.mayDisable && (
-            <li>
-              <form method="post" action="/preferences/mfa/disable" class="inline-form">
-                <Csrf token={ctx.csrfToken} />
-                <button type="submit" class="secondary" id="disable-mfa">
-                  Disable MFA
-                </button>
-              </form>
-            </li>
-          )}
-          {state.mfaEnabled && !props.mayDisable && <li>Your role requires multifactor authentication: it cannot be turned off.</li>}
-        </ul>
-      </section>
-    </Layout>
-  );
-}
-
 export function AdminSecurityPage(props: {
   ctx: PageContext;
   user: { id: string; login: string; fullName: string; email: string; roleName: string };
@@ -333,6 +300,49 @@ export function AdminSecurityPage(props: {
           <input type="hidden" name="action" value="require_enrolment" />
           <button type="submit" class="secondary" id="admin-require-enrolment">Require enrolment at next login</button>
         </form>
+      )}
+    </Layout>
+  );
+}
+
+/** Re-authentication before a change to one's MFA: the password, then the current factor. */
+export function ReauthPage(props: {
+  ctx: PageContext;
+  step: { step: 'password' } | { step: 'factor'; method: MfaMethod };
+  next: string;
+  email: string;
+  emailCode: EmailCodeState | null;
+  error?: string;
+}) {
+  const { ctx, step, next } = props;
+  return (
+    <Layout title="Confirm it's you" ctx={ctx}>
+      <p>Changing how you sign in needs your password{step.step === 'factor' ? ' and your second factor' : ''} again, for your protection.</p>
+      {step.step === 'password' ? (
+        <form method="post" action="/reauth/password">
+          <Csrf token={ctx.csrfToken} />
+          <input type="hidden" name="next" value={next} />
+          <Field name="password" label="Password" type="password" autocomplete="current-password" error={props.error} required />
+          <button type="submit">Continue</button>
+        </form>
+      ) : (
+        <>
+          {step.method === 'passkey' && (
+            <>
+              <PasskeyButton ctx={ctx} kind="login" optionsUrl="/reauth/passkey/options" verifyUrl="/reauth/passkey" label="Use passkey" />
+              <WebAuthnScripts />
+              <p>Or enter one of your recovery codes:</p>
+            </>
+          )}
+          {step.method === 'app' && <p>Enter the 6-digit code your authenticator app shows for Haven, or one of your recovery codes.</p>}
+          {step.method === 'email' && <EmailCodeNote email={props.email} emailCode={props.emailCode} />}
+          <form method="post" action="/reauth/code">
+            <Csrf token={ctx.csrfToken} />
+            <input type="hidden" name="next" value={next} />
+            <CodeField error={props.error} label={step.method === 'passkey' ? 'Recovery code' : 'Code'} />
+            <button type="submit">Confirm</button>
+          </form>
+        </>
       )}
     </Layout>
   );

@@ -1,10 +1,10 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { roles, users } from '../db/schema.ts';
-import { isPermission, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
+import { isPermission, mayManageRole, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import type { Db } from '../db/client.ts';
-import { truncateCodePoints } from '../security/text.ts';
+import { TEXT_PROBLEM_MESSAGES, textProblem, truncateCodePoints } from '../security/text.ts';
 
 export type Role = typeof roles.$inferSelect;
 
@@ -44,13 +44,19 @@ const SELF_LOCKOUT: Permission[] = ['admin_roles', 'login_internal'];
 
 const normalizeSet = (list: string[]) => [...new Set(list)].sort();
 
+/**
+ * Changes a role's two permission sets. An administrator may edit only a role that grants
+ * nothing their own role does not, before and after the change: `admin_roles` must not be a way
+ * to grant oneself (or anyone) more than one has. `actor.roleId` unset (the `haven` command) is
+ * not limited.
+ */
 export async function updateRolePermissions(
   app: App,
   roleId: string,
   internal: string[],
   external: string[],
-  actor: Actor & { roleId: string },
-  ip: string,
+  actor: Actor & { roleId?: string },
+  ip: string | null,
 ): Promise<RoleUpdateResult> {
   const unknown = [...internal, ...external].filter((p) => !isPermission(p));
   if (unknown.length) {
@@ -59,6 +65,15 @@ export async function updateRolePermissions(
   }
   const role = await getRole(app, roleId);
   if (!role) return { ok: false, error: 'No such role.' };
+  const own = actor.roleId ? await getRole(app, actor.roleId) : undefined;
+  if (own) {
+    const after = { internalPermissions: internal, externalPermissions: external };
+    if (!mayManageRole(own, role)) return { ok: false, error: 'This role has permissions your role lacks, so you cannot change it.' };
+    if (!mayManageRole(own, after)) {
+      const extra = [...internal.filter((p) => !own.internalPermissions.includes(p)), ...external.filter((p) => !own.externalPermissions.includes(p))];
+      return { ok: false, error: `You cannot grant a permission your own role lacks: ${[...new Set(extra)].join(', ')}.` };
+    }
+  }
   if (roleId === actor.roleId) {
     const lost = SELF_LOCKOUT.filter((p) => role.internalPermissions.includes(p) && !internal.includes(p));
     if (lost.length) return { ok: false, error: `You cannot remove ${lost.join(', ')} from your own role.` };
@@ -81,9 +96,13 @@ export async function updateRolePermissions(
   return { ok: true };
 }
 
-export async function createRole(app: App, name: string, actor: Actor, ip: string): Promise<{ ok: true; id: string } | { ok: false; error: string }> {
+export async function createRole(app: App, name: string, actor: Actor, ip: string | null): Promise<{ ok: true; id: string } | { ok: false; error: string }> {
   const trimmed = name.trim();
   if (trimmed.length < 2 || trimmed.length > 80) return { ok: false, error: 'Role name must be 2 to 80 characters.' };
+  const problem = textProblem(trimmed);
+  if (problem) return { ok: false, error: TEXT_PROBLEM_MESSAGES[problem] };
+  // A role name is a list item in mfa_required_roles (a comma list).
+  if (trimmed.includes(',')) return { ok: false, error: 'A role name cannot contain a comma.' };
   if (await findRoleByName(app, trimmed)) return { ok: false, error: 'A role with that name exists already.' };
   const id = await app.db.transaction(async (tx) => {
     const [row] = await tx.insert(roles).values({ name: trimmed, createdAt: app.clock.now() }).returning({ id: roles.id });

@@ -5,6 +5,14 @@ import type { MfaMethod, SiteSettings } from './site-settings.ts';
 import { hasPermission } from './permissions.ts';
 
 export const EMAIL_CODE_LIFETIME_MS = 15 * 60_000;
+/** A new e-mail code may be sent once every 30 seconds: enough for a slow mailbox, too little to flood it. */
+export const RESEND_INTERVAL_MS = 30_000;
+/** At most this many codes are e-mailed to one user in any hour, however many logins ask. */
+export const CODE_MAILS_PER_HOUR = 10;
+/** After this many consecutive wrong codes the owner is warned by e-mail… */
+export const CODE_WARNING_AFTER_FAILURES = 10;
+/** …at most once in this long. */
+export const CODE_WARNING_INTERVAL_MS = 24 * 3600_000;
 export const TRUSTED_DEVICE_MS = 24 * 3600_000;
 export const RECOVERY_CODE_COUNT = 10;
 export const TOTP_PERIOD_SECONDS = 30;
@@ -77,9 +85,9 @@ export function checkTotp(secretBase32: string, code: string, now: Date, lastAcc
 
 // ---- Trusted devices (cookie mfa_daily_secret_key) ---------------------------------------
 
-/** A device is remembered for 24 hours after its last successful login. */
-export function isDeviceTrusted(lastLoginAt: Date | null, now: Date): boolean {
-  return lastLoginAt !== null && now.getTime() - lastLoginAt.getTime() < TRUSTED_DEVICE_MS;
+/** A device that passed the MFA step is trusted for 24 hours from then; a login without a code does not extend it. */
+export function isDeviceTrusted(passedMfaAt: Date | null, now: Date): boolean {
+  return passedMfaAt !== null && now.getTime() - passedMfaAt.getTime() < TRUSTED_DEVICE_MS;
 }
 
 // ---- Who must do what -------------------------------------------------------------------
@@ -103,6 +111,22 @@ export function roleRequiresMfa(settings: Pick<SiteSettings, 'mfa_enabled' | 'mf
   if (!settings.mfa_enabled) return false;
   if (hasPermission(user.permissions, 'api_access')) return false;
   return settings.mfa_required_roles.some((r) => r.toLowerCase() === user.roleName.toLowerCase());
+}
+
+/**
+ * The roles listed in `mfa_required_roles` that the requirement cannot reach, because they
+ * hold API Access (DESIGN §1.3): one sentence each, naming the role, for the settings form and
+ * `haven settings set`.
+ */
+export function mfaRequirementWarnings(
+  settings: Pick<SiteSettings, 'mfa_required_roles'>,
+  roles: readonly { name: string; internalPermissions: readonly string[]; externalPermissions: readonly string[] }[],
+): string[] {
+  return settings.mfa_required_roles.flatMap((name) => {
+    const role = roles.find((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (!role || !(hasPermission(role.internalPermissions, 'api_access') || hasPermission(role.externalPermissions, 'api_access'))) return [];
+    return [`The role "${role.name}" has API Access, so its users are not required to use MFA (API tokens never pass through MFA). Remove API Access from the role to hold them to it.`];
+  });
 }
 
 /** A user with no MFA who must enrol before anything else: their role requires it, or an administrator asked. */

@@ -37,8 +37,10 @@ export const SITE_ADMINISTRATOR = 'Site Administrator';
 
 // External sets start nearly empty: an administrator widens them deliberately once
 // internal networks are defined (until then every session is internal).
+// The Site Administrator has everything but API Access: roles with API Access are exempt from
+// required MFA (DESIGN §1.3), and administrators are the first accounts MFA must hold.
 export const SEEDED_ROLES: SeedRole[] = [
-  { name: SITE_ADMINISTRATOR, internal: [...ALL_PERMISSIONS], external: [] },
+  { name: SITE_ADMINISTRATOR, internal: ALL_PERMISSIONS.filter((p) => p !== 'api_access'), external: [] },
   {
     name: 'Supervisor',
     internal: ['login_internal', 'cases_view_all', 'cases_edit', 'cases_create', 'intake', 'ssn_view_full', 'reports_view', 'mail_queue_view', 'audit_view'],
@@ -70,4 +72,23 @@ export function loginPermissionFor(network: NetworkKind): Permission {
 /** Deny by default: only a permission present in the set that applies grants access. */
 export function hasPermission(granted: readonly string[], wanted: Permission): boolean {
   return granted.includes(wanted);
+}
+
+/** A role's two permission sets (DESIGN §1.4). */
+export interface PermissionSets {
+  internalPermissions: readonly string[];
+  externalPermissions: readonly string[];
+}
+
+/**
+ * Whether an administrator whose role is `own` may give the role `target` to an account, or
+ * manage (edit, reset, deactivate, reset the MFA of) an account that has it: only if `target`
+ * grants nothing `own` does not, in both sets. Otherwise `admin_users` alone would be enough to
+ * make oneself, or a friend, a Site Administrator.
+ */
+export function mayManageRole(own: PermissionSets, target: PermissionSets): boolean {
+  return (
+    target.internalPermissions.every((p) => own.internalPermissions.includes(p)) &&
+    target.externalPermissions.every((p) => own.externalPermissions.includes(p))
+  );
 }

@@ -4,6 +4,9 @@
 // no answer.
 
 import { TRUSTED_DEVICE_MS } from './mfa.ts';
+
+/** The window of the hourly limit on e-mailed codes. */
+export const CODE_MAIL_WINDOW_MS = 3_600_000;
 import { SESSION_TIMEOUT_MAX_MINUTES } from './site-settings.ts';
 
 export interface PruneCutoffs {
@@ -15,8 +18,10 @@ export interface PruneCutoffs {
   sessionsLastSeenBy: Date;
   /** Sessions whose absolute lifetime ends at or before this. */
   sessionsExpiredBy: Date;
-  /** E-mailed codes whose 15 minutes end at or before this. */
+  /** E-mailed codes whose 15 minutes end at or before this… */
   emailCodesExpiredBy: Date;
+  /** …and that were sent at or before this: they count towards the hourly sending limit until then. */
+  emailCodesSentBy: Date;
   /** Remembered MFA devices whose last login is at or before this: no longer trusted. */
   trustedDevicesLastLoginBy: Date;
   /** Setup links that expired at or before this (used ones too: only expiry counts). */
@@ -29,6 +34,7 @@ export function pruneCutoffs(now: Date): PruneCutoffs {
     sessionsLastSeenBy: new Date(t - SESSION_TIMEOUT_MAX_MINUTES * 60_000),
     sessionsExpiredBy: now,
     emailCodesExpiredBy: now,
+    emailCodesSentBy: new Date(t - CODE_MAIL_WINDOW_MS),
     trustedDevicesLastLoginBy: new Date(t - TRUSTED_DEVICE_MS),
     setupTokensExpiredBy: now,
   };

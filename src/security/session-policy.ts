@@ -24,3 +24,13 @@ export function secondsUntilIdleTimeout(session: SessionTimes, idleTimeoutMinute
   const idleEnd = session.lastSeenAt.getTime() + idleTimeoutMinutes * 60_000;
   return Math.max(0, Math.floor((Math.min(idleEnd, session.expiresAt.getTime()) - now.getTime()) / 1000));
 }
+
+/** Changing one's MFA needs the password (and current factor) proved this recently (DESIGN §1.3 beyond). */
+export const REAUTH_WINDOW_MS = 5 * 60_000;
+
+/** Whether a re-authentication (or the login) at `authenticatedAt` still covers a sensitive change now. */
+export function isRecentlyAuthenticated(authenticatedAt: Date | null, now: Date): boolean {
+  if (!authenticatedAt) return false;
+  const age = now.getTime() - authenticatedAt.getTime();
+  return age >= 0 && age < REAUTH_WINDOW_MS;
+}

@@ -1,14 +1,15 @@
-import { and, eq, ne } from 'drizzle-orm';
+import { and, eq, ne, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Db } from '../db/client.ts';
+import type { Db, Tx } from '../db/client.ts';
 import { sessions } from '../db/schema.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { absoluteExpiry, secondsUntilIdleTimeout, sessionState, type SessionState } from '../security/session-policy.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import type { LoginStep } from '../security/mfa.ts';
+import { loginPermissionFor } from '../security/permissions.ts';
 
-export const SESSION_COOKIE = '__Host-haven_session';
+export { SESSION_COOKIE } from '../web/cookies.ts';
 
 export type SessionStage = LoginStep;
 
@@ -20,17 +21,24 @@ export interface SessionContext {
   permissions: string[];
   idleTimeoutMinutes: number;
   expiresAt: Date;
+  /** When the user last proved every factor they have in this session (login or re-authentication). */
+  authenticatedAt: Date;
+  /** Re-authentication in progress: when the password was confirmed, the factor still to come. */
+  passwordConfirmedAt: Date | null;
   secondsUntilTimeout: number;
 }
 
-export type SessionLookup = { ok: true; session: SessionContext } | { ok: false; reason: SessionState | 'unknown' | 'inactive' };
+export type SessionLookup =
+  | { ok: true; session: SessionContext }
+  | { ok: false; reason: SessionState | 'unknown' | 'inactive' | 'no_login_permission' };
 
 // Writing last_seen_at on every request would make every page a write; a quarter of a minute
 // of imprecision in a 90-minute idle timeout costs nothing.
 const TOUCH_AFTER_MS = 15_000;
 
 const SESSION_LOOKUP = `
-  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, u.id AS user_id, u.login, u.full_name, u.email,
+  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, s.authenticated_at, s.password_confirmed_at,
+         u.id AS user_id, u.login, u.full_name, u.email,
          u.login_active, r.id AS role_id, r.name AS role_name, r.internal_permissions,
          COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
@@ -41,6 +49,8 @@ interface SessionRow {
   stage: SessionStage;
   last_seen_at: string | Date;
   expires_at: string | Date;
+  authenticated_at: string | Date;
+  password_confirmed_at: string | Date | null;
   user_id: string;
   login: string;
   full_name: string;
@@ -54,24 +64,28 @@ interface SessionRow {
 
 /**
  * Resolves a session cookie in one database round trip (a prepared statement): the session,
- * its user's Login Active flag, the role's permissions and the idle timeout. last_seen_at is
- * written only when it is older than TOUCH_AFTER_MS, so most requests read and never write.
+ * its user's Login Active flag, the role's permissions and the idle timeout. Login Active and
+ * the Login permission are checked on every request, so that taking either away ends every
+ * session at its next request. last_seen_at is written only when it is older than
+ * TOUCH_AFTER_MS, and never when `touch` is false (a page asking how long it has left is not
+ * activity).
  */
-export async function lookupSession(app: App, token: string): Promise<SessionLookup> {
+export async function lookupSession(app: App, token: string, options: { touch: boolean } = { touch: true }): Promise<SessionLookup> {
   const id = hashToken(token);
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
-  const rows = await app.database.prepared<SessionRow>('haven_session_lookup', SESSION_LOOKUP, [id]);
+  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v2', SESSION_LOOKUP, [id]);
   const row = rows[0];
   if (!row) return { ok: false, reason: 'unknown' };
   const times = { lastSeenAt: new Date(row.last_seen_at), expiresAt: new Date(row.expires_at) };
   const state = sessionState(times, row.timeout_minutes, now);
-  if (state !== 'active' || !row.login_active) {
+  const mayLogIn = row.internal_permissions.includes(loginPermissionFor('internal'));
+  if (state !== 'active' || !row.login_active || !mayLogIn) {
     await app.db.delete(sessions).where(eq(sessions.id, id));
-    return { ok: false, reason: row.login_active ? state : 'inactive' };
+    return { ok: false, reason: !row.login_active ? 'inactive' : !mayLogIn ? 'no_login_permission' : state };
   }
   let effectiveLastSeen = times.lastSeenAt;
-  if (times.lastSeenAt < staleBefore) {
+  if (options.touch && times.lastSeenAt < staleBefore) {
     await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, id));
     effectiveLastSeen = now;
   }
@@ -84,34 +98,51 @@ export async function lookupSession(app: App, token: string): Promise<SessionLoo
       permissions: row.internal_permissions,
       idleTimeoutMinutes: row.timeout_minutes,
       expiresAt: times.expiresAt,
+      authenticatedAt: new Date(row.authenticated_at),
+      passwordConfirmedAt: row.password_confirmed_at === null ? null : new Date(row.password_confirmed_at),
       secondsUntilTimeout: secondsUntilIdleTimeout({ lastSeenAt: effectiveLastSeen, expiresAt: times.expiresAt }, row.timeout_minutes, now),
     },
   };
 }
 
-/** Starts a brand-new session (a fresh random id: a pre-login id is never promoted). */
+/** What a new session id inherits from the one it replaces; unset at the password step. */
+export interface SessionLineage {
+  /** The absolute end, fixed at the password step. */
+  expiresAt: Date;
+  /** When every factor was last proved. */
+  authenticatedAt: Date;
+}
+
+/**
+ * Starts a brand-new session (a fresh random id: a pre-login id is never promoted). A rotation
+ * passes `lineage`, so that the absolute lifetime still counts from the password step and a
+ * chain of rotations cannot keep a session alive for ever.
+ */
 export async function createSession(
   app: App,
-  userId: string,
-  stage: SessionStage,
-  client: { ip: string; userAgent?: string },
-  tx: Db = app.db,
-  settings?: SiteSettings,
+  tx: Tx,
+  input: { userId: string; stage: SessionStage; client: { ip: string; userAgent?: string }; settings: SiteSettings; lineage?: SessionLineage; authenticatedAt?: Date },
 ): Promise<string> {
   const token = generateSecretToken();
   const now = app.clock.now();
-  const { session_max_hours } = settings ?? (await getSiteSettings(app, tx));
   await tx.insert(sessions).values({
     id: hashToken(token),
-    userId,
-    stage,
+    userId: input.userId,
+    stage: input.stage,
     createdAt: now,
     lastSeenAt: now,
-    expiresAt: absoluteExpiry(now, session_max_hours),
-    ip: client.ip,
-    userAgent: client.userAgent?.slice(0, 400),
+    expiresAt: input.lineage?.expiresAt ?? absoluteExpiry(now, input.settings.session_max_hours),
+    authenticatedAt: input.authenticatedAt ?? input.lineage?.authenticatedAt ?? now,
+    ip: input.client.ip,
+    userAgent: input.client.userAgent?.slice(0, 400),
   });
   return token;
+}
+
+/** The lineage of an existing session, to carry into the id that replaces it. */
+export async function sessionLineage(tx: Db, sessionId: string): Promise<SessionLineage | undefined> {
+  const [row] = await tx.select({ expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt }).from(sessions).where(eq(sessions.id, sessionId));
+  return row;
 }
 
 export async function endSession(app: App, sessionId: string): Promise<void> {
@@ -119,6 +150,58 @@ export async function endSession(app: App, sessionId: string): Promise<void> {
 }
 
 /** Ends every other session of the user, e.g. after a password change. */
-export async function endOtherSessions(app: App, userId: string, keepSessionId: string, tx: Db = app.db): Promise<void> {
+export async function endOtherSessions(tx: Db, userId: string, keepSessionId: string): Promise<void> {
   await tx.delete(sessions).where(and(eq(sessions.userId, userId), ne(sessions.id, keepSessionId)));
+}
+
+/** "Extend Login": the session counts as active now; returns the seconds it has left. */
+export async function extendSession(app: App, session: SessionContext): Promise<number> {
+  const now = app.clock.now();
+  await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
+  return secondsUntilIdleTimeout({ lastSeenAt: now, expiresAt: session.expiresAt }, session.idleTimeoutMinutes, now);
+}
+
+/**
+ * Takes this session's pending value of a one-time column (read and cleared in one statement),
+ * so that two requests racing for it cannot both have it.
+ */
+export async function takeSessionValue(app: App, sessionId: string, column: 'webauthn_challenge' | 'recovery_codes_sealed'): Promise<string | null> {
+  const rows = await app.database.rows<{ value: string | null }>(sql`
+    UPDATE sessions s SET ${sql.identifier(column)} = NULL
+      FROM (SELECT id, ${sql.identifier(column)} AS value FROM sessions WHERE id = ${sessionId} FOR UPDATE) old
+     WHERE s.id = old.id AND old.value IS NOT NULL
+    RETURNING old.value`);
+  return rows[0]?.value ?? null;
+}
+
+/**
+ * Replaces a session's id with a new one at the same step (a privilege change that is not a
+ * login step: a re-authentication). The absolute end is carried over; `proved` renews
+ * authenticated_at. Returns the new token, or null if the session is gone.
+ */
+export async function rotateSession(app: App, tx: Tx, sessionId: string, input: { client: { ip: string; userAgent?: string }; proved: boolean }): Promise<string | null> {
+  const [old] = await tx
+    .delete(sessions)
+    .where(eq(sessions.id, sessionId))
+    .returning({ userId: sessions.userId, stage: sessions.stage, expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt });
+  if (!old) return null;
+  const settings = await getSiteSettings(app, tx);
+  return createSession(app, tx, {
+    userId: old.userId,
+    stage: old.stage as SessionStage,
+    client: input.client,
+    settings,
+    lineage: { expiresAt: old.expiresAt, authenticatedAt: old.authenticatedAt },
+    authenticatedAt: input.proved ? app.clock.now() : undefined,
+  });
+}
+
+/** Re-authentication, first half: the password is confirmed; the factor must follow soon. */
+export async function markPasswordConfirmed(app: App, sessionId: string): Promise<void> {
+  await app.db.update(sessions).set({ passwordConfirmedAt: app.clock.now() }).where(eq(sessions.id, sessionId));
+}
+
+/** Keeps a sealed value (new recovery codes) in the session's row until it is taken. */
+export async function putSessionValue(tx: Db, sessionId: string, sealed: string): Promise<void> {
+  await tx.update(sessions).set({ recoveryCodesSealed: sealed }).where(eq(sessions.id, sessionId));
 }

@@ -5,7 +5,7 @@ import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { form, line, NO_QUERY, query, type FieldErrors } from '../web/input.ts';
 import { SETTING_KEYS } from '../security/site-settings.ts';
-import { getSettingTexts, updateSiteSettings } from './service.ts';
+import { getSettingTexts, settingsWarnings, updateSiteSettings } from './service.ts';
 import { SiteSettingsPage } from './views.tsx';
 
 // A field left out of the submission keeps its value; a field sent empty is validated as empty.
@@ -22,7 +22,8 @@ export const settingsRoutes: HavenRoutes = async (server, { app }) => {
 
   server.get('/admin/site-settings', { config: { access }, schema: { querystring: query({ saved: z.string().max(10).optional() }) } }, async (request, reply) => {
     const values = await getSettingTexts(app);
-    return sendPage(reply, <SiteSettingsPage ctx={pageContext(request, reply)} values={values} errors={{}} saved={request.query.saved === '1'} />);
+    const warnings = await settingsWarnings(app);
+    return sendPage(reply, <SiteSettingsPage ctx={pageContext(request, reply)} values={values} errors={{}} warnings={warnings} saved={request.query.saved === '1'} />);
   });
 
   server.post('/admin/site-settings', { config: { access, onInvalidInput: invalid }, schema: { body: settingsForm, querystring: NO_QUERY } }, async (request, reply) => {

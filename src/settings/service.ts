@@ -2,6 +2,7 @@ import type { App } from '../context.ts';
 import { roles, siteSettings } from '../db/schema.ts';
 import type { Db } from '../db/client.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
+import { mfaRequirementWarnings } from '../security/mfa.ts';
 import { decodeSiteSettings, isSettingKey, SETTING_KEYS, SITE_SETTINGS, validateSettings, type SettingKey, type SiteSettings } from '../security/site-settings.ts';
 
 /** Every setting's canonical text (stored values over the defaults in code), as the CLI and the form show them. */
@@ -16,7 +17,13 @@ export async function getSiteSettings(app: App, db: Db = app.db): Promise<SiteSe
   return decodeSiteSettings(await getSettingTexts(app, db));
 }
 
-export type SettingsUpdate = { ok: true; changed: SettingKey[] } | { ok: false; errors: Record<string, string> };
+export type SettingsUpdate = { ok: true; changed: SettingKey[]; warnings: string[] } | { ok: false; errors: Record<string, string> };
+
+/** What an administrator should know about the settings as they stand (shown with the form, printed by the CLI). */
+export async function settingsWarnings(app: App, db: Db = app.db): Promise<string[]> {
+  const [settings, allRoles] = await Promise.all([getSiteSettings(app, db), db.select().from(roles)]);
+  return mfaRequirementWarnings(settings, allRoles);
+}
 
 /** Validates the whole submission first and saves all of it or none of it. */
 export async function updateSiteSettings(app: App, submitted: Record<string, string>, actor: Actor | null, ip: string | null): Promise<SettingsUpdate> {
@@ -25,7 +32,7 @@ export async function updateSiteSettings(app: App, submitted: Record<string, str
   const { values, errors } = validateSettings(submitted, { roleNames }, current);
   if (Object.keys(errors).length) return { ok: false, errors };
   const changed = (Object.keys(values) as SettingKey[]).filter((k) => String(current[k]) !== values[k]);
-  if (!changed.length) return { ok: true, changed };
+  if (!changed.length) return { ok: true, changed, warnings: await settingsWarnings(app) };
   const now = app.clock.now();
   await app.db.transaction(async (tx) => {
     for (const key of changed) {
@@ -45,5 +52,5 @@ export async function updateSiteSettings(app: App, submitted: Record<string, str
       tx,
     );
   });
-  return { ok: true, changed };
+  return { ok: true, changed, warnings: await settingsWarnings(app) };
 }

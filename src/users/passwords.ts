@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import { Algorithm, hash, verify } from '@node-rs/argon2';
+import pLimit from 'p-limit';
 import { desc, eq } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { passwordHistory } from '../db/schema.ts';
@@ -8,16 +10,29 @@ import { getSiteSettings } from '../settings/service.ts';
 
 const ARGON2_OPTIONS = { algorithm: Algorithm.Argon2id, ...PASSWORD_HASH_PARAMETERS } as const;
 
+/**
+ * At most one argon2 computation per core at a time; the rest wait their turn here, holding
+ * nothing. A flood of parallel logins then costs queue entries, not 64 MiB each, and the
+ * thread pool stays free for everything else Haven does.
+ */
+export const HASHING_SLOTS = Math.max(1, availableParallelism());
+const hashing = pLimit(HASHING_SLOTS);
+
 export function hashPassword(password: string): Promise<string> {
-  return hash(password, ARGON2_OPTIONS);
+  return hashing(() => hash(password, ARGON2_OPTIONS));
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(passwordHash, password);
+    return await hashing(() => verify(passwordHash, password));
   } catch {
     return false;
   }
+}
+
+/** How many hashes are running and waiting now (the bench and the flood test read it). */
+export function hashingLoad(): { active: number; pending: number } {
+  return { active: hashing.activeCount, pending: hashing.pendingCount };
 }
 
 let dummyHash: Promise<string> | undefined;

@@ -4,8 +4,9 @@ import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { form, ID_PARAMS, line, NO_QUERY, optional, query, secret, yesNo, type FieldErrors } from '../web/input.ts';
-import { listRoles } from '../roles/service.ts';
-import { createUser, getUser, listUsers, updateUser } from './service.ts';
+import { getRole, listRoles } from '../roles/service.ts';
+import { sendErrorPage } from '../web/errors.tsx';
+import { createUser, getUser, listUsers, mayManageAccountsWithRole, updateUser } from './service.ts';
 import { UserFormPage, UserListPage } from './views.tsx';
 
 const userFields = { fullName: optional(line(200)), email: optional(line(254)), roleId: optional(line(64)), password: optional(secret()) };
@@ -57,6 +58,7 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/admin/users/:id', { config: { access }, schema: { params: ID_PARAMS, querystring: savedQuery } }, async (request, reply) => {
     const user = await getUser(app, request.params.id);
     if (!user) return reply.callNotFound();
+    if (!(await mayManageAccountsWithRole(app, request.session!.user, await getRole(app, user.roleId)))) return refuseToManage(request, reply);
     return sendPage(
       reply,
       <UserFormPage
@@ -85,8 +87,13 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
         { fullName, email, roleId, loginActive: loginActive === 'yes', password: password || undefined },
         { actor: session.user, ip: request.ip },
       );
-      if (!result.ok) return editPage(request, reply, result.errors);
+      if (!result.ok) return 'forbidden' in result ? refuseToManage(request, reply) : editPage(request, reply, result.errors);
       return reply.redirect(`/admin/users/${user.id}?saved=1`, 303);
     },
   );
 };
+
+/** An administrator whose role lacks some permission of the user's role may not manage them. */
+export function refuseToManage(request: FastifyRequest, reply: FastifyReply) {
+  return sendErrorPage(request, reply, 403, 'Not allowed', "This user's role has permissions your role lacks, so you cannot manage this account.");
+}

@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import type { App } from '../context.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
 import { sendErrorPage } from './errors.tsx';
-import { lookupSession, SESSION_COOKIE, type SessionContext, type SessionStage } from '../sessions/service.ts';
+import { lookupSession, type SessionContext, type SessionStage } from '../sessions/service.ts';
+import { clearSessionCookie, SESSION_COOKIE } from './cookies.ts';
 
 /**
  * Who may call a route, declared in the route's own options (`config.access`):
@@ -42,9 +43,13 @@ function admits(access: (typeof STEP_ACCESS)[number], stage: SessionStage): bool
 declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
+    /** false: a request to this route is not the user's activity (it does not keep the session alive). */
+    activity?: boolean;
   }
   interface FastifyRequest {
     session: SessionContext | null;
+    /** Why the session cookie that came with the request no longer works, if it did not. */
+    sessionEnded: string | null;
   }
 }
 
@@ -69,7 +74,7 @@ function isBrowserNavigation(request: FastifyRequest): boolean {
 }
 
 function sendToLogin(request: FastifyRequest, reply: FastifyReply, reason?: string) {
-  if (!isBrowserNavigation(request)) return reply.code(401).send({ error: 'session_ended' });
+  if (!isBrowserNavigation(request)) return reply.code(401).send({ error: 'session_ended', ...(reason ? { reason } : {}) });
   // A form submitted after the session ended goes to the login page, not to a dead end.
   const params = new URLSearchParams({ next: request.method === 'GET' ? request.url : '/' });
   if (reason) params.set('reason', reason);
@@ -97,6 +102,7 @@ export function accessTable(server: FastifyInstance): DeclaredRoute[] {
 /** Loads the session (one query) and enforces the route's declared access. Deny by default. */
 export function registerAccessControl(server: FastifyInstance, app: App): void {
   server.decorateRequest('session', null);
+  server.decorateRequest('sessionEnded', null);
   const table: DeclaredRoute[] = [];
   declaredRoutes.set(server, table);
   server.addHook('onRoute', (route) => {
@@ -108,11 +114,12 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     const token = request.cookies[SESSION_COOKIE];
     let endedReason: string | undefined;
     if (token) {
-      const found = await lookupSession(app, token);
+      const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false });
       if (found.ok) request.session = found.session;
       else {
-        reply.clearCookie(SESSION_COOKIE, { path: '/', secure: true, httpOnly: true, sameSite: 'lax' });
+        clearSessionCookie(reply);
         endedReason = found.reason === 'idle_timeout' ? 'timeout' : found.reason === 'unknown' ? undefined : 'ended';
+        request.sessionEnded = endedReason ?? 'unknown';
       }
     }
     if (access === 'public') return;

@@ -4,6 +4,31 @@ import { join } from 'node:path';
 import { generate } from 'selfsigned';
 import type { Config } from '../config.ts';
 
+/**
+ * Mozilla's "intermediate" server profile (version 5.7): TLS 1.2 and 1.3, and in TLS 1.2 only
+ * ECDHE/DHE key exchange with AEAD ciphers (GCM, ChaCha20-Poly1305). No CBC suite is offered,
+ * so LUCKY13-style padding oracles have nothing to work on.
+ */
+export const TLS_PROTOCOL_OPTIONS = {
+  minVersion: 'TLSv1.2',
+  ciphers: [
+    'TLS_AES_128_GCM_SHA256',
+    'TLS_AES_256_GCM_SHA384',
+    'TLS_CHACHA20_POLY1305_SHA256',
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+    'DHE-RSA-AES128-GCM-SHA256',
+    'DHE-RSA-AES256-GCM-SHA384',
+    'DHE-RSA-CHACHA20-POLY1305',
+  ].join(':'),
+  // The client picks among these; all are strong (Mozilla: "intermediate" leaves the order to the client).
+  honorCipherOrder: false,
+} as const;
+
 export interface TlsMaterial {
   cert: string;
   key: string;

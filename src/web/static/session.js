@@ -1,5 +1,8 @@
 // Progressive enhancement of the idle-logout warning: count down, show the banner five
-// minutes before the timeout, and extend the session without reloading the page.
+// minutes before the timeout, and extend the session without reloading the page. When the
+// countdown ends the page asks the server how long is really left (/session/status, which
+// does not count as activity): another tab may have kept the session alive; if not, the
+// session has ended and the page goes to the login page.
 const banner = document.getElementById('session-warning');
 if (banner) {
   const warnBeforeMs = 5 * 60 * 1000;
@@ -7,14 +10,42 @@ if (banner) {
   const remainingText = document.getElementById('session-warning-remaining');
   const form = document.getElementById('session-extend-form');
   let deadline = Date.now() + Number(banner.dataset.secondsLeft) * 1000;
+  let asking = false;
   banner.classList.add('js-timer');
+
+  const signedOut = (reason) => {
+    clearInterval(timer);
+    const next = window.location.pathname + window.location.search;
+    window.location.assign(`/login?${new URLSearchParams({ next, reason: reason || 'timeout' })}`);
+  };
+
+  const askServer = async () => {
+    asking = true;
+    try {
+      const response = await fetch('/session/status', { headers: { accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' });
+      if (response.status === 401) {
+        const body = await response.json().catch(() => ({}));
+        return signedOut(body.reason);
+      }
+      if (response.ok) {
+        const { secondsLeft } = await response.json();
+        // Still alive (another tab was busy): count again from what the server says.
+        deadline = Date.now() + Math.max(1, Number(secondsLeft) || 0) * 1000;
+      } else {
+        deadline = Date.now() + 5000;
+      }
+    } catch {
+      // Offline for a moment: ask again shortly.
+      deadline = Date.now() + 5000;
+    } finally {
+      asking = false;
+    }
+  };
 
   const tick = () => {
     const left = deadline - Date.now();
     if (left <= 0) {
-      // Ask the server rather than assume: another tab may have kept the session alive.
-      clearInterval(timer);
-      window.location.reload();
+      if (!asking) void askServer();
       return;
     }
     const warn = left <= warnBeforeMs;
@@ -44,6 +75,7 @@ if (banner) {
       form.submit();
       return;
     }
+    if (response.status === 401) return signedOut('timeout');
     if (!response.ok) {
       window.location.reload();
       return;

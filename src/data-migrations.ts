@@ -1,0 +1,54 @@
+// Changes to existing sites' data that code must make (with their audit entries), once each,
+// after the SQL migrations. Each runs in one transaction that also claims its name in
+// `data_migrations`, so that two instances starting together run it once.
+import { eq, sql } from 'drizzle-orm';
+import type { App } from './context.ts';
+import type { Tx } from './db/client.ts';
+import { dataMigrations, roles } from './db/schema.ts';
+import { recordAudit } from './audit/service.ts';
+import { SITE_ADMINISTRATOR } from './security/permissions.ts';
+
+interface DataMigration {
+  name: string;
+  run(app: App, tx: Tx): Promise<void>;
+}
+
+const DATA_MIGRATIONS: DataMigration[] = [
+  {
+    // Roles with API Access are exempt from required MFA (DESIGN §1.3), so an administrator
+    // role that held it could never be made to use MFA (issue 8, defect 2).
+    name: '2026-12-site-administrator-without-api-access',
+    async run(app, tx) {
+      const [role] = await tx.select().from(roles).where(sql`lower(${roles.name}) = lower(${SITE_ADMINISTRATOR})`);
+      if (!role || !role.internalPermissions.includes('api_access') && !role.externalPermissions.includes('api_access')) return;
+      const after = {
+        internal: role.internalPermissions.filter((p) => p !== 'api_access'),
+        external: role.externalPermissions.filter((p) => p !== 'api_access'),
+      };
+      await tx.update(roles).set({ internalPermissions: after.internal, externalPermissions: after.external }).where(eq(roles.id, role.id));
+      await recordAudit(
+        app,
+        {
+          action: 'role.permissions_changed',
+          actor: null,
+          target: role.name,
+          details: {
+            before: { internal: role.internalPermissions, external: role.externalPermissions },
+            after,
+            reason: 'Haven upgrade: roles with API Access are exempt from required MFA, so Site Administrators no longer hold it.',
+          },
+        },
+        tx,
+      );
+    },
+  },
+];
+
+export async function applyDataMigrations(app: App): Promise<void> {
+  for (const migration of DATA_MIGRATIONS) {
+    await app.db.transaction(async (tx) => {
+      const claimed = await tx.insert(dataMigrations).values({ name: migration.name, appliedAt: app.clock.now() }).onConflictDoNothing().returning({ name: dataMigrations.name });
+      if (claimed.length) await migration.run(app, tx);
+    });
+  }
+}
