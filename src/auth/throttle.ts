@@ -4,6 +4,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { loginThrottle } from '../db/schema.ts';
 import {
   countFailure,
+  MAX_QUEUE_MS,
   nextCodeDelay,
   nextLoginDelay,
   planTurn,
@@ -181,6 +182,10 @@ export async function throttledAttempt<T>(app: App, keys: ThrottleKey[], check: 
   await app.clock.sleepUntil(turn.turnAt);
   const checked = await check(turn);
   if (checked.ok) return { outcome: 'passed', value: checked.value };
-  await app.clock.sleepUntil(await recordFailure(app, turn));
+  // The failure is answered once its delay has passed, but never held longer than a queued
+  // turn would be: a code's delay can reach an hour, and the counter enforces it on the next
+  // attempt anyway.
+  const answerAt = await recordFailure(app, turn);
+  await app.clock.sleepUntil(new Date(Math.min(answerAt.getTime(), turn.turnAt.getTime() + MAX_QUEUE_MS)));
   return { outcome: 'failed' };
 }

@@ -68,16 +68,28 @@ const webauthnResponse = z.object({
 const codeForm = form({ code: optional(secret(100)), next: redirectTarget() });
 // The options requests carry nothing: the server knows the session and the user.
 const EMPTY_JSON = z.object({}).optional();
-const noticeQuery = { sent: z.string().max(10).optional(), wait: z.coerce.number().int().min(1).max(3600).optional().catch(undefined) };
+const noticeQuery = {
+  sent: z.string().max(10).optional(),
+  wait: z.coerce.number().int().min(1).max(3600).optional().catch(undefined),
+  limit: z.coerce.number().int().min(1).max(3600).optional().catch(undefined),
+};
 
 const mfaUserOf = (session: SessionContext) => ({ id: session.user.id, login: session.user.login, email: session.user.email });
 const clientOf = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] });
 const cookieToken = (request: FastifyRequest) => request.cookies[SESSION_COOKIE] ?? '';
 
-function sentNotice(outcome: IssueOutcome): string {
-  if (outcome.ok) return 'A new code is on its way.';
-  if (outcome.reason === 'hourly_limit') return `Too many codes were sent in the last hour. The next one can be sent in ${Math.ceil(outcome.retryInSeconds / 60)} minutes; until then use the last code, or a recovery code.`;
-  return `Wait ${outcome.retryInSeconds} seconds before asking for another code.`;
+/** After "Send a new code": what happened, as the query of the page the browser is sent back to. */
+function sentQuery(outcome: IssueOutcome): Record<string, string> {
+  if (outcome.ok) return { sent: '1' };
+  return outcome.reason === 'hourly_limit' ? { limit: String(outcome.retryInSeconds) } : { wait: String(outcome.retryInSeconds) };
+}
+
+/** The notice a code page shows after "Send a new code". */
+function sentNotice(query: { sent?: string; wait?: number; limit?: number }): string | undefined {
+  if (query.sent) return 'A new code is on its way.';
+  if (query.limit) return `Too many codes were sent in the last hour. The next one can be sent in ${Math.ceil(query.limit / 60)} minutes; until then use the last code you received, or a recovery code.`;
+  if (query.wait) return `Wait ${query.wait} seconds before asking for another code.`;
+  return undefined;
 }
 
 /** Where a session must go to re-authenticate before changing its MFA; JSON callers get 403. */
@@ -123,9 +135,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   }
 
   server.get('/login/mfa', { config: challenge, schema: { querystring: query({ next: redirectTarget(), ...noticeQuery }) } }, async (request, reply) => {
-    const { sent, wait } = request.query;
-    const notice = sent ? 'A new code is on its way.' : wait ? `Wait ${wait} seconds before asking for another code.` : undefined;
-    return challengePage(request, reply, request.query.next, { notice });
+    return challengePage(request, reply, request.query.next, { notice: sentNotice(request.query) });
   });
 
   const codeInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
@@ -145,9 +155,11 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   server.post('/login/mfa/resend', { config: challenge, schema: { body: form({ next: redirectTarget() }), querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const next = request.body.next;
-    if ((await currentMethod(app, session.user.id)) !== 'email') return reply.redirect(`/login/mfa?${new URLSearchParams(next === '/' ? {} : { next })}`, 303);
-    const outcome = await resendCode(app, mfaUserOf(session), 'login');
-    return challengePage(request, reply, next, outcome.ok ? { notice: sentNotice(outcome) } : { error: sentNotice(outcome) }, outcome.ok ? 200 : 429);
+    const query = new URLSearchParams(next === '/' ? {} : { next });
+    if ((await currentMethod(app, session.user.id)) === 'email') {
+      for (const [k, v] of Object.entries(sentQuery(await resendCode(app, mfaUserOf(session), 'login')))) query.set(k, v);
+    }
+    return reply.redirect(`/login/mfa?${query}`, 303);
   });
 
   server.post('/login/mfa/passkey/options', { config: challenge, schema: { body: EMPTY_JSON, querystring: NO_QUERY } }, async (request, reply) => {
@@ -248,9 +260,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   }
 
   server.get('/mfa/enrol', { config: enrolment, schema: { querystring: query(noticeQuery) } }, async (request, reply) => {
-    const { sent, wait } = request.query;
-    const notice = sent ? 'A new code is on its way.' : wait ? `Wait ${wait} seconds before asking for another code.` : undefined;
-    return enrolmentPage(request, reply, { notice });
+    return enrolmentPage(request, reply, { notice: sentNotice(request.query) });
   });
 
   const enrolInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => enrolmentPage(request, reply, { error: Object.values(errors)[0] }, 400);
@@ -287,7 +297,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const pending = await pendingEnrolment(app, request.session!.user.id);
     if (pending?.method !== 'email') return reply.redirect('/mfa/enrol', 303);
     const outcome = await resendCode(app, mfaUserOf(request.session!), 'enrol');
-    return enrolmentPage(request, reply, outcome.ok ? { notice: sentNotice(outcome) } : { error: sentNotice(outcome) }, outcome.ok ? 200 : 429);
+    return reply.redirect(`/mfa/enrol?${new URLSearchParams(sentQuery(outcome))}`, 303);
   });
 
   server.post('/mfa/enrol/cancel', { config: enrolment, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {

@@ -70,7 +70,8 @@ export async function updateRolePermissions(
     const after = { internalPermissions: internal, externalPermissions: external };
     if (!mayManageRole(own, role)) return { ok: false, error: 'This role has permissions your role lacks, so you cannot change it.' };
     if (!mayManageRole(own, after)) {
-      const extra = [...internal.filter((p) => !own.internalPermissions.includes(p)), ...external.filter((p) => !own.externalPermissions.includes(p))];
+      const held = new Set([...own.internalPermissions, ...own.externalPermissions]);
+      const extra = [...internal.filter((p) => !own.internalPermissions.includes(p)), ...external.filter((p) => !held.has(p))];
       return { ok: false, error: `You cannot grant a permission your own role lacks: ${[...new Set(extra)].join(', ')}.` };
     }
   }

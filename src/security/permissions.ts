@@ -83,12 +83,16 @@ export interface PermissionSets {
 /**
  * Whether an administrator whose role is `own` may give the role `target` to an account, or
  * manage (edit, reset, deactivate, reset the MFA of) an account that has it: only if `target`
- * grants nothing `own` does not, in both sets. Otherwise `admin_users` alone would be enough to
- * make oneself, or a friend, a Site Administrator.
+ * grants nothing `own` does not. Otherwise `admin_users` alone would be enough to make oneself,
+ * or a friend, a Site Administrator. Both sets are checked: the target's internal set against
+ * the administrator's internal set, and its external set against everything the administrator
+ * holds in either set (administrators work from internal networks, and the seeded Site
+ * Administrator's external set is empty, yet must manage Pro Bono volunteers who sign in from
+ * outside; docs/DECISIONS.md).
  */
 export function mayManageRole(own: PermissionSets, target: PermissionSets): boolean {
   return (
     target.internalPermissions.every((p) => own.internalPermissions.includes(p)) &&
-    target.externalPermissions.every((p) => own.externalPermissions.includes(p))
+    target.externalPermissions.every((p) => own.internalPermissions.includes(p) || own.externalPermissions.includes(p))
   );
 }

@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { ManualClock } from '../../src/clock.ts';
-import { nextLoginDelay } from '../../src/security/login-throttle.ts';
+import { LONG_DELAY_MS, MAX_QUEUE_MS, nextLoginDelay } from '../../src/security/login-throttle.ts';
+import { HASHING_SLOTS, hashingLoad } from '../../src/users/passwords.ts';
 import { DB_KINDS, freshDatabase, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import { openDatabase } from '../../src/db/client.ts';
-import { answerTimes } from '../helpers/wait.ts';
+import { answerTimes, timedAnswers, waitFor } from '../helpers/wait.ts';
 import { DEVICE_COOKIE } from '../../src/auth/service.ts';
 import { createRole, updateRolePermissions } from '../../src/roles/service.ts';
 import { setLoginActive } from '../../src/users/service.ts';
@@ -20,6 +21,14 @@ function scheduleFloor(n: number): number[] {
   return floor;
 }
 
+async function counter(haven: TestHaven, key: string): Promise<number> {
+  return (await haven.app.database.rows<{ failures: number }>(sql`SELECT failures FROM login_throttle WHERE key = ${key}`))[0]?.failures ?? 0;
+}
+
+async function auditCount(haven: TestHaven, action: string, target: string): Promise<number> {
+  return (await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM audit_log WHERE action = ${action} AND target = ${target}`))[0]!.n;
+}
+
 describe.each(DB_KINDS)('failed-login delays (%s)', (kind) => {
   let haven: TestHaven;
   beforeAll(async () => {
@@ -29,31 +38,129 @@ describe.each(DB_KINDS)('failed-login delays (%s)', (kind) => {
   });
   afterAll(() => haven?.close());
 
-  test('20 parallel wrong passwords for one account are answered no faster than 1 s x 9 then 10 s each', async () => {
+  test('20 parallel wrong passwords for one account: those whose turn is within a minute are answered no faster than 1 s x 9 then 10 s each; the rest are refused at once, neither counted nor checked', async () => {
     const attacker = haven.client({ ip: '198.51.100.7' });
     await attacker.get('/login');
-    const times = await answerTimes(
+    const answers = await timedAnswers(
       haven.clock,
       Array.from({ length: 20 }, () => () => attacker.post('/login', { login: 'victim', password: 'guess-1234x' })),
       200_000,
     );
-    const floor = scheduleFloor(20);
-    expect(times).toHaveLength(20);
-    times.forEach((t, i) => expect(t).toBeGreaterThanOrEqual(floor[i]!));
-    expect(times[19]).toBeGreaterThanOrEqual(119_000);
+    // Turns come at 0..9 s, then every 10 s: 15 of them within MAX_QUEUE_MS (the 15th at 59 s).
+    // (The address counter, counted as failures land, may push the last ones out sooner.)
+    const evaluated = answers.filter((a) => a.response.status === 401);
+    const refused = answers.filter((a) => a.response.status === 429);
+    expect(evaluated.length).toBeGreaterThanOrEqual(10);
+    expect(evaluated.length).toBeLessThanOrEqual(15);
+    expect(refused).toHaveLength(20 - evaluated.length);
+    const floor = scheduleFloor(15);
+    evaluated.forEach((a, i) => expect(a.at).toBeGreaterThanOrEqual(floor[i]!));
+    for (const r of refused) {
+      expect(r.at).toBe(0);
+      expect(Number(r.response.headers['retry-after'])).toBeGreaterThan(MAX_QUEUE_MS / 1000);
+      expect(r.response.body).toMatch(/Too many attempts\. Try again in \d+ seconds\./);
+    }
+    expect(await counter(haven, 'login:victim')).toBe(evaluated.length);
+    expect(await auditCount(haven, 'login.failure', 'victim')).toBe(evaluated.length);
   });
 
   test('the same attack from 20 addresses is no faster: the counter is the account, in the database', async () => {
     const clients = Array.from({ length: 20 }, (_, i) => haven.client({ ip: `192.0.2.${i + 1}` }));
     for (const c of clients) await c.get('/login');
-    // The previous test left "victim" at 20 failures: every attempt now costs 10 s.
-    const times = await answerTimes(
+    // The previous test left "victim" at 10 failures or more: every attempt now costs 10 s, and
+    // only the turns within a minute (0, 10, …, 60 s) are taken, whatever the addresses.
+    haven.clock.advance(120_000);
+    const answers = await timedAnswers(
       haven.clock,
       clients.map((c) => () => c.post('/login', { login: 'victim', password: 'guess-1234y' })),
       300_000,
       1000,
     );
-    times.forEach((t, i) => expect(t).toBeGreaterThanOrEqual((i + 1) * 10_000));
+    const evaluated = answers.filter((a) => a.response.status === 401);
+    expect(evaluated).toHaveLength(7);
+    evaluated.forEach((a, i) => expect(a.at).toBeGreaterThanOrEqual((i + 1) * 10_000));
+    expect(answers.filter((a) => a.response.status === 429).every((a) => a.at === 0)).toBe(true);
+  });
+
+  test('a burst of 200 attempts queues at most a minute: the owner gets in on a new browser within the bound, and on a known device at once', async () => {
+    await haven.createUser('burstowner', 'Paralegal');
+    const ownerDevice = haven.client({ ip: '192.0.2.90' });
+    expect((await ownerDevice.login('burstowner', TEST_PASSWORD)).status).toBe(303);
+    await ownerDevice.post('/logout', {});
+    const attacker = haven.client({ ip: '198.51.100.200' });
+    await attacker.get('/login');
+    const statuses: number[] = [];
+    let mostHashing = 0;
+    const burst = Array.from({ length: 200 }, () =>
+      attacker.post('/login', { login: 'burstowner', password: 'wrong-guess-1x' }).then((r) => statuses.push(r.status)),
+    );
+    // Every attempt is either answered (refused at once) or holding a turn at most a minute away.
+    await waitFor(() => {
+      mostHashing = Math.max(mostHashing, hashingLoad().active);
+      return statuses.length + haven.clock.sleeping === 200;
+    }, 'the burst to settle', 30_000);
+    expect(haven.clock.sleeping).toBeLessThanOrEqual(15);
+    expect(statuses.every((s) => s === 429)).toBe(true);
+
+    // The owner, on a browser that never signed in, while the burst's queue is full.
+    const ownerNew = haven.client({ ip: '192.0.2.91' });
+    await ownerNew.get('/login');
+    const first = await ownerNew.post('/login', { login: 'burstowner', password: TEST_PASSWORD });
+    expect(first.status).toBe(429);
+    const retryAfter = Number(first.headers['retry-after']);
+    expect(retryAfter).toBeLessThanOrEqual(MAX_QUEUE_MS / 1000 + LONG_DELAY_MS / 1000);
+
+    // The owner's known device goes straight in, burst or not.
+    await ownerDevice.get('/login');
+    const sleepingBefore = haven.clock.sleeping;
+    expect((await ownerDevice.post('/login', { login: 'burstowner', password: TEST_PASSWORD })).status).toBe(303);
+    expect(haven.clock.sleeping).toBe(sleepingBefore);
+
+    // The burst drains within the bound.
+    const start = haven.clock.now().getTime();
+    while (statuses.length < 200) {
+      expect(haven.clock.now().getTime() - start).toBeLessThanOrEqual(MAX_QUEUE_MS + LONG_DELAY_MS);
+      haven.clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 1));
+      await waitFor(() => {
+        mostHashing = Math.max(mostHashing, hashingLoad().active);
+        return statuses.length + haven.clock.sleeping === 200;
+      }, 'the burst to settle');
+    }
+    await Promise.all(burst);
+    const evaluated = statuses.filter((s) => s === 401).length;
+    expect(evaluated).toBeGreaterThan(0);
+    expect(evaluated).toBeLessThanOrEqual(15);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(200 - evaluated);
+    expect(mostHashing).toBeLessThanOrEqual(HASHING_SLOTS);
+
+    // Told to come back in `retryAfter` seconds, the owner's new browser gets in within the bound.
+    haven.clock.set(new Date(start + retryAfter * 1000));
+    await ownerNew.get('/login');
+    const [again] = await timedAnswers(haven.clock, [() => ownerNew.post('/login', { login: 'burstowner', password: TEST_PASSWORD })], MAX_QUEUE_MS);
+    expect(again!.response.status).toBe(303);
+    expect(again!.at).toBeLessThanOrEqual(MAX_QUEUE_MS);
+    // Only the evaluated attempts were counted (and then forgiven by the owner's success).
+    expect(await auditCount(haven, 'login.failure', 'burstowner')).toBe(evaluated);
+    expect(await counter(haven, 'login:burstowner')).toBe(0);
+  });
+
+  test('a counter 30 days in the future (a clock state far beyond any timer) refuses at once; it neither skips the delay nor overflows', async () => {
+    await haven.createUser('farfuture', 'Paralegal');
+    const now = haven.clock.now();
+    const thirtyDays = 30 * 86_400_000;
+    await haven.app.database.rows(sql`
+      INSERT INTO login_throttle (key, failures, next_at, updated_at) VALUES ('login:farfuture', 250000, ${new Date(now.getTime() + thirtyDays)}, ${now})`);
+    const owner = haven.client({ ip: '192.0.2.92' });
+    await owner.get('/login');
+    const sleepingBefore = haven.clock.sleeping;
+    const answer = await owner.post('/login', { login: 'farfuture', password: TEST_PASSWORD });
+    // Answered at once, not after a timer that fired early, and not let in: the turn is not yet.
+    expect(haven.clock.sleeping).toBe(sleepingBefore);
+    expect(answer.status).toBe(429);
+    expect(Number(answer.headers['retry-after'])).toBe(thirtyDays / 1000);
+    expect(owner.cookies.has('__Host-haven_session')).toBe(false);
+    expect(await counter(haven, 'login:farfuture')).toBe(250000);
   });
 
   test('no lockout: the correct password works once its turn comes, and clears the counter', async () => {

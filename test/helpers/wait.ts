@@ -28,3 +28,25 @@ export async function answerTimes(clock: ManualClock, requests: (() => Promise<u
   await Promise.all(all);
   return answered.sort((a, b) => a - b);
 }
+
+export interface TimedAnswer<T> {
+  /** Virtual milliseconds from the start until the answer. */
+  at: number;
+  response: T;
+}
+
+/** Like `answerTimes`, keeping each response with its time (sorted by time). */
+export async function timedAnswers<T>(clock: ManualClock, requests: (() => Promise<T>)[], limitMs: number, stepMs = 250): Promise<TimedAnswer<T>[]> {
+  const start = clock.now().getTime();
+  const answered: TimedAnswer<T>[] = [];
+  const all = requests.map((r) => r().then((response) => answered.push({ at: clock.now().getTime() - start, response })));
+  const settled = () => answered.length + clock.sleeping === requests.length;
+  await waitFor(settled, 'requests to queue');
+  while (answered.length < requests.length && clock.now().getTime() - start < limitMs) {
+    clock.advance(stepMs);
+    await new Promise((r) => setTimeout(r, 1));
+    await waitFor(settled, 'requests to settle');
+  }
+  await Promise.all(all);
+  return answered.sort((a, b) => a.at - b.at);
+}

@@ -33,17 +33,19 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
     expect(live).toHaveLength(1);
 
     const session = (id: string, lastSeenAt: Date, expiresAt: Date) =>
-      haven.app.database.rows(sql`INSERT INTO sessions (id, user_id, stage, created_at, last_seen_at, expires_at)
-                                  VALUES (${id}, ${userId}, 'full', ${ago(25 * HOUR)}, ${lastSeenAt}, ${expiresAt})`);
+      haven.app.database.rows(sql`INSERT INTO sessions (id, user_id, stage, created_at, last_seen_at, expires_at, authenticated_at)
+                                  VALUES (${id}, ${userId}, 'full', ${ago(25 * HOUR)}, ${lastSeenAt}, ${expiresAt}, ${ago(25 * HOUR)})`);
     await session('idle-24h', ago(24 * HOUR), ahead(HOUR));
     await session('idle-24h-less-1ms', ago(24 * HOUR - 1), ahead(HOUR));
     await session('lifetime-over', ago(1000), ago(0));
     await session('lifetime-1ms-left', ago(1000), ahead(1));
-    const code = (hash: string, expiresAt: Date) =>
+    const code = (hash: string, expiresAt: Date, createdAt = ago(HOUR)) =>
       haven.app.database.rows(sql`INSERT INTO mfa_email_codes (user_id, purpose, code_hash, created_at, expires_at)
-                                  VALUES (${userId}, 'login', ${hash}, ${ago(HOUR)}, ${expiresAt})`);
+                                  VALUES (${userId}, 'login', ${hash}, ${createdAt}, ${expiresAt})`);
     await code('code-expired', ago(0));
     await code('code-1ms-left', ahead(1));
+    // Dead, but sent less than an hour ago: it still counts towards the hourly limit on code e-mails.
+    await code('code-dead-recent', ago(0), ago(HOUR - 1));
     const device = (hash: string, lastLoginAt: Date) =>
       haven.app.database.rows(sql`INSERT INTO mfa_trusted_devices (user_id, secret_hash, last_login_at) VALUES (${userId}, ${hash}, ${lastLoginAt})`);
     await device('device-24h', ago(24 * HOUR));
@@ -62,7 +64,7 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
     expect(result).toEqual({ ran: true, outcome: 'ok', work: { worked: true, details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2 } } });
 
     expect(await ids('sessions', 'id')).toEqual([...live, 'idle-24h-less-1ms', 'lifetime-1ms-left'].sort());
-    expect(await ids('mfa_email_codes', 'code_hash')).toEqual(['code-1ms-left']);
+    expect(await ids('mfa_email_codes', 'code_hash')).toEqual(['code-1ms-left', 'code-dead-recent']);
     expect(await ids('mfa_trusted_devices', 'secret_hash')).toEqual(['device-24h-less-1ms']);
     expect(await ids('setup_tokens', 'token_hash')).toEqual(['token-live', 'token-used']);
     expect({ users: await count('users'), audit: await count('audit_log'), mail: await count('mail_outbox'), history: await count('password_history') }).toEqual(before);
@@ -77,7 +79,7 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
 
     // A millisecond later the survivors' time is up too.
     haven.clock.advance(1);
-    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 0 } } });
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { sessions: 2, emailCodes: 2, trustedDevices: 1, setupTokens: 0 } } });
     expect(await ids('sessions', 'id')).toEqual(live);
   });
 });

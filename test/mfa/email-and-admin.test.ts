@@ -70,6 +70,8 @@ describe.each(DB_KINDS)('MFA by e-mail, forced enrolment and administration (%s)
   });
 
   test('an e-mailed code expires after 15 minutes: 14:59 works, 15:01 does not', async () => {
+    // A login within 30 s of the last code keeps that code rather than mailing another.
+    haven.clock.advance(31_000);
     const early = haven.client({ ip: '192.0.2.30' });
     await early.login('erin', TEST_PASSWORD);
     const code = sixDigitCode((await nextCodeMail('erin')).text);

@@ -1,5 +1,5 @@
-import { describe, expect, test } from 'vitest';
-import { ManualClock, systemClock } from '../../src/clock.ts';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { ManualClock, MAX_TIMER_MS, systemClock } from '../../src/clock.ts';
 
 /** Lets every already-resolved promise run its callbacks. */
 const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -144,5 +144,35 @@ describe('systemClock', () => {
     const target = Date.now() + 30;
     await systemClock.sleepUntil(new Date(target));
     expect(Date.now()).toBeGreaterThanOrEqual(target - 1);
+  });
+});
+
+describe('systemClock: waits longer than a timer can hold (Node fires a timer over 2^31 - 1 ms after 1 ms)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test('a wait of 30 days does not end early, and ends at its time', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-05T09:00:00Z') });
+    const thirtyDays = 30 * 86_400_000;
+    let woke = false;
+    void systemClock.sleepUntil(new Date(Date.now() + thirtyDays)).then(() => (woke = true));
+    await vi.advanceTimersByTimeAsync(1);
+    expect(woke).toBe(false);
+    await vi.advanceTimersByTimeAsync(MAX_TIMER_MS);
+    expect(woke).toBe(false);
+    await vi.advanceTimersByTimeAsync(thirtyDays - MAX_TIMER_MS - 2);
+    expect(woke).toBe(false);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(woke).toBe(true);
+  });
+
+  test('no single timer is ever longer than 2^31 - 1 ms', async () => {
+    vi.useFakeTimers({ now: new Date('2026-01-05T09:00:00Z') });
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    void systemClock.sleepUntil(new Date(Date.now() + 400 * 86_400_000));
+    await vi.advanceTimersByTimeAsync(3 * MAX_TIMER_MS);
+    for (const call of spy.mock.calls) expect(Number(call[1])).toBeLessThanOrEqual(MAX_TIMER_MS);
+    expect(spy.mock.calls.length).toBeGreaterThanOrEqual(4);
   });
 });

@@ -96,8 +96,9 @@ describe('seeded roles', () => {
     for (const r of SEEDED_ROLES) expect(r.internal, r.name).toContain('login_internal');
   });
 
-  test('the Site Administrator holds every permission internally', () => {
-    expect([...role(SITE_ADMINISTRATOR).internal].sort()).toEqual([...ALL_PERMISSIONS].sort());
+  test('the Site Administrator holds every permission internally but API Access (which would exempt it from required MFA)', () => {
+    expect([...role(SITE_ADMINISTRATOR).internal].sort()).toEqual(ALL_PERMISSIONS.filter((p) => p !== 'api_access').sort());
+    expect(role(SITE_ADMINISTRATOR).external).not.toContain('api_access');
   });
 
   test('Pro Bono Restricted Access sees only assigned cases, internally and externally', () => {

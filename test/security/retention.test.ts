@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { pruneCutoffs } from '../../src/security/retention.ts';
+import { CODE_MAIL_WINDOW_MS, pruneCutoffs } from '../../src/security/retention.ts';
 import { sessionState } from '../../src/security/session-policy.ts';
 import { isDeviceTrusted, isEmailCodeUsable } from '../../src/security/mfa.ts';
 import { SESSION_TIMEOUT_MAX_MINUTES } from '../../src/security/site-settings.ts';
@@ -26,6 +26,11 @@ describe('pruneCutoffs', () => {
   test('e-mailed codes: expiring at the cutoff is unusable; a millisecond later it is usable', () => {
     expect(isEmailCodeUsable({ expiresAt: cut.emailCodesExpiredBy, usedAt: null }, now)).toBe(false);
     expect(isEmailCodeUsable({ expiresAt: plus1(cut.emailCodesExpiredBy), usedAt: null }, now)).toBe(true);
+  });
+
+  test('e-mailed codes are kept an hour after they were sent: the hourly limit on code e-mails counts them', () => {
+    expect(now.getTime() - cut.emailCodesSentBy.getTime()).toBe(CODE_MAIL_WINDOW_MS);
+    expect(CODE_MAIL_WINDOW_MS).toBe(3_600_000);
   });
 
   test('remembered devices: a last login at the cutoff is no longer trusted; a millisecond later it is', () => {
