@@ -90,6 +90,8 @@ export interface DeclaredRoute {
   method: string;
   url: string;
   access: Access;
+  /** The route's declared input schemas (zod): what the fuzz tests feed. */
+  schema: { body?: unknown; querystring?: unknown; params?: unknown };
 }
 
 const declaredRoutes = new WeakMap<FastifyInstance, DeclaredRoute[]>();
@@ -107,7 +109,8 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
   declaredRoutes.set(server, table);
   server.addHook('onRoute', (route) => {
     assertAccessDeclared(route);
-    for (const method of [route.method].flat()) table.push({ method, url: route.url, access: route.config!.access as Access });
+    const { body, querystring, params } = (route.schema ?? {}) as DeclaredRoute['schema'];
+    for (const method of [route.method].flat()) table.push({ method, url: route.url, access: route.config!.access as Access, schema: { body, querystring, params } });
   });
   server.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
+import { accessTable } from '../../src/web/access.ts';
 import { alerts } from '../helpers/client.ts';
 import { answerTimes } from '../helpers/wait.ts';
 import { sessions } from '../../src/db/schema.ts';
@@ -136,7 +137,10 @@ describe.each(DB_KINDS)('sessions (%s)', (kind) => {
     expect(edit.status).toBe(303);
     expect((await laptop.get('/')).status).toBe(303);
     expect((await phone.get('/')).location).toMatch(/^\/login/);
-    expect((await phone.post('/session/extend', {})).status).not.toBe(200);
+    // A form posted by a dead session is sent to the login page, not served.
+    const extend = await phone.post('/session/extend', {});
+    expect(extend.status).toBe(303);
+    expect(extend.location).toMatch(/^\/login/);
     // And cannot sign in again.
     const again = haven.client();
     await again.get('/login');
@@ -310,12 +314,19 @@ describe.each(DB_KINDS)('sessions (%s)', (kind) => {
     expect((await browser.post('/login', { login: 'sam', password: TEST_PASSWORD, next: '/admin/users?x=1' })).location).toBe('/admin/users?x=1');
   });
 
-  test('a signed-out visitor is sent to the login page from every non-public page', async () => {
+  test('a signed-out visitor is sent to the login page from every non-public route in the access table, and a script gets 401', async () => {
     const anon = haven.client();
-    for (const url of ['/', '/admin/users', '/admin/roles', '/admin/site-settings', '/admin/audit', '/password/change', '/admin/users/new']) {
-      const r = await anon.get(url);
-      expect(r.status, url).toBe(303);
-      expect(r.location).toMatch(/^\/login\?next=/);
+    await anon.get('/login');
+    const routes = accessTable(haven.server).filter((r) => r.access !== 'public' && r.method !== 'HEAD');
+    expect(routes.length).toBeGreaterThan(30);
+    for (const route of routes) {
+      const url = route.url.replace(/:id\b/g, '00000000-0000-4000-8000-000000000000');
+      const page = route.method === 'GET' ? await anon.get(url) : await anon.post(url, {});
+      expect(page.status, `${route.method} ${url}`).toBe(303);
+      expect(page.location, `${route.method} ${url}`).toMatch(/^\/login\?next=/);
+      const script = route.method === 'GET' ? await anon.get(url, { accept: 'application/json' }) : await anon.post(url, {}, { accept: 'application/json' });
+      expect(script.status, `${route.method} ${url} (JSON)`).toBe(401);
+      expect(JSON.parse(script.body)).toMatchObject({ error: 'session_ended' });
     }
     expect(alerts((await anon.get('/login?reason=timeout')).body)).toEqual([]);
   });

@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
+import { accessTable } from '../../src/web/access.ts';
 import { alerts, type TestClient } from '../helpers/client.ts';
 import { answerTimes, timedAnswers } from '../helpers/wait.ts';
 import { appCode, enrolApp, submitCode } from '../helpers/mfa.ts';
@@ -85,7 +86,12 @@ describe.each(DB_KINDS)('MFA with an authenticator app (%s)', (kind) => {
 
   test('skipping /login/mfa: every other page, form and JSON request is refused at the code step', async () => {
     const attacker = await atCodeStep('198.51.100.5');
-    for (const url of ['/', '/preferences', '/admin/users', '/admin/site-settings', '/mail/queue', '/reports/users', '/mfa/enrol', '/mfa/recovery-codes', '/password/change']) {
+    // Every page that does not belong to the code step, from the access table.
+    const pages = accessTable(haven.server)
+      .filter((r) => r.method === 'GET' && !['public', 'mfa-challenge', 'any-session'].includes(r.access))
+      .map((r) => r.url.replace(/:id\b/g, '00000000-0000-4000-8000-000000000000'));
+    expect(pages).toEqual(expect.arrayContaining(['/', '/preferences', '/admin/users', '/mfa/enrol', '/reauth', '/password/change']));
+    for (const url of pages) {
       const page = await attacker.get(url);
       expect(page.status, url).toBe(303);
       expect(page.location, url).toBe('/login/mfa');

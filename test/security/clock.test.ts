@@ -80,8 +80,7 @@ describe('ManualClock', () => {
     expect(clock.sleeping).toBe(0);
   });
 
-  // BUG (reported): set() wakes due sleepers in registration order, not in time order, unlike
-  // systemClock (timers fire by deadline); a big advance can make a later turn finish first.
+  // Like systemClock (timers fire by deadline), and unlike registration order.
   test('one advance past several sleepers wakes them in time order', async () => {
     const clock = new ManualClock();
     const start = clock.now().getTime();

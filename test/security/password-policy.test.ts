@@ -76,8 +76,7 @@ describe('predictable sequence rule: only the listed endings', () => {
     expect(ruleOf('correcthorsebatterystaple1234', { minLength: 12 })).toBe('predictable_sequence');
   });
 
-  // BUG (reported): the rule uses [a-z], so a series of non-ASCII letters ending in 1/12/123/1234
-  // passes, although the letter rule counts any Unicode letter (\p{L}) as a letter.
+  // The series rule counts any Unicode letter (\p{L}), as the letter rule does.
   test('a series of non-ASCII letters ending in 123 / 1234 is refused too', () => {
     expect(ruleOf('Passwört123')).toBe('predictable_sequence');
     expect(ruleOf('Пароль1234')).toBe('predictable_sequence');
@@ -124,8 +123,7 @@ describe('minimum and maximum length', () => {
     expect(ruleOf('a 1 b 2 c')).toBeNull();
   });
 
-  // BUG (reported): length is counted in UTF-16 code units, so 7 characters of which 5 are
-  // astral-plane characters (emoji) count as 12 and pass an 8-character minimum.
+  // Emoji are astral-plane characters: two UTF-16 code units each, one character.
   test('length counts characters (code points), not UTF-16 code units', () => {
     const sevenCharacters = 'a1😀😀😀😀😀';
     expect([...sevenCharacters]).toHaveLength(7);
