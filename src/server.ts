@@ -67,6 +67,12 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   }) as unknown as FastifyInstance;
 
   registerContentSecurityPolicy(server);
+  // Browser features Haven does not use are switched off for its pages and anything they embed;
+  // WebAuthn (passkeys) and the clipboard (copy buttons) stay available to Haven itself.
+  server.addHook('onRequest', (_request, reply, done) => {
+    reply.header('permissions-policy', PERMISSIONS_POLICY);
+    done();
+  });
   await server.register(fastifyHelmet, {
     contentSecurityPolicy: false,
     strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
@@ -93,12 +99,6 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   server.addHook('preValidation', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
     server.csrfProtection(request, reply, done);
-  });
-  // Browser features Haven does not use are switched off for its pages and anything they embed;
-  // WebAuthn (passkeys) and the clipboard (copy buttons) stay available to Haven itself.
-  server.addHook('onRequest', (_request, reply, done) => {
-    reply.header('permissions-policy', PERMISSIONS_POLICY);
-    done();
   });
   // Pages hold confidential data: no cache may keep them. Assets set their own policy.
   server.addHook('onSend', async (_request, reply) => {

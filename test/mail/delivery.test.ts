@@ -45,6 +45,8 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
       const row = await outboxRow(haven, id);
       expect(row).toMatchObject({ status: 'sent', attempts: 1, lastError: null });
       expect(row.sentAt).toEqual(haven.clock.now());
+      // Sent: the body (a verification code) is not kept in the outbox.
+      expect(row.textBody).toBe('');
       await runSender(haven);
       await runSender(haven);
       const runs = await haven.app.db.select().from(jobRuns).where(eq(jobRuns.job, 'mail.send'));
@@ -93,7 +95,7 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
     }
   });
 
-  test('SMTP server down: the message stays queued with the error, waits out the backoff, then is delivered once the server is back', async () => {
+  test('SMTP server down: the message stays queued with the error, waits out the backoff, then is delivered once the server is back (the body kept until then)', async () => {
     const flaky = await startSmtpPeer();
     const haven = await startTestHaven(kind, { config: { smtpUrl: flaky.url } });
     try {
@@ -104,6 +106,7 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
       expect(row.status).toBe('queued');
       expect(row.attempts).toBe(1);
       expect(row.lastError).toMatch(/ECONNECTION|ECONNREFUSED/);
+      expect(row.textBody).toBe('Your hearing moved.');
       expect(row.nextAttemptAt).toEqual(new Date(haven.clock.now().getTime() + retryDelayMs(1)));
 
       await flaky.restart();

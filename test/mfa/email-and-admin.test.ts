@@ -5,6 +5,7 @@ import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import { alerts, type TestClient } from '../helpers/client.ts';
 import { startSmtpPeer, type ReceivedMail, type SmtpPeer } from '../helpers/smtp.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { appCode, enrolApp, manualKey, sixDigitCode, submitCode } from '../helpers/mfa.ts';
 import { SESSION_COOKIE } from '../../src/sessions/service.ts';
 import { updateSiteSettings } from '../../src/settings/service.ts';
@@ -97,6 +98,40 @@ describe.each(DB_KINDS)('MFA by e-mail, forced enrolment and administration (%s)
     expect((await browser.post('/login/mfa/resend', {})).location).toMatch(/^\/login\/mfa\?wait=\d+$/);
     if (first !== second) expect((await submitCode(haven, browser, first)).status).toBe(400);
     expect((await submitCode(haven, browser, second)).status).toBe(303);
+  });
+
+  test("someone with the password cannot flood the owner's inbox: a login within 30 s keeps the last code, and at most 10 codes go out an hour", async () => {
+    haven.clock.advance(3_600_000);
+    const codeMails = async () =>
+      (await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE to_address = 'erin@example.org' AND subject = ${VERIFICATION_SUBJECT}`))[0]!.n;
+    const before = await codeMails();
+    // 20 logins in a few seconds: one code.
+    for (let i = 0; i < 20; i++) {
+      const browser = haven.client({ ip: `198.51.100.${100 + i}` });
+      expect((await browser.login('erin', TEST_PASSWORD)).location).toBe('/login/mfa');
+    }
+    expect((await codeMails()) - before).toBe(1);
+    // One login every 31 s for an hour: at most 10 codes in that hour.
+    for (let i = 0; i < 60; i++) {
+      haven.clock.advance(31_000);
+      const browser = haven.client({ ip: `198.51.100.${150 + (i % 50)}` });
+      expect((await browser.login('erin', TEST_PASSWORD)).location).toBe('/login/mfa');
+      if (i === 59) {
+        // The page says why no new code came, and offers the way out.
+        expect((await browser.get('/login/mfa')).body).toMatch(/recovery code/);
+      }
+    }
+    expect((await codeMails()) - before).toBeLessThanOrEqual(10);
+    const resend = haven.client({ ip: '198.51.100.99' });
+    await resend.login('erin', TEST_PASSWORD);
+    await resend.get('/login/mfa');
+    expect((await resend.post('/login/mfa/resend', {})).location).toMatch(/^\/login\/mfa\?(limit|wait)=\d+$/);
+    // Drain what the peer was sent, so that later tests read their own codes.
+    haven.clock.advance(3_600_000);
+    await haven.mailWorker!.runNow();
+    const sent = (await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM mail_outbox WHERE status = 'sent'`))[0]!.n;
+    await waitFor(() => peer.messages.length >= sent, 'the peer to receive every sent message');
+    seen = peer.messages.length;
   });
 
   test('the mail queue lists the verification e-mails, filtered by subject, without their codes', async () => {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { join } from 'node:path';
 import { sql } from 'drizzle-orm';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
@@ -59,6 +60,12 @@ function expectSecurityHeaders(headers: Answer['headers'], what: string) {
   expect(csp.get('style-src') ?? [], what).not.toContain("'unsafe-inline'");
   expect(csp.get('frame-ancestors'), what).toEqual(["'none'"]);
   expect(csp.get('object-src'), what).toEqual(["'none'"]);
+  // Browser features Haven does not use are off: no camera, microphone, location, payment, USB.
+  const policy = String(headers['permissions-policy'] ?? '');
+  for (const feature of ['camera', 'microphone', 'geolocation', 'payment', 'usb', 'display-capture']) {
+    expect(policy, `${what}: Permissions-Policy denies ${feature}`).toMatch(new RegExp(`(^|, )${feature}=\\(\\)(,|$)`));
+  }
+  expect(policy, `${what}: passkeys stay available to Haven itself`).toContain('publickey-credentials-get=(self)');
   expect(csp.get('base-uri'), what).toEqual(["'none'"]);
   expect(csp.get('form-action'), what).toEqual(["'self'"]);
   expect(headers['referrer-policy'], what).toBe('same-origin');
@@ -217,6 +224,30 @@ describe('the real listeners', () => {
       expect(answer, JSON.stringify(bytes.slice(0, 30))).not.toMatch(/<html|set-cookie|HTTP\/1\.1 200/i);
     }
     expect((await overHttp('GET', '/healthz')).status).toBe(301);
+  });
+
+  test('TLS: Mozilla intermediate, no CBC suite and nothing below TLS 1.2; AEAD suites and TLS 1.3 are spoken', async () => {
+    const handshake = (options: ConnectionOptions) =>
+      new Promise<{ ok: true; protocol: string | null; cipher: string } | { ok: false; error: string }>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: 'localhost', ca: cert, rejectUnauthorized: false, ...options }, () => {
+          resolve({ ok: true, protocol: socket.getProtocol(), cipher: socket.getCipher().name });
+          socket.end();
+        });
+        socket.on('error', (error) => resolve({ ok: false, error: error.message }));
+      });
+    // The generated certificate has an EC key: ECDHE-ECDSA suites are the ones it could use.
+    // What testssl.sh called "LUCKY13 potentially vulnerable": CBC suites in TLS 1.2.
+    for (const cbc of ['ECDHE-ECDSA-AES128-SHA', 'ECDHE-ECDSA-AES256-SHA', 'ECDHE-ECDSA-AES128-SHA256', 'ECDHE-ECDSA-AES256-SHA384']) {
+      const r = await handshake({ maxVersion: 'TLSv1.2', ciphers: cbc });
+      expect(r.ok, `${cbc} must be refused`).toBe(false);
+    }
+    for (const old of ['TLSv1', 'TLSv1.1'] as const) {
+      expect((await handshake({ minVersion: old, maxVersion: old, ciphers: 'DEFAULT@SECLEVEL=0' })).ok, old).toBe(false);
+    }
+    for (const aead of ['ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305']) {
+      expect(await handshake({ maxVersion: 'TLSv1.2', ciphers: aead })).toMatchObject({ ok: true, protocol: 'TLSv1.2', cipher: aead });
+    }
+    expect(await handshake({})).toMatchObject({ ok: true, protocol: 'TLSv1.3' });
   });
 
   test('plain HTTP sent to the HTTPS port gets no page', async () => {
