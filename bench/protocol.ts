@@ -28,6 +28,9 @@ export type ParentMessage =
   | { type: 'recorded' }
   | { type: 'count' }
   | { type: 'throttle'; keys: string[] }
+  /** Start tracking the server's peak resident memory afresh; `memory` answers with the peak since. */
+  | { type: 'memory-reset' }
+  | { type: 'memory' }
   /** CPU-profile the server's main thread (BENCH_PROFILE_DIR); `stop` writes the .cpuprofile file. */
   | { type: 'profile'; action: 'start' }
   | { type: 'profile'; action: 'stop'; file: string }
@@ -48,4 +51,6 @@ export type ChildMessage =
   /** Statements so far, and the server process's CPU time (user + system, microseconds, all threads). */
   | { type: 'count'; count: number; cpuMicros: number }
   | { type: 'throttle'; rows: ThrottleRow[] }
+  /** Resident set size now and its peak since the last reset, bytes (sampled every 10 ms). */
+  | { type: 'memory'; rss: number; peakRss: number }
   | { type: 'profiled' };

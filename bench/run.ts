@@ -29,7 +29,7 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon, { type Result as CannonResult } from 'autocannon';
 import { request, type Agent } from 'undici';
-import { verifyPassword } from '../src/users/passwords.ts';
+import { HASHING_SLOTS, verifyPassword } from '../src/users/passwords.ts';
 import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
 import { BASELINE_PATH, PREPARED_BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, totpUser, TOTP_USER_COUNT, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage, type ThrottleRow } from './protocol.ts';
 import { CSRF_COOKIE, fullLogin, fullTotpLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
@@ -46,6 +46,9 @@ const LOGIN_GRACE_MS = 3_000;
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 const PAGE_TARGET = 0.7;
 const LOGIN_TARGET = 0.8;
+const LOGIN_STATEMENTS_TARGET = 8;
+const LOGIN_TRANSACTIONS_TARGET = 2;
+const FLOOD_LOGINS = 200;
 
 // ---- the server process ------------------------------------------------------------------
 
@@ -397,6 +400,47 @@ interface Profile {
   verifyLatencyMs: number[];
   /** The throttle counters right after the logins from 127.0.0.1. */
   throttle: ThrottleRow[];
+  flood?: Flood;
+}
+
+interface Flood {
+  logins: number;
+  ok: number;
+  refused: number;
+  other: number;
+  seconds: number;
+  rssBefore: number;
+  peakRss: number;
+}
+
+/** 200 logins at once, each to its own account from its own address: memory must stay flat (hashes wait their turn). */
+async function loginFlood(server: ServerHandle, agent: Agent, count: number): Promise<Flood> {
+  const before = await server.ask({ type: 'memory-reset' }, 'memory');
+  const t0 = performance.now();
+  const addresses = addressSource();
+  const outcomes = await Promise.all(
+    Array.from({ length: count }, (_, i) =>
+      fullLogin({ baseUrl: server.baseUrl, agent, login: totpUser(TOTP_USER_COUNT - 1 - i), password: BENCH_PASSWORD, forwardedFor: `172.16.${addresses().split('.').slice(2).join('.')}` }),
+    ),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const after = await server.ask({ type: 'memory' }, 'memory');
+  return {
+    logins: count,
+    ok: outcomes.filter((o) => o.ok).length,
+    refused: outcomes.filter((o) => !o.ok && o.status === 429).length,
+    other: outcomes.filter((o) => !o.ok && o.status !== 429).length,
+    seconds,
+    rssBefore: before.rss,
+    peakRss: after.peakRss,
+  };
+}
+
+/** A password login's statements, besides BEGIN/COMMIT, and its explicit transactions. */
+function loginCost(statements: string[]): { statements: number; transactions: number } {
+  const marks = statements.filter((s) => s === '[transaction]').length;
+  const real = statements.filter((s) => s !== '[transaction]' && !/^(begin|commit|rollback)\b/i.test(s));
+  return { statements: real.length, transactions: marks };
 }
 
 const fmtRate = (r: Rate, unit: string) => `${r.rate >= 100 ? r.rate.toFixed(0) : r.rate.toFixed(1)} ${unit}`;
@@ -461,9 +505,12 @@ function report(rows: Row[], profiles: Profile[]): void {
     // What a login costs beyond its hash, in absolute terms: the ratio alone hides it.
     if (row.baseline === verifyBaseline(rows, row.kind) && row.result.cpu && row.baseline.cpu) {
       const total = (c: CpuPerOperation) => c.server + c.client + c.db + c.other;
+      const beyond = total(row.result.cpu) - total(row.baseline.cpu);
+      const oneQuery = rows.find((r) => r.kind === row.kind && r.baselineName === 'one-query route')?.baseline.cpu;
       console.log(
-        `  ${' '.repeat(row.kind.length)}   CPU beyond one argon2id verify: ${(total(row.result.cpu) - total(row.baseline.cpu)).toFixed(1)} ms per login` +
-          ` (${total(row.result.cpu).toFixed(1)} ms vs ${total(row.baseline.cpu).toFixed(1)} ms)`,
+        `  ${' '.repeat(row.kind.length)}   CPU beyond one argon2id verify: ${beyond.toFixed(1)} ms per login` +
+          ` (${total(row.result.cpu).toFixed(1)} ms vs ${total(row.baseline.cpu).toFixed(1)} ms)` +
+          (oneQuery ? `; hash-free ratio: ${(beyond / (oneQuery.server + oneQuery.db)).toFixed(1)} one-query requests (${(oneQuery.server + oneQuery.db).toFixed(2)} ms of server + database CPU each, same run)` : ''),
       );
     }
   }
@@ -477,6 +524,20 @@ function report(rows: Row[], profiles: Profile[]): void {
     list(`GET ${BASELINE_PATH}`, p.baseline);
     list('GET / (dashboard)', p.dashboard);
     list('GET /login + POST /login', p.login);
+    const cost = loginCost(p.login);
+    console.log(
+      `  a password login runs ${cost.statements} statements (target at most ${LOGIN_STATEMENTS_TARGET}) and ${cost.transactions} explicit transaction(s)` +
+        ` (target: at most ${LOGIN_TRANSACTIONS_TARGET} commits in all, the counter's single-statement write included): ` +
+        (cost.statements <= LOGIN_STATEMENTS_TARGET && cost.transactions + 1 <= LOGIN_TRANSACTIONS_TARGET ? 'PASS' : 'FAIL'),
+    );
+    if (p.flood) {
+      const mib = (b: number) => `${(b / 1_048_576).toFixed(0)} MiB`;
+      console.log(
+        `  flood: ${p.flood.logins} logins at once (own account and address each): ${p.flood.ok} signed in, ${p.flood.refused} refused (429), ${p.flood.other} other,` +
+          ` all answered in ${p.flood.seconds.toFixed(1)} s; resident memory ${mib(p.flood.rssBefore)} before, peak ${mib(p.flood.peakRss)}` +
+          ` (+${mib(p.flood.peakRss - p.flood.rssBefore)}; one argon2id hash holds 64 MiB, at most ${HASHING_SLOTS} run at once)`,
+      );
+    }
     console.log(
       `  uncontended: full login ${median(p.loginLatencyMs).toFixed(1)} ms (median of ${p.loginLatencyMs.length}), ` +
         `argon2id verify ${median(p.verifyLatencyMs).toFixed(1)} ms (median of ${p.verifyLatencyMs.length})`,
@@ -616,6 +677,7 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined, rows: Row
     const throttleKeys = ['ip:127.0.0.1', ...users.slice(0, CONNECTIONS).map((login) => `login:${login}`)];
     profile.throttle = (await server.ask({ type: 'throttle', keys: throttleKeys }, 'throttle')).rows;
     const totpLogins = await profiled(server, 'logins-totp', () => totpLoginRun(server, agent, DURATION));
+    profile.flood = await loginFlood(server, agent, FLOOD_LOGINS);
     profiles.push(profile);
     rows.push({ kind, name: 'logins: GET+POST /login', result: logins, unit: 'logins/s', baselineName: 'argon2id verify', baseline: verifies, baselineUnit: 'verifies/s', target: LOGIN_TARGET });
     rows.push({

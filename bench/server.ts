@@ -9,6 +9,7 @@ import pino from 'pino';
 import type { FastifyPluginAsync } from 'fastify';
 import type { Logger as DrizzleLogger } from 'drizzle-orm';
 import { loadConfig } from '../src/config.ts';
+import { NO_QUERY } from '../src/web/input.ts';
 import { startHaven, type RunningHaven } from '../src/start.ts';
 import type { App } from '../src/context.ts';
 import { openDatabase, sql, type Database } from '../src/db/client.ts';
@@ -40,6 +41,13 @@ function instrument(database: Database, log: StatementLog) {
   const session = (database.db as unknown as { session: { logger: DrizzleLogger; options: { logger?: DrizzleLogger } } }).session;
   session.logger = log;
   session.options.logger = log;
+  // Explicit transactions are marked in the recording (PGlite's BEGIN/COMMIT are not statements drizzle logs).
+  const db = database.db as unknown as { transaction: (...args: unknown[]) => unknown };
+  const transaction = db.transaction.bind(db);
+  db.transaction = (...args: unknown[]) => {
+    log.recording?.push('[transaction]');
+    return transaction(...args);
+  };
   // Named statements (the session lookup) bypass drizzle: count them too.
   const prepared = database.prepared.bind(database);
   database.prepared = (name, text, params) => {
@@ -59,16 +67,16 @@ async function main() {
   // through drizzle as Haven's routes query. The second runs it as a named statement, as the
   // session lookup does: the cheapest round trip there is.
   const extraRoutes: FastifyPluginAsync<{ app: App }> = async (server, { app }) => {
-    server.get(BASELINE_PATH, { config: { access: 'public' } }, async (_request, reply) => {
+    server.get(BASELINE_PATH, { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
       const rows = await app.database.rows<{ id: string }>(sql`SELECT id FROM users WHERE id = ${probeUserId}`);
       return reply.type('text/plain').send(rows.length === 1 ? 'ok' : 'missing');
     });
-    server.get(PREPARED_BASELINE_PATH, { config: { access: 'public' } }, async (_request, reply) => {
+    server.get(PREPARED_BASELINE_PATH, { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
       const rows = await app.database.prepared<{ id: string }>('bench_one_query', 'SELECT id FROM users WHERE id = $1', [probeUserId]);
       return reply.type('text/plain').send(rows.length === 1 ? 'ok' : 'missing');
     });
     // Diagnostic: the access layer (session lookup, Login Active, stage) and nothing else.
-    server.get(SIGNED_IN_PATH, { config: { access: 'signed-in' } }, async (_request, reply) => reply.type('text/plain').send('ok'));
+    server.get(SIGNED_IN_PATH, { config: { access: 'signed-in' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => reply.type('text/plain').send('ok'));
   };
 
   const config = loadConfig({
@@ -89,6 +97,13 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   };
 
+  // Peak resident memory, sampled: what a flood of logins costs in memory.
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 10);
+  sampler.unref();
+
   process.on('message', async (message: ParentMessage) => {
     if (message.type === 'record') {
       statements.recording = [];
@@ -99,6 +114,13 @@ async function main() {
     } else if (message.type === 'count') {
       const cpu = process.cpuUsage();
       send({ type: 'count', count: statements.count, cpuMicros: cpu.user + cpu.system });
+    } else if (message.type === 'memory-reset') {
+      peakRss = process.memoryUsage.rss();
+      send({ type: 'memory', rss: peakRss, peakRss });
+    } else if (message.type === 'memory') {
+      const rss = process.memoryUsage.rss();
+      peakRss = Math.max(peakRss, rss);
+      send({ type: 'memory', rss, peakRss });
     } else if (message.type === 'throttle') {
       const rows = await haven!.app.database.rows<{ key: string; failures: number; next_at: string | Date }>(
         sql`SELECT key, failures, next_at FROM login_throttle WHERE key IN (${sql.join(message.keys.map((k) => sql`${k}`), sql`, `)}) ORDER BY key`,

@@ -156,3 +156,13 @@ function pglitePrepared(client: PGlite): Database['prepared'] {
 }
 
 export { sql };
+
+/** Whether the database answers (/readyz). */
+export async function isDatabaseReady(database: Database): Promise<boolean> {
+  try {
+    await database.rows(sql`SELECT 1`);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -13,9 +13,7 @@ import { safeRedirectPath } from '../security/redirect.ts';
 import { isMfaMethod } from '../security/site-settings.ts';
 import { offeredMethods } from '../security/mfa.ts';
 import { unsealForSession } from '../security/session-sealing.ts';
-import { hashToken } from '../security/tokens.ts';
 import { getSiteSettings } from '../settings/service.ts';
-import { continueLogin } from '../auth/steps.ts';
 import { pageForStep, tooManyAttempts } from '../auth/routes.tsx';
 import { mayManageAccountsWithRole } from '../users/service.ts';
 import { refuseToManage } from '../users/routes.tsx';
@@ -27,13 +25,13 @@ import {
   checkUserCode,
   confirmEnrolmentCode,
   currentMethod,
-  issueRecoveryCodes,
+  completeSecondFactor,
   mfaState,
   otpauthUri,
   pendingEnrolment,
   RECOVERY_CODES_SEAL,
   recoveryCodeCounts,
-  rememberDevice,
+  replaceRecoveryCodes,
   resendCode,
   startEnrolment,
   usableEmailCode,
@@ -103,18 +101,9 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   const enrolment = { access: 'mfa-enrolment' as const };
   const signedIn = { access: 'signed-in' as const };
 
-  /**
-   * A second factor was just proved (the code step, or an enrolment), in `tx`: this device is
-   * remembered for 24 hours, and the login goes on from `done` with a new session id (a
-   * privilege change). After an enrolment the new recovery codes wait, sealed, in the new session.
-   */
-  async function afterSecondFactor(tx: Tx, request: FastifyRequest, done: 'mfa' | 'mfa_enrol' | 'full', withRecoveryCodes: boolean) {
-    const session = request.session!;
-    const secret = await rememberDevice(app, tx, session.user.id);
-    const continued = await continueLogin(app, tx, { userId: session.user.id, done, previousSessionId: session.id, client: clientOf(request), proved: true });
-    if (withRecoveryCodes) await issueRecoveryCodes(app, tx, mfaUserOf(session), { id: hashToken(continued.sessionToken), token: continued.sessionToken });
-    return { secret, ...continued };
-  }
+  /** A second factor was just proved, in `tx`: the login goes on (mfa/service.ts `completeSecondFactor`). */
+  const afterSecondFactor = (tx: Tx, request: FastifyRequest, done: 'mfa' | 'mfa_enrol' | 'full', withRecoveryCodes: boolean) =>
+    completeSecondFactor(app, tx, { session: request.session!, done, client: clientOf(request), withRecoveryCodes });
 
   function setLoginCookies(reply: FastifyReply, result: { secret: string; sessionToken: string }) {
     setSessionCookie(reply, result.sessionToken);
@@ -170,7 +159,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const session = request.session!;
     const outcome = await verifyPasskey(app, { sessionId: session.id, user: mfaUserOf(session), response: request.body as never, ip: request.ip, purpose: 'login' });
     if (!outcome.ok) return reply.code(400).send({ error: outcome.error });
-    const result = await app.db.transaction((tx) => afterSecondFactor(tx, request, 'mfa', false));
+    const result = await completeSecondFactor(app, null, { session, done: 'mfa', client: clientOf(request), withRecoveryCodes: false });
     setLoginCookies(reply, result);
     return reply.send({ redirect: pageForStep(result.step, request.query.next) });
   });
@@ -345,7 +334,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     if (!mayChangeMfa(app, session)) return sendToReauthentication(request, reply, '/mfa/recovery-codes');
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
-    await app.db.transaction((tx) => issueRecoveryCodes(app, tx, mfaUserOf(session), { id: session.id, token: cookieToken(request) }));
+    await replaceRecoveryCodes(app, mfaUserOf(session), { id: session.id, token: cookieToken(request) });
     return reply.redirect('/mfa/recovery-codes', 303);
   });
 

@@ -25,6 +25,7 @@ import { isMfaMethod, type MfaMethod } from '../security/site-settings.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { sealForSession } from '../security/session-sealing.ts';
 import { putSessionValue } from '../sessions/service.ts';
+import { continueLogin, type ContinuedLogin } from '../auth/steps.ts';
 
 /** Codes are stored bound to their user: a code issued to one user is worthless to another. */
 const codeHash = (userId: string, code: string) => hashToken(`${userId}:${normalizeCode(code)}`);
@@ -273,6 +274,32 @@ export async function checkUserCode<T>(
     if (turn.failures >= CODE_WARNING_AFTER_FAILURES) await warnOwnerOfCodeGuessing(app, input.userId, input.ip);
     return failed();
   });
+}
+
+// ---- After a second factor ----------------------------------------------------------------
+
+/**
+ * A second factor was just proved (the code step, or an enrolment), in `tx` (or a transaction
+ * of its own): this device is remembered for 24 hours, and the login goes on from `done` with
+ * a new session id (a privilege change). After an enrolment the new recovery codes wait,
+ * sealed, in the new session, to be shown once.
+ */
+export async function completeSecondFactor(
+  app: App,
+  tx: Tx | null,
+  input: { session: { id: string; user: MfaUser }; done: 'mfa' | 'mfa_enrol' | 'full'; client: { ip: string; userAgent?: string }; withRecoveryCodes: boolean },
+): Promise<ContinuedLogin & { secret: string }> {
+  if (!tx) return app.db.transaction((t) => completeSecondFactor(app, t, input));
+  const { session } = input;
+  const secret = await rememberDevice(app, tx, session.user.id);
+  const continued = await continueLogin(app, tx, { userId: session.user.id, done: input.done, previousSessionId: session.id, client: input.client, proved: true });
+  if (input.withRecoveryCodes) await issueRecoveryCodes(app, tx, session.user, { id: hashToken(continued.sessionToken), token: continued.sessionToken });
+  return { secret, ...continued };
+}
+
+/** "Make new codes": the old ones stop working; the new ones wait, sealed, in this session. */
+export async function replaceRecoveryCodes(app: App, user: MfaUser, session: { id: string; token: string }): Promise<void> {
+  await app.db.transaction((tx) => issueRecoveryCodes(app, tx, user, session));
 }
 
 // ---- Remembered devices (cookie mfa_daily_secret_key) -----------------------------------

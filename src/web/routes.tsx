@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { sql } from 'drizzle-orm';
+import { isDatabaseReady } from '../db/client.ts';
 import type { HavenRoutes } from './plugin.ts';
 import { NO_QUERY } from './input.ts';
 import { Layout } from './layout.tsx';
@@ -36,12 +36,8 @@ export const webRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/healthz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => reply.type('text/plain').send('ok'));
 
   server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
-    try {
-      await app.database.rows(sql`SELECT 1`);
-      return reply.type('text/plain').send('ready');
-    } catch {
-      return reply.code(503).type('text/plain').send('database unavailable');
-    }
+    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send('ready');
+    return reply.code(503).type('text/plain').send('database unavailable');
   });
 
   server.get('/', { config: { access: 'signed-in' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
