@@ -5,8 +5,10 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
 import { COOKIE_OPTIONS, CSRF_COOKIE } from './web/cookies.ts';
+import { PERMISSIONS_POLICY } from './web/permissions-policy.ts';
+export { PERMISSIONS_POLICY };
 import { registerContentSecurityPolicy } from './web/content-security-policy.ts';
-import { registerErrorHandling } from './web/errors.tsx';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './web/errors.tsx';
 import { assertInputDeclared, parseUrlEncoded, validatorCompiler } from './web/input.ts';
 import { serializerCompiler } from 'fastify-type-provider-zod';
 import { webRoutes } from './web/routes.tsx';
@@ -20,32 +22,10 @@ import { mailRoutes } from './mail/routes.tsx';
 import { mfaRoutes } from './mfa/routes.tsx';
 import { reportRoutes } from './reports/routes.tsx';
 import { preferencesRoutes } from './preferences/routes.tsx';
+import { dashboardRoutes } from './dashboard/routes.tsx';
 
 export { CSRF_COOKIE } from './web/cookies.ts';
 
-export const PERMISSIONS_POLICY = [
-  'accelerometer=()',
-  'ambient-light-sensor=()',
-  'autoplay=()',
-  'bluetooth=()',
-  'camera=()',
-  'display-capture=()',
-  'encrypted-media=()',
-  'geolocation=()',
-  'gyroscope=()',
-  'hid=()',
-  'magnetometer=()',
-  'microphone=()',
-  'midi=()',
-  'payment=()',
-  'screen-wake-lock=()',
-  'serial=()',
-  'usb=()',
-  'xr-spatial-tracking=()',
-  'clipboard-write=(self)',
-  'publickey-credentials-create=(self)',
-  'publickey-credentials-get=(self)',
-].join(', ');
 
 export interface ServerOptions {
   https?: { key: string; cert: string } & Record<string, unknown>;
@@ -61,6 +41,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: app.config.trustProxy.length ? app.config.trustProxy : false,
     bodyLimit: 1_048_576,
+    // The few errors Fastify answers before any hook runs get Haven's own pages (web/errors.tsx).
+    frameworkErrors,
+    clientErrorHandler,
     // Query strings are decoded like form bodies: strictly, so that undecodable bytes are seen.
     routerOptions: { querystringParser: parseUrlEncoded },
     ...(options.https ? { https: options.https } : {}),
@@ -116,6 +99,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(mfaRoutes, { app });
   await server.register(reportRoutes, { app });
   await server.register(preferencesRoutes, { app });
+  await server.register(dashboardRoutes, { app });
   if (options.extraRoutes) await server.register(options.extraRoutes, { app });
   return server;
 }

@@ -1,4 +1,4 @@
-import { asc, desc, eq, gt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
 import { auditHead, auditLog } from '../db/schema.ts';
@@ -26,7 +26,7 @@ export interface AuditEvent {
  * concurrent appenders on any instance wait, and PostgreSQL gives the waiter the head as the
  * first one left it), then the entry is inserted and the head takes its hash.
  */
-async function append(tx: Tx, at: Date, event: AuditEvent): Promise<void> {
+async function append(tx: Tx, at: Date, event: AuditEvent): Promise<number> {
   const [head] = await tx
     .update(auditHead)
     .set({ seq: sql`${auditHead.seq} + 1` })
@@ -52,16 +52,17 @@ async function append(tx: Tx, at: Date, event: AuditEvent): Promise<void> {
     INSERT INTO audit_log (seq, at, actor_id, actor_login, action, target, ip, details, prev_hash, hash)
     VALUES (${content.seq}, ${at.toISOString()}, ${content.actorId}, ${content.actorLogin}, ${content.action}, ${content.target}, ${content.ip},
             ${content.details === null ? null : JSON.stringify(content.details)}::jsonb, ${head.prevHash}, ${hash})`);
+  return content.seq;
 }
 
 /**
  * Appends an event to the hash-chained audit log. Pass `tx` to make the entry part of the
- * change it records: then neither is saved without the other.
+ * change it records: then neither is saved without the other. Gives the entry's number (`seq`).
  */
-export async function recordAudit(app: App, event: AuditEvent, tx?: Tx): Promise<void> {
+export async function recordAudit(app: App, event: AuditEvent, tx?: Tx): Promise<number> {
   const at = app.clock.now();
   if (tx) return append(tx, at, event);
-  await app.db.transaction((t) => append(t, at, event));
+  return app.db.transaction((t) => append(t, at, event));
 }
 
 export interface AuditVerification {
@@ -87,10 +88,123 @@ export async function verifyAuditChain(app: App): Promise<AuditVerification> {
   return { entries, lastHash, problem: findChainBreak(all) };
 }
 
-export async function listAudit(app: App, options: { limit: number; beforeSeq?: number; action?: string }) {
-  const conditions = [];
-  if (options.beforeSeq) conditions.push(sql`${auditLog.seq} < ${options.beforeSeq}`);
-  if (options.action) conditions.push(sql`${auditLog.action} LIKE ${options.action.replace(/[%_\\]/g, '\\$&') + '%'}`);
-  const where = conditions.length ? sql.join(conditions, sql` AND `) : undefined;
-  return app.db.select().from(auditLog).where(where).orderBy(desc(auditLog.seq)).limit(options.limit);
+/** Entries on one page of Admin > Audit. */
+export const AUDIT_PAGE_SIZE = 50;
+
+/** An entry as the Audit page shows it (the hashes stay in the database). */
+export interface AuditEntry {
+  seq: number;
+  at: Date;
+  actorId: string | null;
+  actorLogin: string | null;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  details: unknown;
+}
+
+/** What the Audit page narrows the log to; every field already validated (audit/filters.ts). */
+export interface AuditFilters {
+  /** A login (or role name): entries it did, or that were done to it. Case-insensitive, exact. */
+  user?: string;
+  /** An action (`login.failure`), or a group of actions by prefix (`login.`). */
+  action?: string;
+  /** First and last day (UTC), `YYYY-MM-DD`, both included. */
+  from?: string;
+  to?: string;
+}
+
+export interface AuditPageRequest {
+  filters: AuditFilters;
+  /** Entries older than this number (the "Older" link)… */
+  before?: number;
+  /** …or newer than this one (the "Newer" link); never both. */
+  after?: number;
+  limit: number;
+}
+
+export interface AuditListPage {
+  /** Newest first. */
+  entries: AuditEntry[];
+  /** `before` for the "Older" link, when older entries match. */
+  older?: number;
+  /** `after` for the "Newer" link, when newer entries match. */
+  newer?: number;
+}
+
+const entryColumns = {
+  seq: auditLog.seq,
+  at: auditLog.at,
+  actorId: auditLog.actorId,
+  actorLogin: auditLog.actorLogin,
+  action: auditLog.action,
+  target: auditLog.target,
+  ip: auditLog.ip,
+  details: auditLog.details,
+};
+
+const DAY_MS = 86_400_000;
+const likePrefix = (text: string) => `${text.replace(/[%_\\]/g, '\\$&')}%`;
+
+function filterConditions(filters: AuditFilters): SQL[] {
+  const conditions: SQL[] = [];
+  if (filters.user) {
+    const who = filters.user.toLowerCase();
+    conditions.push(sql`(lower(${auditLog.actorLogin}) = ${who} OR lower(${auditLog.target}) = ${who})`);
+  }
+  if (filters.action) {
+    conditions.push(filters.action.endsWith('.') ? sql`${auditLog.action} LIKE ${likePrefix(filters.action)}` : eq(auditLog.action, filters.action));
+  }
+  if (filters.from) conditions.push(gte(auditLog.at, new Date(`${filters.from}T00:00:00Z`)));
+  if (filters.to) {
+    // The day after the last day is the bound; after 9999-12-31 there is none (nor a timestamp PostgreSQL reads).
+    const end = new Date(new Date(`${filters.to}T00:00:00Z`).getTime() + DAY_MS);
+    if (end.getUTCFullYear() <= 9999) conditions.push(lt(auditLog.at, end));
+  }
+  return conditions;
+}
+
+/**
+ * One page of the log, newest first, by keyset on `seq` (the primary key): `WHERE seq < before
+ * ORDER BY seq DESC LIMIT n + 1`, or `seq > after` ascending for the page before. Never a count,
+ * never an OFFSET, never more than n + 1 rows: unfiltered, a page reads the same few index
+ * entries however long the log grows; a filter walks back along the key until it has its rows.
+ * Whether there is a page on the other side is one more `LIMIT 1` look-up on the same key.
+ */
+export async function listAudit(app: App, request: AuditPageRequest): Promise<AuditListPage> {
+  const limit = Math.min(Math.max(Math.trunc(request.limit), 1), 500);
+  const base = filterConditions(request.filters);
+  const where = (...more: SQL[]) => and(...base, ...more);
+  const anyWhere = async (condition: SQL) => (await app.db.select({ seq: auditLog.seq }).from(auditLog).where(where(condition)).limit(1)).length > 0;
+
+  if (request.after !== undefined) {
+    const rows = await app.db.select(entryColumns).from(auditLog).where(where(gt(auditLog.seq, request.after))).orderBy(asc(auditLog.seq)).limit(limit + 1);
+    const entries = rows.slice(0, limit).reverse();
+    const bottom = Math.min(entries.at(-1)?.seq ?? request.after + 1, Number.MAX_SAFE_INTEGER);
+    return {
+      entries,
+      newer: rows.length > limit ? entries[0]!.seq : undefined,
+      older: (await anyWhere(lt(auditLog.seq, bottom))) ? bottom : undefined,
+    };
+  }
+  const rows = await app.db
+    .select(entryColumns)
+    .from(auditLog)
+    .where(where(...(request.before !== undefined ? [lt(auditLog.seq, request.before)] : [])))
+    .orderBy(desc(auditLog.seq))
+    .limit(limit + 1);
+  const entries = rows.slice(0, limit);
+  let newer: number | undefined;
+  if (request.before !== undefined) {
+    const top = entries[0]?.seq ?? request.before - 1;
+    if (await anyWhere(gt(auditLog.seq, top))) newer = top;
+  }
+  return { entries, older: rows.length > limit ? entries.at(-1)!.seq : undefined, newer };
+}
+
+/** One entry by its number. */
+export async function getAuditEntry(app: App, seq: number): Promise<AuditEntry | undefined> {
+  if (!Number.isSafeInteger(seq) || seq < 1) return undefined;
+  const [row] = await app.db.select(entryColumns).from(auditLog).where(eq(auditLog.seq, seq));
+  return row;
 }

@@ -142,7 +142,7 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
         return passwordPage(request, reply, result.errors, 400);
       }
       setSessionCookie(reply, result.sessionToken);
-      return reply.redirect(pageForStep(result.step, '/'), 303);
+      return reply.redirect(pageForStep(result.step, '/?done=password-changed'), 303);
     },
   );
 };

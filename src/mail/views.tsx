@@ -1,4 +1,4 @@
-import { Csrf, FormError, Layout, type PageContext } from '../web/layout.tsx';
+import { Csrf, Field, FormError, Layout, Notice, plural, TableScroll, type PageContext } from '../web/layout.tsx';
 import { MAIL_PAGE_SIZE, type MailFilters, type MailListRow, type MailStatus } from './service.ts';
 
 const TABS: { status: MailStatus | undefined; label: string }[] = [
@@ -7,6 +7,8 @@ const TABS: { status: MailStatus | undefined; label: string }[] = [
   { status: 'sent', label: 'Sent' },
   { status: 'failed', label: 'Failed' },
 ];
+
+const STATUS_BADGE: Record<string, string> = { queued: 'badge-wait', sent: 'badge-good', failed: 'badge-bad' };
 
 const when = (d: Date | null) => (d ? d.toISOString().replace('T', ' ').slice(0, 16) : '');
 
@@ -17,31 +19,6 @@ function tabHref(filters: MailFilters, status: MailStatus | undefined): string {
   for (const key of ['subject', 'recipient', 'from', 'to'] as const) if (filters[key]) params.set(key, filters[key]);
   const query = params.toString();
   return query ? `/mail/queue?${query}` : '/mail/queue';
-}
-
-/** A filter input with its error beside it (role="alert"); `date` inputs send YYYY-MM-DD. */
-function FilterField({ name, label, type, value, error, placeholder }: { name: string; label: string; type: 'text' | 'date'; value: string; error?: string; placeholder?: string }) {
-  const errorId = `${name}-error`;
-  return (
-    <label>
-      {label}
-      <input
-        {...({
-          name,
-          type,
-          value,
-          placeholder,
-          'aria-invalid': error ? 'true' : undefined,
-          'aria-describedby': error ? errorId : undefined,
-        } as Record<string, unknown>)}
-      />
-      {error && (
-        <small id={errorId} role="alert" class="field-error">
-          {error}
-        </small>
-      )}
-    </label>
-  );
 }
 
 export function MailQueuePage({
@@ -60,10 +37,11 @@ export function MailQueuePage({
   counts: Record<MailStatus, number> | null;
   retried: boolean;
 }) {
+  const filtered = Boolean(filters.subject || filters.recipient || filters.from || filters.to);
   return (
-    <Layout title="List Sent Mail" ctx={ctx}>
-      {retried && <p role="status">The message is queued again and will be sent shortly.</p>}
-      <nav aria-label="Mail status">
+    <Layout title="Mail queue" ctx={ctx} subtitle="List Sent Mail: every message Haven has queued, sent or given up on.">
+      {retried && <Notice>The message is queued again and will be sent shortly.</Notice>}
+      <nav aria-label="Mail status" class="tabs">
         <ul>
           {TABS.map((tab) => {
             const label = counts && tab.status ? `${tab.label} (${counts[tab.status]})` : tab.label;
@@ -77,58 +55,81 @@ export function MailQueuePage({
           })}
         </ul>
       </nav>
-      <form method="get" action="/mail/queue" role="search">
-        {filters.status && <input type="hidden" name="status" value={filters.status} />}
-        <FormError message={errors.status} />
-        <div class="grid">
-          <FilterField name="subject" label="Subject contains" type="text" value={filters.subject} error={errors.subject} placeholder="e.g. verification code" />
-          <FilterField name="recipient" label="Recipient contains" type="text" value={filters.recipient} error={errors.recipient} />
-          <FilterField name="from" label="Queued from (UTC)" type="date" value={filters.from} error={errors.from} />
-          <FilterField name="to" label="Queued to (UTC)" type="date" value={filters.to} error={errors.to} />
-        </div>
-        <button type="submit">Filter</button>
-      </form>
+      <search aria-labelledby="mail-filter-title">
+        <form method="get" action="/mail/queue" class="filter-form">
+          <h2 id="mail-filter-title" class="filter-title">
+            Filter
+          </h2>
+          {filters.status && <input type="hidden" name="status" value={filters.status} />}
+          <FormError message={errors.status} />
+          <div class="filter-grid">
+            <Field name="subject" label="Subject contains" value={filters.subject} error={errors.subject} placeholder="e.g. verification code" />
+            <Field name="recipient" label="Recipient contains" value={filters.recipient} error={errors.recipient} />
+            <Field name="from" label="Queued from (UTC)" type="date" value={filters.from} error={errors.from} />
+            <Field name="to" label="Queued to (UTC)" type="date" value={filters.to} error={errors.to} />
+          </div>
+          <div class="form-actions">
+            <button type="submit">Filter</button>
+            {filtered && <a href={tabHref({ ...filters, subject: '', recipient: '', from: '', to: '' }, filters.status)}>Clear the filter</a>}
+          </div>
+        </form>
+      </search>
       {counts && (
         <>
-          <table>
-            <thead>
-              <tr>
-                <th>Queued (UTC)</th>
-                <th>Recipient</th>
-                <th>Subject</th>
-                <th>Status</th>
-                <th>Attempts</th>
-                <th>Next attempt</th>
-                <th>Sent (UTC)</th>
-                <th>Last error</th>
-                <th></th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.map((m) => (
-                <tr>
-                  <td>{when(m.createdAt)}</td>
-                  <td>{m.toAddress}</td>
-                  <td>{m.subject}</td>
-                  <td>{m.status}</td>
-                  <td>{m.attempts}</td>
-                  <td>{m.status === 'queued' ? when(m.nextAttemptAt) : ''}</td>
-                  <td>{when(m.sentAt)}</td>
-                  <td>{m.lastError ?? ''}</td>
-                  <td>
-                    {m.status === 'failed' && (
-                      <form method="post" action={`/mail/queue/${m.id}/retry`} class="inline-form">
-                        <Csrf token={ctx.csrfToken} />
-                        <button type="submit" class="secondary">Retry</button>
-                      </form>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          {rows.length === 0 && <p>No messages match.</p>}
-          {rows.length === MAIL_PAGE_SIZE && <p>Showing the newest {MAIL_PAGE_SIZE} messages. Narrow the filter to see older ones.</p>}
+          <p class="muted">
+            {rows.length === MAIL_PAGE_SIZE
+              ? `Showing the newest ${plural(MAIL_PAGE_SIZE, 'message')}. Narrow the filter to see older ones.`
+              : rows.length === 0
+                ? 'No messages match.'
+                : `Showing ${plural(rows.length, 'message')}, newest first.`}
+          </p>
+          {rows.length > 0 && (
+            <TableScroll label="Mail messages">
+              <table class="mail-table">
+                <thead>
+                  <tr>
+                    <th scope="col">Queued (UTC)</th>
+                    <th scope="col">Recipient</th>
+                    <th scope="col">Subject</th>
+                    <th scope="col">Status</th>
+                    <th scope="col">Attempts</th>
+                    <th scope="col">Next attempt (UTC)</th>
+                    <th scope="col">Sent (UTC)</th>
+                    <th scope="col">Last error</th>
+                    <th scope="col">
+                      <span class="visually-hidden">Actions</span>
+                    </th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((m) => (
+                    <tr>
+                      <td class="cell-nowrap">{when(m.createdAt)}</td>
+                      <td>{m.toAddress}</td>
+                      <td>{m.subject}</td>
+                      <td>
+                        <span class={`badge ${STATUS_BADGE[m.status] ?? ''}`.trim()}>{m.status}</span>
+                      </td>
+                      <td>{m.attempts}</td>
+                      <td class="cell-nowrap">{m.status === 'queued' ? when(m.nextAttemptAt) : ''}</td>
+                      <td class="cell-nowrap">{when(m.sentAt)}</td>
+                      <td class="cell-wide">{m.lastError ?? ''}</td>
+                      <td>
+                        {m.status === 'failed' && (
+                          <form method="post" action={`/mail/queue/${m.id}/retry`} class="inline-form">
+                            <Csrf token={ctx.csrfToken} />
+                            <button type="submit" class="secondary">
+                              Retry
+                            </button>
+                          </form>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </TableScroll>
+          )}
         </>
       )}
     </Layout>

@@ -11,7 +11,8 @@ import { form, ID_PARAMS, line, NO_BODY, NO_QUERY, optional, query, redirectTarg
 import { setMfaDeviceCookie, setSessionCookie, SESSION_COOKIE } from '../web/cookies.ts';
 import { safeRedirectPath } from '../security/redirect.ts';
 import { isMfaMethod } from '../security/site-settings.ts';
-import { offeredMethods } from '../security/mfa.ts';
+import { availableMethods, preselectedMethod, usableMethods, type MethodAvailability } from '../security/mfa.ts';
+import type { SiteSettings } from '../security/site-settings.ts';
 import { unsealForSession } from '../security/session-sealing.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { pageForStep, tooManyAttempts } from '../auth/routes.tsx';
@@ -42,6 +43,7 @@ import {
 import { completeReauthentication, confirmCode, confirmPassword, mayChangeMfa, reauthStep } from './reauth.ts';
 import { authenticationOptions, completePasskeyRegistration, registrationOptions, verifyPasskey } from './passkeys.ts';
 import {
+  ADMIN_EMAIL_UNAVAILABLE,
   AdminSecurityPage,
   EnrolAppPage,
   EnrolChoosePage,
@@ -90,6 +92,29 @@ function sentNotice(query: { sent?: string; wait?: number; limit?: number }): st
   return undefined;
 }
 
+/** The QR code is drawn this wide at most, and at least QR_MIN_PX (DESIGN §1.3: scannable, not a wall). */
+const QR_MAX_PX = 256;
+const QR_MIN_PX = 200;
+const QR_MARGIN = 2;
+
+/**
+ * The QR code of an otpauth:// URI as an <img> source: an SVG (qrcode) with its width and height,
+ * in a data: URL (the CSP allows data: images; no markup is inlined into the page). Each module
+ * gets a whole number of pixels when that keeps the picture between QR_MIN_PX and QR_MAX_PX.
+ */
+export async function qrCodeImage(uri: string): Promise<{ src: string; size: number }> {
+  const modules = QRCode.create(uri, { errorCorrectionLevel: 'M' }).modules.size + 2 * QR_MARGIN;
+  const whole = Math.floor(QR_MAX_PX / modules) * modules;
+  const size = whole >= QR_MIN_PX ? whole : QR_MAX_PX;
+  const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: QR_MARGIN, width: size });
+  return { src: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`, size };
+}
+
+/** The notices of the recovery codes page (?done=), shown with the codes they are about. */
+const RECOVERY_NOTICES: Record<string, string> = {
+  'new-codes': 'New recovery codes made: the old ones no longer work.',
+};
+
 /** Where a session must go to re-authenticate before changing its MFA; JSON callers get 403. */
 function sendToReauthentication(request: FastifyRequest, reply: FastifyReply, next: string) {
   if (wantsJson(request)) return reply.code(403).send({ error: 'reauthentication_required', redirect: `/reauth?${new URLSearchParams({ next })}` });
@@ -100,6 +125,9 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   const challenge = { access: 'mfa-challenge' as const };
   const enrolment = { access: 'mfa-enrolment' as const };
   const signedIn = { access: 'signed-in' as const };
+  const mailConfigured = Boolean(app.config.smtpUrl);
+  /** The site's methods, each with whether it can be chosen now (e-mail needs a mail relay). */
+  const methodsOf = (settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_methods'>): MethodAvailability[] => availableMethods(settings, { mailConfigured });
 
   /** A second factor was just proved, in `tx`: the login goes on (mfa/service.ts `completeSecondFactor`). */
   const afterSecondFactor = (tx: Tx, request: FastifyRequest, done: 'mfa' | 'mfa_enrol' | 'full', withRecoveryCodes: boolean) =>
@@ -118,7 +146,15 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const emailCode = method === 'email' ? await usableEmailCode(app, session.user.id) : null;
     return sendPage(
       reply,
-      <MfaChallengePage ctx={pageContext(request, reply)} method={method} email={session.user.email} emailCode={emailCode} next={next} {...extra} />,
+      <MfaChallengePage
+        ctx={pageContext(request, reply)}
+        method={method}
+        email={session.user.email}
+        emailCode={emailCode}
+        mailConfigured={mailConfigured}
+        next={next}
+        {...extra}
+      />,
       status,
     );
   }
@@ -145,7 +181,8 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const session = request.session!;
     const next = request.body.next;
     const query = new URLSearchParams(next === '/' ? {} : { next });
-    if ((await currentMethod(app, session.user.id)) === 'email') {
+    // Without a mail relay no code can be sent: nothing is queued, and no "on its way" is said.
+    if (mailConfigured && (await currentMethod(app, session.user.id)) === 'email') {
       for (const [k, v] of Object.entries(sentQuery(await resendCode(app, mfaUserOf(session), 'login')))) query.set(k, v);
     }
     return reply.redirect(`/login/mfa?${query}`, 303);
@@ -170,7 +207,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const session = request.session!;
     const step = await reauthStep(app, session);
     const emailCode = step.step === 'factor' && step.method === 'email' ? await usableEmailCode(app, session.user.id) : null;
-    return sendPage(reply, <ReauthPage ctx={pageContext(request, reply)} step={step} next={next} email={session.user.email} emailCode={emailCode} {...extra} />, status);
+    return sendPage(reply, <ReauthPage ctx={pageContext(request, reply)} step={step} next={next} email={session.user.email} emailCode={emailCode} mailConfigured={mailConfigured} {...extra} />, status);
   }
 
   server.get('/reauth', { config: enrolment, schema: { querystring: query({ next: redirectTarget() }) } }, async (request, reply) => reauthPage(request, reply, request.query.next));
@@ -237,12 +274,13 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const state = await mfaState(app, session.user.id);
     if (state?.mfaEnabled) return reply.redirect('/preferences', 303);
     const pending = await pendingEnrolment(app, session.user.id);
-    const offered = offeredMethods(settings);
-    if (!pending || !offered.includes(pending.method)) return sendPage(reply, <EnrolChoosePage ctx={ctx} methods={offered} required={required} error={extra.error} />, status);
+    const methods = methodsOf(settings);
+    if (!pending || !usableMethods(methods).includes(pending.method)) {
+      return sendPage(reply, <EnrolChoosePage ctx={ctx} methods={methods} selected={preselectedMethod(methods)} required={required} error={extra.error} />, status);
+    }
     if (pending.method === 'app') {
-      const uri = otpauthUri(pending.totpSecret!, session.user.login);
-      const qrSvg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-      return sendPage(reply, <EnrolAppPage ctx={ctx} qrSvg={qrSvg} manualKey={pending.totpSecret!} required={required} error={extra.error} />, status);
+      const qr = await qrCodeImage(otpauthUri(pending.totpSecret!, session.user.login));
+      return sendPage(reply, <EnrolAppPage ctx={ctx} qr={qr} manualKey={pending.totpSecret!} required={required} error={extra.error} />, status);
     }
     if (pending.method === 'email') return sendPage(reply, <EnrolEmailPage ctx={ctx} email={session.user.email} required={required} {...extra} />, status);
     return sendPage(reply, <EnrolPasskeyPage ctx={ctx} required={required} error={extra.error} />, status);
@@ -258,13 +296,15 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const session = request.session!;
     if (!mayChangeMfa(app, session)) return sendToReauthentication(request, reply, '/mfa/enrol');
     const method = request.body.method;
-    const offered = offeredMethods(await getSiteSettings(app));
-    if (!isMfaMethod(method) || !offered.includes(method)) {
-      return enrolmentPage(request, reply, { error: offered.length ? `Choose one of: ${offered.join(', ')}.` : 'No method is offered.' }, 400);
+    const methods = methodsOf(await getSiteSettings(app));
+    const choice = isMfaMethod(method) ? methods.find((m) => m.method === method) : undefined;
+    if (!choice?.available) {
+      const error = choice?.reason ?? (!methods.length ? 'No method is offered.' : method ? 'Choose one of the methods listed.' : 'Choose a method.');
+      return enrolmentPage(request, reply, { error }, 400);
     }
     const state = await mfaState(app, session.user.id);
     if (state?.mfaEnabled) return reply.redirect('/preferences', 303);
-    await startEnrolment(app, mfaUserOf(session), method);
+    await startEnrolment(app, mfaUserOf(session), choice.method);
     return reply.redirect('/mfa/enrol', 303);
   });
 
@@ -284,7 +324,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
 
   server.post('/mfa/enrol/resend', { config: enrolment, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const pending = await pendingEnrolment(app, request.session!.user.id);
-    if (pending?.method !== 'email') return reply.redirect('/mfa/enrol', 303);
+    if (pending?.method !== 'email' || !mailConfigured) return reply.redirect('/mfa/enrol', 303);
     const outcome = await resendCode(app, mfaUserOf(request.session!), 'enrol');
     return reply.redirect(`/mfa/enrol?${new URLSearchParams(sentQuery(outcome))}`, 303);
   });
@@ -318,7 +358,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   // New codes are made by a POST (an enrolment, or "make new codes") and wait, sealed, in the
   // session; this page takes them (read and cleared at once) and shows them, once. Opening it
   // again, or from another request racing this one, shows only how many are left.
-  server.get('/mfa/recovery-codes', { config: signedIn, schema: { querystring: NO_QUERY } }, async (request, reply) => {
+  server.get('/mfa/recovery-codes', { config: signedIn, schema: { querystring: query({ done: z.string().max(20).optional() }) } }, async (request, reply) => {
     const session = request.session!;
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
@@ -326,7 +366,14 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const opened = sealed ? unsealForSession(cookieToken(request), RECOVERY_CODES_SEAL, sealed) : null;
     const codes = opened ? opened.split('\n') : null;
     const counts = codes ? null : await recoveryCodeCounts(app, session.user.id);
-    return sendPage(reply, <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={codes ? codes.length : counts!.unused} />);
+    const done = request.query.done;
+    // Codes just made: by an enrolment (MFA has just been turned on), or by "Make ten new codes".
+    const notice = !codes ? undefined : done && Object.hasOwn(RECOVERY_NOTICES, done) ? RECOVERY_NOTICES[done] : 'Multifactor authentication is on.';
+    const account = { login: session.user.login, site: app.config.baseUrl, madeAt: app.clock.now() };
+    return sendPage(
+      reply,
+      <RecoveryCodesPage ctx={pageContext(request, reply)} codes={codes} unused={codes ? codes.length : counts!.unused} notice={notice} account={account} />,
+    );
   });
 
   server.post('/mfa/recovery-codes', { config: signedIn, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
@@ -335,7 +382,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
     await replaceRecoveryCodes(app, mfaUserOf(session), { id: session.id, token: cookieToken(request) });
-    return reply.redirect('/mfa/recovery-codes', 303);
+    return reply.redirect('/mfa/recovery-codes?done=new-codes', 303);
   });
 
   // ---- Administrator-only security form ------------------------------------------------
@@ -350,7 +397,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const settings = await getSiteSettings(app);
     return sendPage(
       reply,
-      <AdminSecurityPage ctx={pageContext(request, reply)} user={{ ...user, roleName: role?.name ?? '' }} state={state} methods={offeredMethods(settings)} {...extra} />,
+      <AdminSecurityPage ctx={pageContext(request, reply)} user={{ ...user, roleName: role?.name ?? '' }} state={state} methods={methodsOf(settings)} {...extra} />,
       status,
     );
   }
@@ -372,9 +419,14 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
       if (!target) return sendErrorPage(request, reply, 404, 'Not found', 'There is no such user.');
       if (!(await mayManageAccountsWithRole(app, session.user, await getRole(app, target.roleId)))) return refuseToManage(request, reply);
       let action: AdminMfaAction | null = null;
+      let error = 'Unknown action.';
       if (kind === 'disable' || kind === 'require_enrolment') action = { kind };
-      else if (kind === 'change_method' && isMfaMethod(method) && offeredMethods(await getSiteSettings(app)).includes(method)) action = { kind, method };
-      if (!action) return adminPage(request, reply, { error: kind === 'change_method' ? 'Choose a method the site offers.' : 'Unknown action.' }, 400);
+      else if (kind === 'change_method') {
+        const choice = isMfaMethod(method) ? methodsOf(await getSiteSettings(app)).find((m) => m.method === method) : undefined;
+        if (choice?.available) action = { kind, method: choice.method };
+        else error = choice?.method === 'email' ? ADMIN_EMAIL_UNAVAILABLE : (choice?.reason ?? 'Choose a method the site offers.');
+      }
+      if (!action) return adminPage(request, reply, { error }, 400);
       const done = await applyAdminMfaAction(app, request.params.id, action, { actor: session.user, ip: request.ip });
       if (!done) return sendErrorPage(request, reply, 404, 'Not found', 'There is no such user.');
       return reply.redirect(`/admin/users/${request.params.id}/security?done=1`, 303);

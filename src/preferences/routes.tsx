@@ -21,7 +21,7 @@ export const preferencesRoutes: HavenRoutes = async (server, { app }) => {
     if (!prefs) return reply.callNotFound();
     const done = request.query.done;
     const notice = done && Object.hasOwn(NOTICES, done) ? NOTICES[done] : undefined;
-    return sendPage(reply, <PreferencesPage ctx={pageContext(request, reply)} state={prefs.mfa} offered={prefs.offered} mayDisable={prefs.mayDisableMfa} notice={notice} />);
+    return sendPage(reply, <PreferencesPage ctx={pageContext(request, reply)} state={prefs.mfa} methods={prefs.methods} mayDisable={prefs.mayDisableMfa} notice={notice} />);
   });
 
   // Actions > Disable MFA: only with a re-authentication of the last five minutes.

@@ -1,14 +1,13 @@
 import type { App } from '../context.ts';
 import type { SessionContext } from '../sessions/service.ts';
 import { getSiteSettings } from '../settings/service.ts';
-import { mayDisableOwnMfa, offeredMethods } from '../security/mfa.ts';
+import { availableMethods, mayDisableOwnMfa, type MethodAvailability } from '../security/mfa.ts';
 import { mfaState, type MfaState } from '../mfa/service.ts';
-import type { MfaMethod } from '../security/site-settings.ts';
 
 export interface Preferences {
   mfa: MfaState;
-  /** The methods the site offers, for "Enable MFA". */
-  offered: MfaMethod[];
+  /** The methods the site offers for "Enable MFA", each with whether it can be chosen now. */
+  methods: MethodAvailability[];
   /** Whether the user may turn their own MFA off (not when their role requires it). */
   mayDisableMfa: boolean;
 }
@@ -19,7 +18,7 @@ export async function preferencesOf(app: App, session: SessionContext): Promise<
   if (!mfa) return null;
   return {
     mfa,
-    offered: offeredMethods(settings),
+    methods: availableMethods(settings, { mailConfigured: Boolean(app.config.smtpUrl) }),
     mayDisableMfa: mayDisableOwnMfa(settings, { roleName: session.user.roleName, permissions: session.permissions }),
   };
 }

@@ -1,18 +1,19 @@
-import { Layout, type PageContext } from '../web/layout.tsx';
+import { Layout, plural, TableScroll, type PageContext } from '../web/layout.tsx';
 import { USER_REPORT_COLUMNS, userReportCells, type UserReportRow } from './service.ts';
 
 export function UserReportPage({ ctx, rows }: { ctx: PageContext; rows: UserReportRow[] }) {
   return (
-    <Layout title="Users Report" ctx={ctx}>
-      <p>
-        Every account, whether it may sign in, and its multi-factor authentication. {rows.length} {rows.length === 1 ? 'user' : 'users'}.
-      </p>
-      <p>
+    <Layout
+      title="Users Report"
+      ctx={ctx}
+      subtitle={`Every account, whether it may log in, and its multifactor authentication: ${plural(rows.length, 'user')}.`}
+      actions={
         <a href="/reports/users?format=csv" role="button">
           Export CSV
         </a>
-      </p>
-      <figure>
+      }
+    >
+      <TableScroll label="Users report">
         <table id="users-report">
           <thead>
             <tr>
@@ -31,7 +32,7 @@ export function UserReportPage({ ctx, rows }: { ctx: PageContext; rows: UserRepo
             ))}
           </tbody>
         </table>
-      </figure>
+      </TableScroll>
     </Layout>
   );
 }

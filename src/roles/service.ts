@@ -2,7 +2,8 @@ import { asc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { roles, users } from '../db/schema.ts';
 import { isPermission, mayManageRole, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
-import { recordAudit, type Actor } from '../audit/service.ts';
+import { getAuditEntry, recordAudit, type Actor } from '../audit/service.ts';
+import { describePermissionChanges, permissionChanges, type PermissionSetPair } from './changes.ts';
 import type { Db } from '../db/client.ts';
 import { TEXT_PROBLEM_MESSAGES, textProblem, truncateCodePoints } from '../security/text.ts';
 
@@ -36,7 +37,8 @@ export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
-export type RoleUpdateResult = { ok: true } | { ok: false; error: string };
+/** `entry`: the audit entry that records the change; absent when nothing changed (nothing is written). */
+export type RoleUpdateResult = { ok: true; entry?: number } | { ok: false; error: string };
 
 // Permissions an administrator may not take from their own role: they would lock themselves
 // out of undoing the change.
@@ -80,9 +82,14 @@ export async function updateRolePermissions(
     if (lost.length) return { ok: false, error: `You cannot remove ${lost.join(', ')} from your own role.` };
   }
   const after = { internal: normalizeSet(internal), external: normalizeSet(external) };
-  await app.db.transaction(async (tx) => {
+  const same = (stored: readonly string[], next: string[]) => {
+    const was = normalizeSet([...stored]);
+    return was.length === next.length && was.every((p, i) => p === next[i]);
+  };
+  if (same(role.internalPermissions, after.internal) && same(role.externalPermissions, after.external)) return { ok: true };
+  const entry = await app.db.transaction(async (tx) => {
     await tx.update(roles).set({ internalPermissions: after.internal, externalPermissions: after.external }).where(eq(roles.id, roleId));
-    await recordAudit(
+    return recordAudit(
       app,
       {
         action: 'role.permissions_changed',
@@ -94,7 +101,7 @@ export async function updateRolePermissions(
       tx,
     );
   });
-  return { ok: true };
+  return { ok: true, entry };
 }
 
 export async function createRole(app: App, name: string, actor: Actor, ip: string | null): Promise<{ ok: true; id: string } | { ok: false; error: string }> {
@@ -111,6 +118,32 @@ export async function createRole(app: App, name: string, actor: Actor, ip: strin
     return row!.id;
   });
   return { ok: true, id };
+}
+
+/**
+ * What the Roles page says after a save: "Attorney: added Audit log (internal); removed Intake
+ * (external)." The change is read back from its audit entry, and only if that entry records a
+ * change of this role by this administrator, so a crafted link cannot make the page claim a
+ * change that did not happen.
+ */
+export async function savedRoleMessage(
+  app: App,
+  input: { roleId: string; entry?: number; created?: boolean; unchanged?: boolean; actorId: string },
+): Promise<string | undefined> {
+  const role = await getRole(app, input.roleId);
+  if (!role) return undefined;
+  if (input.created) return `Created role ${role.name}. It has no permissions yet: choose them below.`;
+  if (input.unchanged) return `${role.name}: nothing changed.`;
+  if (input.entry !== undefined) {
+    const entry = await getAuditEntry(app, input.entry);
+    const details = entry?.details as { before?: Partial<PermissionSetPair>; after?: Partial<PermissionSetPair> } | null | undefined;
+    const sets = [details?.before?.internal, details?.before?.external, details?.after?.internal, details?.after?.external];
+    if (entry?.action === 'role.permissions_changed' && entry.target === role.name && entry.actorId === input.actorId && sets.every(Array.isArray)) {
+      const [bi, be, ai, ae] = sets as string[][];
+      return `${role.name}: ${describePermissionChanges(permissionChanges({ internal: bi!, external: be! }, { internal: ai!, external: ae! }))}.`;
+    }
+  }
+  return `Saved role ${role.name}.`;
 }
 
 export async function countUsersByRole(app: App): Promise<Map<string, number>> {

@@ -54,10 +54,47 @@ export function isRecoveryCodeShaped(normalized: string): boolean {
   return new RegExp(`^[${RECOVERY_ALPHABET}]{10}$`).test(normalized);
 }
 
+/** "2026-11-23 14:05 UTC": when recovery codes were made, on the page and in their text file. */
+export function formatUtcMinute(when: Date): string {
+  return `${when.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** The download's file name: haven-recovery-codes-<login>.txt, the login reduced to safe characters. */
+export function recoveryCodesFileName(login: string): string {
+  const safe = login.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 64);
+  return `haven-recovery-codes-${safe || 'account'}.txt`;
+}
+
+/**
+ * The text file of freshly made recovery codes: what they are, for which account and site,
+ * when they were made, then one code per line. Built for the one response that shows them;
+ * never stored.
+ */
+export function recoveryCodesText(input: { login: string; site: string; madeAt: Date; codes: readonly string[] }): string {
+  return [
+    'Haven recovery codes',
+    '',
+    `Account: ${input.login}`,
+    `Site: ${input.site}`,
+    `Made: ${formatUtcMinute(input.madeAt)}`,
+    '',
+    'Each code works once, in place of the code from your authenticator app, e-mail or passkey,',
+    'if you lose it. Keep this file somewhere safe. Making new codes makes these stop working.',
+    '',
+    ...input.codes,
+    '',
+  ].join('\n');
+}
+
 // ---- TOTP (RFC 6238, SHA-1, 6 digits, 30 s) ----------------------------------------------
 
 export function generateTotpSecret(): string {
   return new Secret({ size: 20 }).base32;
+}
+
+/** The manual entry key in groups of four, for the eye only ("JBSW Y3DP ..."); apps want it without spaces. */
+export function manualKeyGroups(key: string, size = 4): string[] {
+  return key.match(new RegExp(`.{1,${size}}`, 'g')) ?? [];
 }
 
 export function totpFor(secretBase32: string, label: string, issuer = 'Haven'): TOTP {
@@ -104,6 +141,43 @@ export interface MfaUserFacts {
 /** The methods a user may choose: what the site offers (nothing while MFA is off). */
 export function offeredMethods(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_methods'>): MfaMethod[] {
   return settings.mfa_enabled ? settings.mfa_methods : [];
+}
+
+/** Why e-mail codes cannot be chosen on a site without a mail relay (shown to users and administrators). */
+export const EMAIL_UNAVAILABLE_REASON =
+  'E-mail codes are not available: this site has no mail server configured (HAVEN_SMTP_URL). Ask your administrator.';
+
+export interface MethodAvailability {
+  method: MfaMethod;
+  available: boolean;
+  /** Why the method cannot be chosen now, in a sentence for the user. */
+  reason?: string;
+}
+
+/**
+ * Each method the site offers, and whether it can be chosen now: an e-mailed code needs a mail
+ * relay (`HAVEN_SMTP_URL`), without which the code would only wait in the queue.
+ */
+export function availableMethods(settings: Pick<SiteSettings, 'mfa_enabled' | 'mfa_methods'>, facts: { mailConfigured: boolean }): MethodAvailability[] {
+  return offeredMethods(settings).map((method) =>
+    method === 'email' && !facts.mailConfigured ? { method, available: false, reason: EMAIL_UNAVAILABLE_REASON } : { method, available: true },
+  );
+}
+
+/** The methods that can be chosen now, in the site's order. */
+export function usableMethods(methods: readonly MethodAvailability[]): MfaMethod[] {
+  return methods.filter((m) => m.available).map((m) => m.method);
+}
+
+/**
+ * The method the chooser selects in advance: the authenticator app when it can be chosen (it
+ * works on any site, with no mail and no special hardware), else the only usable method, else
+ * none (the user decides). Never a method that cannot be used.
+ */
+export function preselectedMethod(methods: readonly MethodAvailability[]): MfaMethod | null {
+  const usable = usableMethods(methods);
+  if (usable.includes('app')) return 'app';
+  return usable.length === 1 ? usable[0]! : null;
 }
 
 /** Whether the user's role requires MFA. Roles with API Access are exempt (DESIGN §1.3). */

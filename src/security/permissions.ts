@@ -27,6 +27,97 @@ export function isPermission(value: string): value is Permission {
   return Object.hasOwn(PERMISSIONS, value);
 }
 
+/** The areas the Roles page groups permissions by, in the order it shows them. */
+export const PERMISSION_AREAS = [
+  { id: 'sign_in', label: 'Sign-in' },
+  { id: 'cases', label: 'Cases and intake' },
+  { id: 'reports', label: 'Reports' },
+  { id: 'administration', label: 'Administration' },
+  { id: 'api', label: 'API' },
+  { id: 'audit', label: 'Audit' },
+] as const;
+
+export type PermissionArea = (typeof PERMISSION_AREAS)[number]['id'];
+
+/** What the Roles page says of a permission: a readable label, one line on what it allows, its area. */
+export interface PermissionInfo {
+  label: string;
+  description: string;
+  area: PermissionArea;
+  /** False while no part of Haven checks the permission yet (its capability is not built). */
+  inUse: boolean;
+}
+
+/**
+ * Metadata for every permission of the catalogue (pure data; test/roles/permission-info.test.ts
+ * checks that none is missing). `inUse` follows the code: a permission is in use when a route
+ * declares it or a rule reads it (API Access: the MFA exemption, before the API exists).
+ */
+export const PERMISSION_INFO: Record<Permission, PermissionInfo> = {
+  login_internal: {
+    label: 'Sign in from an internal network',
+    description: 'Sign in from a network marked internal. Until a network is marked internal, every session is internal.',
+    area: 'sign_in',
+    inUse: true,
+  },
+  login_external: {
+    label: 'Sign in from other networks',
+    description: 'Sign in from any network not marked internal (networks are defined on Admin > Locations).',
+    area: 'sign_in',
+    inUse: false,
+  },
+  cases_view_all: { label: 'View all cases', description: 'Open and search every case.', area: 'cases', inUse: false },
+  cases_view_assigned: { label: 'View assigned cases', description: 'Open only the cases the user is assigned to.', area: 'cases', inUse: false },
+  cases_edit: { label: 'Edit cases', description: 'Add notes and documents, change assignment and disposition.', area: 'cases', inUse: false },
+  cases_create: { label: 'Create cases', description: 'Open new cases for clients.', area: 'cases', inUse: false },
+  intake: { label: 'Intake', description: 'Take new applications through the intake stages.', area: 'cases', inUse: false },
+  ssn_view_full: {
+    label: 'See full Social Security numbers',
+    description: 'See Social Security numbers unmasked; others see only the last four digits.',
+    area: 'cases',
+    inUse: false,
+  },
+  reports_view: { label: 'View reports', description: 'Open the case reports.', area: 'reports', inUse: false },
+  admin_users: {
+    label: 'Manage users',
+    description: 'Create and edit accounts, reset passwords and MFA, export the users report; only for roles within their own.',
+    area: 'administration',
+    inUse: true,
+  },
+  admin_roles: {
+    label: 'Manage roles',
+    description: 'Create roles and change their permissions, never beyond their own role.',
+    area: 'administration',
+    inUse: true,
+  },
+  admin_site_settings: {
+    label: 'Site settings',
+    description: 'Change password rules, timeouts, MFA requirements and other site-wide settings.',
+    area: 'administration',
+    inUse: true,
+  },
+  admin_locations: {
+    label: 'Locations',
+    description: 'Define networks: which are internal, their timeouts and forced roles.',
+    area: 'administration',
+    inUse: false,
+  },
+  admin_backups: { label: 'Backups', description: 'See backups and restore tests, and start a backup.', area: 'administration', inUse: false },
+  mail_queue_view: {
+    label: 'Mail queue',
+    description: 'See queued, sent and failed e-mail, and send failed messages again.',
+    area: 'administration',
+    inUse: true,
+  },
+  api_access: {
+    label: 'API access',
+    description: 'Use the API with personal access tokens, once the API exists. Already today, users of a role with it are exempt from required MFA.',
+    area: 'api',
+    inUse: true,
+  },
+  audit_view: { label: 'Audit log', description: 'Read the audit log: sign-ins, failures, MFA events and changes.', area: 'audit', inUse: true },
+};
+
 export interface SeedRole {
   name: string;
   internal: Permission[];

@@ -1,6 +1,8 @@
 // The site settings administrators change at run time (Admin > Site Settings and
 // `haven settings`). Each definition parses a submitted string or says what is wrong with it.
 
+import { PASSWORD_HISTORY_DEPTH } from './password-policy.ts';
+
 export const MFA_METHODS = ['email', 'app', 'passkey'] as const;
 export type MfaMethod = (typeof MFA_METHODS)[number];
 
@@ -15,12 +17,36 @@ export interface SettingsContext {
 
 type Parsed = { ok: true; value: string } | { ok: false; message: string };
 
+/** The sections of Admin > Site Settings, in the order the page shows them. */
+export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication'] as const;
+export type SettingSection = (typeof SETTING_SECTIONS)[number];
+
+/** The readable names of the MFA methods, as the settings page and the enrolment page offer them. */
+export const MFA_METHOD_LABELS: Record<MfaMethod, string> = {
+  email: 'E-mail code',
+  app: 'Authenticator app',
+  passkey: 'Passkey or security key',
+};
+
+/**
+ * How the settings page edits a setting. Whatever the control, the value on the wire and in
+ * the CLI is the same text that `parse` reads (`true`/`false`, a comma list, a whole number).
+ */
+export type SettingControl =
+  | { kind: 'number'; min: number; max: number; step: number; unit: string }
+  | { kind: 'switch' }
+  | { kind: 'methods' }
+  | { kind: 'roles' };
+
 export interface SettingDefinition {
   key: SettingKey;
+  /** A readable name, without its unit (the control shows the unit). */
   label: string;
-  section: 'Authentication' | 'Sessions';
+  section: SettingSection;
+  /** One line: what it does, its range and its default. */
   help: string;
   defaultValue: string;
+  control: SettingControl;
   /** Parses a submitted string into its canonical stored form, or says what is wrong with it. */
   parse(raw: string, context?: SettingsContext): Parsed;
 }
@@ -35,6 +61,23 @@ function integerSetting(min: number, max: number) {
     const n = Number(trimmed);
     if (n < min || n > max) return { ok: false as const, message: `Must be a whole number from ${min} to ${max}.` };
     return { ok: true as const, value: String(n) };
+  };
+}
+
+/** A whole-number setting: its parser, its control and the range and default in its help, from one source. */
+function numberSetting(
+  key: SettingKey,
+  def: { label: string; section: SettingSection; unit: string; min: number; max: number; defaultValue: number; range?: string; note: string },
+): SettingDefinition {
+  const range = def.range ?? `From ${def.min} to ${def.max} ${def.unit}. Default ${def.defaultValue}.`;
+  return {
+    key,
+    label: def.label,
+    section: def.section,
+    help: `${range} ${def.note}`,
+    defaultValue: String(def.defaultValue),
+    control: { kind: 'number', min: def.min, max: def.max, step: 1, unit: def.unit },
+    parse: integerSetting(def.min, def.max),
   };
 }
 
@@ -53,7 +96,7 @@ function mfaMethodsSetting(raw: string): Parsed {
   const items = commaList(raw.toLowerCase());
   const unknown = items.filter((m) => !isMfaMethod(m));
   if (unknown.length) return { ok: false, message: `Unknown method "${unknown[0]}": use a comma list of email, app, passkey.` };
-  if (!items.length) return { ok: false, message: 'Offer at least one method: a comma list of email, app, passkey.' };
+  if (!items.length) return { ok: false, message: 'Offer at least one method (email, app, passkey).' };
   return { ok: true, value: MFA_METHODS.filter((m) => items.includes(m)).join(',') };
 }
 
@@ -75,60 +118,68 @@ export const SETTING_KEYS = [...NUMBER_SETTING_KEYS, 'mfa_enabled', 'mfa_methods
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
 export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
-  password_min_length: {
-    key: 'password_min_length',
+  password_min_length: numberSetting('password_min_length', {
     label: 'Minimum password length',
-    section: 'Authentication',
-    help: 'From 8 to 64 characters. NIST SP 800-63B suggests 15 for single-factor accounts.',
-    defaultValue: '8',
-    parse: integerSetting(8, 64),
-  },
-  password_expiration_days: {
-    key: 'password_expiration_days',
-    label: 'Password expiration (days)',
-    section: 'Authentication',
-    help: '0 turns expiration off. An expired password must be changed at the next login.',
-    defaultValue: '0',
-    parse: integerSetting(0, 3650),
-  },
-  session_timeout_minutes: {
-    key: 'session_timeout_minutes',
-    label: 'Automatic logout after inactivity (minutes)',
+    section: 'Passwords',
+    unit: 'characters',
+    min: 8,
+    max: 64,
+    defaultValue: 8,
+    note: 'NIST SP 800-63B suggests 15 for accounts without MFA.',
+  }),
+  password_expiration_days: numberSetting('password_expiration_days', {
+    label: 'Password expiration',
+    section: 'Passwords',
+    unit: 'days',
+    min: 0,
+    max: 3650,
+    defaultValue: 0,
+    range: 'From 0 to 3650 days; 0 turns expiration off. Default 0.',
+    note: 'An expired password must be changed at the next login.',
+  }),
+  session_timeout_minutes: numberSetting('session_timeout_minutes', {
+    label: 'Automatic logout after inactivity',
     section: 'Sessions',
-    help: 'A warning with an "Extend Login" button appears five minutes before.',
-    defaultValue: '90',
-    parse: integerSetting(6, SESSION_TIMEOUT_MAX_MINUTES),
-  },
-  session_max_hours: {
-    key: 'session_max_hours',
-    label: 'Absolute session lifetime (hours)',
+    unit: 'minutes',
+    min: 6,
+    max: SESSION_TIMEOUT_MAX_MINUTES,
+    defaultValue: 90,
+    note: 'A warning with an "Extend Login" button appears five minutes before.',
+  }),
+  session_max_hours: numberSetting('session_max_hours', {
+    label: 'Absolute session lifetime',
     section: 'Sessions',
-    help: 'A session ends this long after login, however active it is.',
-    defaultValue: '12',
-    parse: integerSetting(1, 168),
-  },
+    unit: 'hours',
+    min: 1,
+    max: 168,
+    defaultValue: 12,
+    note: 'A session ends this long after login, however active it is.',
+  }),
   mfa_enabled: {
     key: 'mfa_enabled',
-    label: 'Multifactor authentication enabled for the site',
-    section: 'Authentication',
-    help: 'true or false. With false nobody is asked for a code and nobody can enrol; enrolments are kept.',
+    label: 'Multifactor authentication for the site',
+    section: 'Multifactor authentication',
+    help: 'When off, nobody is asked for a code and nobody can enrol; enrolments are kept. Default on (true).',
     defaultValue: 'true',
+    control: { kind: 'switch' },
     parse: booleanSetting,
   },
   mfa_methods: {
     key: 'mfa_methods',
-    label: 'MFA methods offered',
-    section: 'Authentication',
-    help: 'A comma list of email, app (authenticator app), passkey (security key or passkey).',
+    label: 'Methods offered',
+    section: 'Multifactor authentication',
+    help: 'What users may choose when they enrol; at least one. Default all three.',
     defaultValue: 'email,app,passkey',
+    control: { kind: 'methods' },
     parse: mfaMethodsSetting,
   },
   mfa_required_roles: {
     key: 'mfa_required_roles',
-    label: 'Roles that require MFA',
-    section: 'Authentication',
-    help: 'A comma list of role names; their users must enrol before anything else. Roles with API Access are not required (API tokens never pass through MFA).',
+    label: 'Roles that must use MFA',
+    section: 'Multifactor authentication',
+    help: 'Their users must enrol before anything else. Roles with API Access are exempt (API tokens never pass through MFA). Default none.',
     defaultValue: '',
+    control: { kind: 'roles' },
     parse: rolesSetting,
   },
 };
@@ -196,4 +247,36 @@ export function validateSettings(
     }
   }
   return result;
+}
+
+/**
+ * The password rules as one sentence for people choosing a password, with the site's actual
+ * minimum length, e.g. "At least 12 characters, with a letter and a digit; …". Password forms
+ * show it beside the new-password field; Admin > Site Settings previews it.
+ */
+export function passwordRuleSummary(settings: Pick<SiteSettings, 'password_min_length'>): string {
+  return (
+    `At least ${settings.password_min_length} characters, with a letter and a digit; ` +
+    'not a common password, a word followed by 1, 12, 123 or 1234, your login name or e-mail, ' +
+    `or one of your last ${PASSWORD_HISTORY_DEPTH} passwords.`
+  );
+}
+
+/** A stored setting text as people read it: "90 minutes", "on", "E-mail code, Passkey or security key", "none". */
+export function describeSettingValue(key: SettingKey, text: string): string {
+  const control = SITE_SETTINGS[key].control;
+  switch (control.kind) {
+    case 'number':
+      return `${text} ${control.unit}`;
+    case 'switch':
+      return text === 'true' ? 'on' : text === 'false' ? 'off' : text;
+    case 'methods': {
+      const items = commaList(text);
+      return items.length ? items.map((m) => (isMfaMethod(m) ? MFA_METHOD_LABELS[m] : m)).join(', ') : 'none';
+    }
+    case 'roles': {
+      const items = commaList(text);
+      return items.length ? items.join(', ') : 'none';
+    }
+  }
 }

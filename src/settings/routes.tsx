@@ -2,35 +2,44 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
-import { formField, pageContext } from '../web/page.ts';
-import { form, line, NO_QUERY, query, type FieldErrors } from '../web/input.ts';
-import { SETTING_KEYS } from '../security/site-settings.ts';
-import { getSettingTexts, settingsWarnings, updateSiteSettings } from './service.ts';
+import { pageContext } from '../web/page.ts';
+import { NO_QUERY, query, type FieldErrors } from '../web/input.ts';
+import { checkSiteSettings, getSettingsPageData, recentSettingsChange, updateSiteSettings, type SettingChange } from './service.ts';
+import { settingErrors, settingsForm, submittedSettings, submittedSettingsLoosely } from './form.ts';
 import { SiteSettingsPage } from './views.tsx';
-
-// A field left out of the submission keeps its value; a field sent empty is validated as empty.
-const settingsForm = form(Object.fromEntries(SETTING_KEYS.map((k) => [k, line(1000).optional()])) as Record<(typeof SETTING_KEYS)[number], z.ZodOptional<ReturnType<typeof line>>>);
 
 export const settingsRoutes: HavenRoutes = async (server, { app }) => {
   const access = 'admin_site_settings' as const;
 
-  async function invalid(request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) {
-    const body = (request.body ?? {}) as Record<string, unknown>;
-    const submitted = Object.fromEntries(SETTING_KEYS.filter((k) => Object.hasOwn(body, k)).map((k) => [k, formField(body, k)]));
-    return sendPage(reply, <SiteSettingsPage ctx={pageContext(request, reply)} values={{ ...(await getSettingTexts(app)), ...submitted }} errors={errors} />, 400);
+  /** The form again, with what was submitted over the stored values and each error beside its field. */
+  async function showAgain(request: FastifyRequest, reply: FastifyReply, submitted: Record<string, string>, errors: Record<string, string>) {
+    const data = await getSettingsPageData(app);
+    const page = <SiteSettingsPage ctx={pageContext(request, reply)} values={{ ...data.values, ...submitted }} stored={data.values} roles={data.roles} errors={errors} />;
+    return sendPage(reply, page, 400);
+  }
+
+  // Input the route schema refused: the service checks the rest too, so that every problem
+  // of the submission shows at once. Nothing is saved.
+  async function invalid(request: FastifyRequest, reply: FastifyReply, fieldErrors: FieldErrors) {
+    const submitted = submittedSettingsLoosely(request.body);
+    const errors = { ...(await checkSiteSettings(app, submitted)), ...settingErrors(fieldErrors) };
+    return showAgain(request, reply, submitted, errors as Record<string, string>);
   }
 
   server.get('/admin/site-settings', { config: { access }, schema: { querystring: query({ saved: z.string().max(10).optional() }) } }, async (request, reply) => {
-    const values = await getSettingTexts(app);
-    const warnings = await settingsWarnings(app);
-    return sendPage(reply, <SiteSettingsPage ctx={pageContext(request, reply)} values={values} errors={{}} warnings={warnings} saved={request.query.saved === '1'} />);
+    const saved = request.query.saved === '1';
+    const [data, changes] = await Promise.all([getSettingsPageData(app), saved ? recentSettingsChange(app, request.session!.user.id) : Promise.resolve<SettingChange[]>([])]);
+    const page = (
+      <SiteSettingsPage ctx={pageContext(request, reply)} values={data.values} stored={data.values} roles={data.roles} errors={{}} warnings={data.warnings} saved={saved} changes={changes} />
+    );
+    return sendPage(reply, page);
   });
 
   server.post('/admin/site-settings', { config: { access, onInvalidInput: invalid }, schema: { body: settingsForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    const submitted = Object.fromEntries(SETTING_KEYS.flatMap((k) => (request.body[k] === undefined ? [] : [[k, request.body[k]!]])));
+    const submitted = submittedSettings(request.body);
     const result = await updateSiteSettings(app, submitted, session.user, request.ip);
-    if (!result.ok) return sendPage(reply, <SiteSettingsPage ctx={pageContext(request, reply)} values={{ ...(await getSettingTexts(app)), ...submitted }} errors={result.errors} />, 400);
+    if (!result.ok) return showAgain(request, reply, submitted, result.errors);
     return reply.redirect('/admin/site-settings?saved=1', 303);
   });
 };

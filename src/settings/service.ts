@@ -1,8 +1,10 @@
+import { and, asc, desc, eq, gte } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import { roles, siteSettings } from '../db/schema.ts';
+import { auditLog, roles, siteSettings } from '../db/schema.ts';
 import type { Db } from '../db/client.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { mfaRequirementWarnings } from '../security/mfa.ts';
+import { hasPermission } from '../security/permissions.ts';
 import { decodeSiteSettings, isSettingKey, SETTING_KEYS, SITE_SETTINGS, validateSettings, type SettingKey, type SiteSettings } from '../security/site-settings.ts';
 
 /** Every setting's canonical text (stored values over the defaults in code), as the CLI and the form show them. */
@@ -22,14 +24,53 @@ export type SettingsUpdate = { ok: true; changed: SettingKey[]; warnings: string
 /** What an administrator should know about the settings as they stand (shown with the form, printed by the CLI). */
 export async function settingsWarnings(app: App, db: Db = app.db): Promise<string[]> {
   const [settings, allRoles] = await Promise.all([getSiteSettings(app, db), db.select().from(roles)]);
-  return mfaRequirementWarnings(settings, allRoles);
+  const warnings = mfaRequirementWarnings(settings, allRoles);
+  // The one way to strand users: e-mail offered alone with nowhere to send the codes.
+  if (settings.mfa_enabled && settings.mfa_methods.length === 1 && settings.mfa_methods[0] === 'email' && !app.config.smtpUrl) {
+    warnings.push(
+      'E-mail codes are the only method offered, but no mail server is configured (HAVEN_SMTP_URL): nobody can enrol, and users of roles that require MFA cannot get past enrolment. Offer the authenticator app or passkeys too, or configure mail.',
+    );
+  }
+  return warnings;
+}
+
+/** A role as the settings form lists it for `mfa_required_roles`. */
+export interface SettingsRole {
+  name: string;
+  /** Its users are not held to MFA whatever the setting says (DESIGN §1.3). */
+  apiAccess: boolean;
+}
+
+export interface SettingsPageData {
+  values: Record<SettingKey, string>;
+  roles: SettingsRole[];
+  warnings: string[];
+}
+
+/** Everything Admin > Site Settings shows: the settings, the roles to choose from, the warnings. */
+export async function getSettingsPageData(app: App): Promise<SettingsPageData> {
+  const [values, allRoles] = await Promise.all([getSettingTexts(app), app.db.select().from(roles).orderBy(asc(roles.name))]);
+  return {
+    values,
+    roles: allRoles.map((r) => ({ name: r.name, apiAccess: hasPermission(r.internalPermissions, 'api_access') || hasPermission(r.externalPermissions, 'api_access') })),
+    warnings: mfaRequirementWarnings(decodeSiteSettings(values), allRoles),
+  };
+}
+
+async function validateAgainstSite(app: App, submitted: Record<string, string>) {
+  const current = await getSettingTexts(app);
+  const roleNames = (await app.db.select({ name: roles.name }).from(roles)).map((r) => r.name);
+  return { current, ...validateSettings(submitted, { roleNames }, current) };
+}
+
+/** What would be wrong with a submission, saving nothing (to report every problem of a form at once). */
+export async function checkSiteSettings(app: App, submitted: Record<string, string>): Promise<Record<string, string>> {
+  return (await validateAgainstSite(app, submitted)).errors;
 }
 
 /** Validates the whole submission first and saves all of it or none of it. */
 export async function updateSiteSettings(app: App, submitted: Record<string, string>, actor: Actor | null, ip: string | null): Promise<SettingsUpdate> {
-  const current = await getSettingTexts(app);
-  const roleNames = (await app.db.select({ name: roles.name }).from(roles)).map((r) => r.name);
-  const { values, errors } = validateSettings(submitted, { roleNames }, current);
+  const { current, values, errors } = await validateAgainstSite(app, submitted);
   if (Object.keys(errors).length) return { ok: false, errors };
   const changed = (Object.keys(values) as SettingKey[]).filter((k) => String(current[k]) !== values[k]);
   if (!changed.length) return { ok: true, changed, warnings: await settingsWarnings(app) };
@@ -53,4 +94,32 @@ export async function updateSiteSettings(app: App, submitted: Record<string, str
     );
   });
   return { ok: true, changed, warnings: await settingsWarnings(app) };
+}
+
+export interface SettingChange {
+  key: SettingKey;
+  before: string;
+  after: string;
+}
+
+/** How recent a change must be for "Settings saved." to list it: the redirect after the save, not a later visit. */
+const RECENT_CHANGE_MS = 60_000;
+
+/**
+ * The changes of this administrator's latest settings save, if it was made within the last
+ * minute (read from the audit log, which records every save with before and after).
+ */
+export async function recentSettingsChange(app: App, actorId: string): Promise<SettingChange[]> {
+  const since = new Date(app.clock.now().getTime() - RECENT_CHANGE_MS);
+  const [entry] = await app.db
+    .select({ details: auditLog.details })
+    .from(auditLog)
+    .where(and(eq(auditLog.action, 'settings.changed'), eq(auditLog.actorId, actorId), gte(auditLog.at, since)))
+    .orderBy(desc(auditLog.seq))
+    .limit(1);
+  const details = (entry?.details ?? {}) as Record<string, { before?: unknown; after?: unknown } | undefined>;
+  return SETTING_KEYS.flatMap((key) => {
+    const change = details[key];
+    return change && typeof change.before === 'string' && typeof change.after === 'string' ? [{ key, before: change.before, after: change.after }] : [];
+  });
 }

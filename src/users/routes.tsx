@@ -7,12 +7,14 @@ import { form, ID_PARAMS, line, NO_QUERY, optional, query, secret, yesNo, type F
 import { getRole, listRoles } from '../roles/service.ts';
 import { sendErrorPage } from '../web/errors.tsx';
 import { createUser, getUser, listUsers, mayManageAccountsWithRole, updateUser } from './service.ts';
-import { UserFormPage, UserListPage } from './views.tsx';
+import { UserFormPage, UserListPage, type UserDone } from './views.tsx';
 
 const userFields = { fullName: optional(line(200)), email: optional(line(254)), roleId: optional(line(64)), password: optional(secret()) };
 const createForm = form({ login: optional(line(64)), ...userFields });
 // Login Active must be said explicitly: a form that lost the field must not leave an account open.
 const editForm = form({ ...userFields, loginActive: yesNo() });
+
+const DONE: UserDone[] = ['created', 'saved'];
 
 export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
   const access = 'admin_users' as const;
@@ -51,11 +53,13 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
     const { login, fullName, email, roleId, password } = request.body;
     const result = await createUser(app, { login, fullName, email, roleId, password }, { actor: session.user, ip: request.ip, mustChangePassword: true });
     if (!result.ok) return createPage(request, reply, result.errors);
-    return reply.redirect(`/admin/users/${result.id}?saved=1`, 303);
+    return reply.redirect(`/admin/users/${result.id}?done=created`, 303);
   });
 
-  const savedQuery = query({ saved: z.string().max(10).optional() });
-  server.get('/admin/users/:id', { config: { access }, schema: { params: ID_PARAMS, querystring: savedQuery } }, async (request, reply) => {
+  // After a successful post the redirect says what was done (`?done=created` or `?done=saved`):
+  // the page then confirms it by name. Any other value is ignored.
+  const doneQuery = query({ done: z.string().max(10).optional() });
+  server.get('/admin/users/:id', { config: { access }, schema: { params: ID_PARAMS, querystring: doneQuery } }, async (request, reply) => {
     const user = await getUser(app, request.params.id);
     if (!user) return reply.callNotFound();
     if (!(await mayManageAccountsWithRole(app, request.session!.user, await getRole(app, user.roleId)))) return refuseToManage(request, reply);
@@ -68,7 +72,7 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
         roles={await listRoles(app)}
         values={{ login: user.login, fullName: user.fullName, email: user.email, roleId: user.roleId, loginActive: user.loginActive }}
         errors={{}}
-        saved={request.query.saved === '1'}
+        done={DONE.find((d) => d === request.query.done)}
       />,
     );
   });
@@ -88,7 +92,7 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
         { actor: session.user, ip: request.ip },
       );
       if (!result.ok) return 'forbidden' in result ? refuseToManage(request, reply) : editPage(request, reply, result.errors);
-      return reply.redirect(`/admin/users/${user.id}?saved=1`, 303);
+      return reply.redirect(`/admin/users/${user.id}?done=saved`, 303);
     },
   );
 };

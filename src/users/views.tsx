@@ -1,4 +1,4 @@
-import { Csrf, Field, FormError, Layout, type PageContext } from '../web/layout.tsx';
+import { Csrf, Field, FormError, Layout, Notice, plural, SelectField, TableScroll, type PageContext } from '../web/layout.tsx';
 import type { Role } from '../roles/service.ts';
 
 export interface UserRow {
@@ -14,39 +14,46 @@ export interface UserRow {
 }
 
 export function UserListPage({ ctx, users }: { ctx: PageContext; users: UserRow[] }) {
+  const active = users.filter((u) => u.loginActive).length;
   return (
-    <Layout title="Users" ctx={ctx}>
-      <p>
+    <Layout
+      title="Users"
+      ctx={ctx}
+      subtitle={`${plural(users.length, 'user')}, ${active.toLocaleString('en-US')} of them allowed to log in.`}
+      actions={
         <a href="/admin/users/new" role="button">
           Create user
         </a>
-      </p>
-      <table>
-        <thead>
-          <tr>
-            <th>Login</th>
-            <th>Name</th>
-            <th>E-mail</th>
-            <th>Role</th>
-            <th>Login Active</th>
-            <th>Last login</th>
-          </tr>
-        </thead>
-        <tbody>
-          {users.map((u) => (
+      }
+    >
+      <TableScroll label="Users">
+        <table>
+          <thead>
             <tr>
-              <td>
-                <a href={`/admin/users/${u.id}`}>{u.login}</a>
-              </td>
-              <td>{u.fullName}</td>
-              <td>{u.email}</td>
-              <td>{u.roleName}</td>
-              <td>{u.loginActive ? 'Yes' : 'No'}</td>
-              <td>{u.lastLoginAt ? u.lastLoginAt.toISOString().slice(0, 16).replace('T', ' ') : 'never'}</td>
+              <th scope="col">Login</th>
+              <th scope="col">Name</th>
+              <th scope="col">E-mail</th>
+              <th scope="col">Role</th>
+              <th scope="col">Login Active</th>
+              <th scope="col">Last login (UTC)</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {users.map((u) => (
+              <tr>
+                <td>
+                  <a href={`/admin/users/${u.id}`}>{u.login}</a>
+                </td>
+                <td>{u.fullName}</td>
+                <td class="cell-break">{u.email}</td>
+                <td>{u.roleName}</td>
+                <td>{u.loginActive ? 'Yes' : 'No'}</td>
+                <td class="cell-nowrap">{u.lastLoginAt ? u.lastLoginAt.toISOString().slice(0, 16).replace('T', ' ') : 'never'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </TableScroll>
     </Layout>
   );
 }
@@ -59,24 +66,21 @@ export interface UserFormValues {
   loginActive?: boolean;
 }
 
-function RoleSelect({ roles, selected, error }: { roles: Role[]; selected?: string; error?: string }) {
+/** What the page says after a successful post (the redirect's `?done=`). */
+export type UserDone = 'created' | 'saved';
+
+function DoneNotice({ done, login }: { done: UserDone; login: string }) {
   return (
-    <label>
-      Role
-      <select name="roleId" required aria-invalid={error ? 'true' : undefined}>
-        <option value="">Choose a role</option>
-        {roles.map((r) => (
-          <option value={r.id} selected={r.id === selected}>
-            {r.name}
-          </option>
-        ))}
-      </select>
-      {error && (
-        <small role="alert" class="field-error">
-          {error}
-        </small>
-      )}
-    </label>
+    <Notice
+      links={
+        <>
+          <a href="/admin/users">Back to all users</a>
+          {done === 'created' && <a href="/admin/users/new">Create another user</a>}
+        </>
+      }
+    >
+      {done === 'created' ? `User ${login} created.` : `Changes to ${login} saved.`}
+    </Notice>
   );
 }
 
@@ -87,18 +91,25 @@ export function UserFormPage(props: {
   roles: Role[];
   values: UserFormValues;
   errors: Record<string, string>;
-  saved?: boolean;
+  done?: UserDone;
 }) {
   const { ctx, mode, roles, values, errors } = props;
   const action = mode === 'create' ? '/admin/users' : `/admin/users/${props.userId}`;
+  const activeErrorId = 'loginActive-error';
   return (
-    <Layout title={mode === 'create' ? 'Create user' : `User ${values.login}`} ctx={ctx}>
-      {props.saved && <p role="status">Saved.</p>}
-      {mode === 'edit' && (
-        <p>
-          <a href={`/admin/users/${props.userId}/security`}>Security (multifactor authentication)</a>
-        </p>
-      )}
+    <Layout
+      title={mode === 'create' ? 'Create user' : `User ${values.login}`}
+      ctx={ctx}
+      subtitle={mode === 'create' ? 'Give the person their login name and the initial password: they choose their own password at their first login.' : undefined}
+      actions={
+        mode === 'edit' ? (
+          <a href={`/admin/users/${props.userId}/security`}>
+            Security (multifactor authentication)
+          </a>
+        ) : undefined
+      }
+    >
+      {props.done && <DoneNotice done={props.done} login={values.login ?? ''} />}
       <FormError message={errors._form} />
       <form method="post" action={action}>
         <Csrf token={ctx.csrfToken} />
@@ -109,20 +120,28 @@ export function UserFormPage(props: {
             Login name: <strong>{values.login}</strong>
           </p>
         )}
-        <Field name="fullName" label="Full name" value={values.fullName} error={errors.fullName} required />
-        <Field name="email" label="E-mail" type="email" value={values.email} error={errors.email} required />
-        <RoleSelect roles={roles} selected={values.roleId} error={errors.roleId} />
+        <Field name="fullName" label="Full name" value={values.fullName} error={errors.fullName} autocomplete="off" required />
+        <Field name="email" label="E-mail" type="email" value={values.email} error={errors.email} autocomplete="off" required />
+        <SelectField
+          name="roleId"
+          label="Role"
+          prompt="Choose a role"
+          options={roles.map((r) => ({ value: r.id, label: r.name }))}
+          value={values.roleId}
+          error={errors.roleId}
+          required
+        />
         {mode === 'edit' && (
-          <fieldset>
+          <fieldset {...({ 'aria-describedby': errors.loginActive ? activeErrorId : undefined } as Record<string, unknown>)}>
             <legend>Login Active</legend>
             <label>
               <input type="radio" name="loginActive" value="yes" checked={values.loginActive !== false} /> Yes
             </label>
             <label>
-              <input type="radio" name="loginActive" value="no" checked={values.loginActive === false} /> No
+              <input type="radio" name="loginActive" value="no" checked={values.loginActive === false} /> No, the user cannot log in
             </label>
             {errors.loginActive && (
-              <small role="alert" class="field-error">
+              <small id={activeErrorId} role="alert" class="field-error">
                 {errors.loginActive}
               </small>
             )}
@@ -137,7 +156,10 @@ export function UserFormPage(props: {
           required={mode === 'create'}
           help="The user must change it at their first login."
         />
-        <button type="submit">{mode === 'create' ? 'Create user' : 'Save'}</button>
+        <div class="form-actions">
+          <button type="submit">{mode === 'create' ? 'Create user' : 'Save'}</button>
+          <a href="/admin/users">{mode === 'create' ? 'Cancel' : 'Back to all users'}</a>
+        </div>
       </form>
     </Layout>
   );

@@ -1,4 +1,10 @@
+import { randomBytes } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { renderToString } from 'preact-render-to-string';
+import { contentSecurityPolicy } from './content-security-policy.ts';
+import { PERMISSIONS_POLICY } from './permissions-policy.ts';
 import { Layout } from './layout.tsx';
 import { sendPage } from './render.ts';
 import { styleNonce } from './content-security-policy.ts';
@@ -65,6 +71,66 @@ export function describeFailure(error: unknown, request?: FastifyRequest): Recor
 }
 
 const TOO_LARGE = 'What was sent is larger than Haven accepts. Nothing was saved.';
+const TOO_LONG = 'The address of this page is longer than Haven accepts. Go back and try again with less text in the search or form.';
+
+/**
+ * An error page for the few answers Fastify gives before any hook runs (a path segment or a
+ * URL too long for the router, a request line over Node's header limit): Haven's own page, with
+ * the headers every other page carries, never the framework's JSON.
+ */
+function standaloneErrorPage(status: number, title: string, message: string): { headers: Record<string, string>; body: string } {
+  const nonce = randomBytes(16).toString('base64');
+  const body = `<!doctype html>${renderToString(
+    <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: nonce, path: '/' }}>
+      <p role="alert">{message}</p>
+      <p>
+        <a href="/">Back to Haven</a>
+      </p>
+    </Layout>,
+  )}`;
+  return {
+    headers: {
+      'content-type': 'text/html; charset=utf-8',
+      'content-length': String(Buffer.byteLength(body)),
+      'content-security-policy': contentSecurityPolicy(nonce),
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'referrer-policy': 'same-origin',
+      'x-frame-options': 'SAMEORIGIN',
+      'permissions-policy': PERMISSIONS_POLICY,
+      'cache-control': 'no-store',
+    },
+    body,
+  };
+}
+
+/** Fastify's `frameworkErrors`: a path segment longer than the router accepts (414), or an undecodable URL (400). */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  const page = standaloneErrorPage(tooLong ? 414 : 400, tooLong ? 'Address too long' : 'Bad request', tooLong ? TOO_LONG : 'The address of this page is not valid.');
+  reply.raw.writeHead(tooLong ? 414 : 400, page.headers);
+  reply.raw.end(page.body);
+}
+
+/**
+ * Node's `clientError`: a request Node would not even parse. Over the 16 KB header limit, which
+ * in a browser means a URL too long (a long search), the answer is Haven's 414 page.
+ */
+export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, title, message] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [414, 'Address too long', TOO_LONG]
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'Too slow', 'The request took too long to arrive. Please try again.']
+        : [400, 'Bad request', 'The request was not understood.'];
+  if (socket.writable) {
+    const page = standaloneErrorPage(status, title, message);
+    const head = Object.entries({ ...page.headers, connection: 'close' }).map(([k, v]) => `${k}: ${v}`).join('\r\n');
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${head}\r\n\r\n${page.body}`);
+  }
+  socket.destroy(error);
+}
 
 /** Never a stack trace to a user: input errors are 400, a refused form 403, the rest a logged 500. */
 export function registerErrorHandling(server: FastifyInstance): void {

@@ -92,21 +92,30 @@ interface Issue {
   message: string;
 }
 
-/** The path of the first string anywhere in `value` that no route may accept, if any. */
-function findBasicTextProblem(value: unknown, path: string[] = []): Issue | null {
-  if (typeof value === 'string') {
-    const problem = basicTextProblem(value);
-    return problem ? { instancePath: `/${path.join('/')}`, message: TEXT_PROBLEM_MESSAGES[problem] } : null;
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findBasicTextProblem(value[i], [...path, String(i)]);
-      if (found) return found;
+/** Input nested deeper than this is refused: no form or API body of Haven's needs more. */
+export const MAX_INPUT_DEPTH = 32;
+
+/**
+ * The path of the first string anywhere in `value` that no route may accept, if any; or of the
+ * first value nested deeper than MAX_INPUT_DEPTH. Walked with an explicit stack: a body of
+ * 10,000 nested arrays must not exhaust the call stack.
+ */
+function findBasicTextProblem(value: unknown): Issue | null {
+  const stack: { value: unknown; path: string[] }[] = [{ value, path: [] }];
+  while (stack.length) {
+    const { value: v, path } = stack.pop()!;
+    if (typeof v === 'string') {
+      const problem = basicTextProblem(v);
+      if (problem) return { instancePath: `/${path.join('/')}`, message: TEXT_PROBLEM_MESSAGES[problem] };
+      continue;
     }
-  } else if (value !== null && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const found = findBasicTextProblem(k, path) ?? findBasicTextProblem(v, [...path, k]);
-      if (found) return found;
+    if (v === null || typeof v !== 'object') continue;
+    if (path.length >= MAX_INPUT_DEPTH) return { instancePath: `/${path.join('/')}`, message: `Nested more than ${MAX_INPUT_DEPTH} levels deep.` };
+    const entries = Array.isArray(v) ? v.map((item, i) => [String(i), item] as const) : Object.entries(v);
+    for (const [k, item] of entries) {
+      const keyProblem = basicTextProblem(k);
+      if (keyProblem) return { instancePath: `/${path.join('/')}`, message: TEXT_PROBLEM_MESSAGES[keyProblem] };
+      stack.push({ value: item, path: [...path, k] });
     }
   }
   return null;

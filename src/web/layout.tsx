@@ -3,49 +3,143 @@ import type { SessionContext } from '../sessions/service.ts';
 import { SESSION_WARNING_BEFORE_MS } from '../security/session-policy.ts';
 import type { Permission } from '../security/permissions.ts';
 
+// The page frame and the small components every page shares. All styling is in
+// static/haven.css (the Content-Security-Policy allows no style="…" attribute); everything here
+// works without JavaScript.
+//
+// Exported for other pages:
+// - Layout: the page frame (header, navigation, <main id="main">, the idle-logout warning).
+// - TableScroll: wrap every <table> in it, so that wide tables scroll in their own box.
+// - Field, SelectField, TextAreaField: a labelled control with its help and its error.
+// - FormError: an error about a whole form (role="alert").
+// - Notice: the message after an action (role="status"), with optional follow-up links.
+// - Csrf: the hidden `_csrf` input.
+// - plural: "1 user", "2 users".
+
 export interface PageContext {
   session: SessionContext | null;
   csrfToken: string;
   styleNonce: string;
-  /** The path to come back to after "Extend Login" without JavaScript. */
+  /** The path to come back to after "Extend Login" without JavaScript; also marks the current nav link. */
   path: string;
 }
 
-const ADMIN_LINKS: { href: string; label: string; permission: Permission }[] = [
-  { href: '/admin/users', label: 'Users', permission: 'admin_users' },
-  { href: '/admin/roles', label: 'Roles', permission: 'admin_roles' },
-  { href: '/admin/site-settings', label: 'Site Settings', permission: 'admin_site_settings' },
-  { href: '/admin/audit', label: 'Audit', permission: 'audit_view' },
-  { href: '/mail/queue', label: 'Mail Queue', permission: 'mail_queue_view' },
-  { href: '/reports/users', label: 'Users Report', permission: 'admin_users' },
+/** "1 user", "2 users", "1,204 users". `many` defaults to `one` + "s". */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+interface NavLink {
+  href: string;
+  label: string;
+  /** Shown when the session's permissions include any of these; absent = everyone signed in. */
+  anyOf?: Permission[];
+}
+
+// The sections people work in, left to right. The coming sections go here when their pages
+// exist, e.g. { href: '/cases', label: 'Cases', anyOf: ['cases_view_all', 'cases_view_assigned'] },
+// { href: '/intake', label: 'Intake', anyOf: ['intake'] }, { href: '/reports', label: 'Reports', anyOf: ['reports_view'] }.
+const SECTIONS: NavLink[] = [{ href: '/', label: 'Dashboard' }];
+
+// The "Admin" group: on wide screens a labelled row under the header bar, on small screens a
+// group inside the Menu disclosure.
+const ADMIN_LINKS: NavLink[] = [
+  { href: '/admin/users', label: 'Users', anyOf: ['admin_users'] },
+  { href: '/admin/roles', label: 'Roles', anyOf: ['admin_roles'] },
+  { href: '/admin/site-settings', label: 'Site Settings', anyOf: ['admin_site_settings'] },
+  { href: '/admin/audit', label: 'Audit', anyOf: ['audit_view'] },
+  { href: '/mail/queue', label: 'Mail queue', anyOf: ['mail_queue_view'] },
+  { href: '/reports/users', label: 'Users Report', anyOf: ['admin_users'] },
 ];
 
-function Nav({ ctx }: { ctx: PageContext }) {
-  const session = ctx.session;
+function pathOf(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+/** `aria-current`: "page" on the link to this very page, "true" on the section a sub-page belongs to. */
+function currentness(href: string, path: string): 'page' | 'true' | undefined {
+  if (path === href) return 'page';
+  if (href !== '/' && path.startsWith(`${href}/`)) return 'true';
+  return undefined;
+}
+
+function NavItem({ link, path }: { link: NavLink; path: string }) {
+  const current = currentness(link.href, path);
   return (
-    <nav>
-      <ul>
-        <li>
-          <a href="/"><strong>Haven</strong></a>
-        </li>
-      </ul>
-      {session && (
-        <ul>
-          {session.stage === 'full' &&
-            ADMIN_LINKS.filter((l) => session.permissions.includes(l.permission)).map((l) => (
-              <li>
-                <a href={l.href}>{l.label}</a>
-              </li>
+    <li>
+      <a href={link.href} {...({ 'aria-current': current } as Record<string, unknown>)}>
+        {link.label}
+      </a>
+    </li>
+  );
+}
+
+function LogOut({ csrfToken }: { csrfToken: string }) {
+  return (
+    <form method="post" action="/logout" class="inline-form nav-logout">
+      <input type="hidden" name="_csrf" value={csrfToken} />
+      <button type="submit">Log out</button>
+    </form>
+  );
+}
+
+/**
+ * The site navigation. One <nav>: the brand, a "Menu" disclosure (<details>, shown only on small
+ * screens; it opens the panel through the CSS sibling selector `.nav-toggle[open] ~ .nav-panel`,
+ * so it works without JavaScript and by keyboard), and the panel: the sections, the Admin group,
+ * the user's name (a link to My Preferences) and Log out. On wide screens the panel is always
+ * shown and the toggle hidden.
+ */
+function Nav({ ctx, session }: { ctx: PageContext; session: SessionContext }) {
+  const path = pathOf(ctx.path);
+  const full = session.stage === 'full';
+  const allowed = (l: NavLink) => !l.anyOf || l.anyOf.some((p) => session.permissions.includes(p));
+  const sections = full ? SECTIONS.filter(allowed) : [];
+  const admin = full ? ADMIN_LINKS.filter(allowed) : [];
+  return (
+    <nav class="site-nav" aria-label="Main">
+      <a href="/" class="brand">
+        Haven
+      </a>
+      <details class="nav-toggle">
+        <summary>Menu</summary>
+      </details>
+      <div class="nav-panel">
+        {sections.length > 0 && (
+          <ul class="nav-sections">
+            {sections.map((l) => (
+              <NavItem link={l} path={path} />
             ))}
-          <li>{session.stage === 'full' ? <a href="/preferences">{session.user.fullName}</a> : <span>{session.user.fullName}</span>}</li>
+          </ul>
+        )}
+        {admin.length > 0 && (
+          <div class="nav-admin">
+            <span class="nav-group-label" id="nav-admin-label">
+              Admin
+            </span>
+            <ul aria-labelledby="nav-admin-label">
+              {admin.map((l) => (
+                <NavItem link={l} path={path} />
+              ))}
+            </ul>
+          </div>
+        )}
+        <ul class="nav-account">
+          <li class="nav-user">
+            {full ? (
+              <a href="/preferences" {...({ 'aria-current': currentness('/preferences', path) } as Record<string, unknown>)}>
+                {session.user.fullName}
+              </a>
+            ) : (
+              <span>{session.user.fullName}</span>
+            )}
+          </li>
           <li>
-            <form method="post" action="/logout" class="inline-form">
-              <input type="hidden" name="_csrf" value={ctx.csrfToken} />
-              <button type="submit" class="secondary outline">Log out</button>
-            </form>
+            <LogOut csrfToken={ctx.csrfToken} />
           </li>
         </ul>
-      )}
+      </div>
     </nav>
   );
 }
@@ -83,7 +177,26 @@ function SessionWarning({ ctx }: { ctx: PageContext }) {
   );
 }
 
-export function Layout({ title, ctx, children }: { title: string; ctx: PageContext; children: ComponentChildren }) {
+/**
+ * The page frame: "Skip to content", the header bar with the navigation, and <main id="main">
+ * with the page's <h1>.
+ * - title: the <h1> and the window title.
+ * - subtitle: a line under the title (what the page is for, other names it goes by).
+ * - actions: the page's main action(s), e.g. a "Create user" link, beside the title.
+ */
+export function Layout({
+  title,
+  ctx,
+  children,
+  subtitle,
+  actions,
+}: {
+  title: string;
+  ctx: PageContext;
+  children: ComponentChildren;
+  subtitle?: ComponentChildren;
+  actions?: ComponentChildren;
+}) {
   return (
     <html lang="en">
       <head>
@@ -95,11 +208,28 @@ export function Layout({ title, ctx, children }: { title: string; ctx: PageConte
         <script type="module" src="/assets/session.js"></script>
       </head>
       <body>
-        <header class="container">
-          <Nav ctx={ctx} />
+        <a href="#main" class="skip-link">
+          Skip to content
+        </a>
+        <header class="site-header">
+          <div class="container">
+            {ctx.session ? (
+              <Nav ctx={ctx} session={ctx.session} />
+            ) : (
+              <a href="/" class="brand">
+                Haven
+              </a>
+            )}
+          </div>
         </header>
-        <main class="container">
-          <h1>{title}</h1>
+        <main id="main" class="container">
+          <div class="page-header">
+            <div class="page-title">
+              <h1>{title}</h1>
+              {subtitle && <p class="page-subtitle">{subtitle}</p>}
+            </div>
+            {actions && <div class="page-actions">{actions}</div>}
+          </div>
           {children}
         </main>
         {ctx.session && <SessionWarning ctx={ctx} />}
@@ -108,48 +238,162 @@ export function Layout({ title, ctx, children }: { title: string; ctx: PageConte
   );
 }
 
-/** A labelled input with its error beside it (role="alert"), as DESIGN §2.3 asks. */
-export function Field(props: {
+/**
+ * A table that may be wider than the screen scrolls sideways inside its own box, never the page
+ * (issue 9). Wrap every <table> in it:
+ *
+ *   <TableScroll label="Audit log"><table>…</table></TableScroll>
+ *
+ * - label: the accessible name of the scrolling region. The box is focusable (tabindex="0") so
+ *   that keyboard users can scroll it with the arrow keys; screen readers announce it by this name.
+ * - children: the <table> (rows get dividers and zebra stripes from haven.css).
+ * Cells wrap at spaces. A cell holding a long unbroken string (a hash, a token) may take
+ * class="cell-break" to wrap anywhere; class="cell-nowrap" keeps short values (dates) on one line;
+ * class="cell-wide" gives long prose (error messages, notes) a column of at least 16rem.
+ */
+export function TableScroll({ label, children }: { label: string; children: ComponentChildren }) {
+  return (
+    <div class="table-scroll" tabIndex={0} role="region" aria-label={label}>
+      {children}
+    </div>
+  );
+}
+
+interface FieldCommon {
   name: string;
   label: string;
-  type?: 'text' | 'password' | 'email' | 'number';
-  value?: string;
   error?: string;
-  autocomplete?: string;
-  required?: boolean;
   help?: string;
-}) {
-  const errorId = `${props.name}-error`;
+  required?: boolean;
+  /** The control's id; default `field-<name>`. Give one when a page has two fields of the same name. */
+  id?: string;
+}
+
+/** The ids and ARIA attributes of a control with help and error (`<name>-help`, `<name>-error`). */
+function describe(props: FieldCommon) {
+  const base = props.id ? props.id.replace(/^field-/, '') : props.name;
+  const helpId = `${base}-help`;
+  const errorId = `${base}-error`;
+  const describedBy = [props.help ? helpId : '', props.error ? errorId : ''].filter(Boolean).join(' ');
+  return {
+    id: props.id ?? `field-${props.name}`,
+    helpId,
+    errorId,
+    aria: { 'aria-invalid': props.error ? 'true' : undefined, 'aria-describedby': describedBy || undefined },
+  };
+}
+
+/** The error once, beside the field (role="alert"), then the help text, which keeps its own colour. */
+function FieldNotes({ props, helpId, errorId }: { props: FieldCommon; helpId: string; errorId: string }) {
   return (
-    <label>
-      {props.label}
-      <input
-        {...({
-          name: props.name,
-          type: props.type ?? 'text',
-          value: props.value ?? '',
-          autocomplete: props.autocomplete,
-          required: props.required,
-          'aria-invalid': props.error ? 'true' : undefined,
-          'aria-describedby': props.error ? errorId : undefined,
-        } as Record<string, unknown>)}
-      />
-      {props.help && <small>{props.help}</small>}
+    <>
       {props.error && (
         <small id={errorId} role="alert" class="field-error">
           {props.error}
         </small>
       )}
-    </label>
+      {props.help && (
+        <small id={helpId} class="field-help">
+          {props.help}
+        </small>
+      )}
+    </>
   );
 }
 
+/**
+ * A labelled input, with its error beside it (role="alert", as DESIGN §2.3 asks) and its help.
+ * The label holds only the label text; the input has aria-invalid and aria-describedby naming
+ * both the help and the error.
+ */
+export function Field(
+  props: FieldCommon & {
+    type?: 'text' | 'password' | 'email' | 'number' | 'date' | 'tel' | 'url' | 'search';
+    value?: string;
+    autocomplete?: string;
+    placeholder?: string;
+    inputmode?: 'text' | 'numeric' | 'decimal' | 'tel' | 'email' | 'url' | 'search' | 'none';
+  },
+) {
+  const { id, helpId, errorId, aria } = describe(props);
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <input
+        {...({
+          name: props.name,
+          id,
+          type: props.type ?? 'text',
+          value: props.value ?? '',
+          autocomplete: props.autocomplete,
+          placeholder: props.placeholder,
+          inputmode: props.inputmode,
+          required: props.required,
+          ...aria,
+        } as Record<string, unknown>)}
+      />
+      <FieldNotes props={props} helpId={helpId} errorId={errorId} />
+    </div>
+  );
+}
+
+/** A labelled <select>, like Field. `prompt` is a first, empty option ("Choose a role"). */
+export function SelectField(
+  props: FieldCommon & { options: { value: string; label: string }[]; value?: string; prompt?: string },
+) {
+  const { id, helpId, errorId, aria } = describe(props);
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <select {...({ name: props.name, id, required: props.required, ...aria } as Record<string, unknown>)}>
+        {props.prompt !== undefined && <option value="">{props.prompt}</option>}
+        {props.options.map((o) => (
+          <option value={o.value} selected={o.value === props.value}>
+            {o.label}
+          </option>
+        ))}
+      </select>
+      <FieldNotes props={props} helpId={helpId} errorId={errorId} />
+    </div>
+  );
+}
+
+/** A labelled <textarea>, like Field. */
+export function TextAreaField(props: FieldCommon & { value?: string; rows?: number }) {
+  const { id, helpId, errorId, aria } = describe(props);
+  return (
+    <div class="field">
+      <label for={id}>{props.label}</label>
+      <textarea {...({ name: props.name, id, rows: props.rows ?? 4, required: props.required, ...aria } as Record<string, unknown>)}>
+        {props.value ?? ''}
+      </textarea>
+      <FieldNotes props={props} helpId={helpId} errorId={errorId} />
+    </div>
+  );
+}
+
+/** An error about the whole form (role="alert"), shown as a subtle error box. */
 export function FormError({ message }: { message?: string }) {
   return message ? (
     <p role="alert" class="form-error">
       {message}
     </p>
   ) : null;
+}
+
+/**
+ * The message after an action ("User bob created."), role="status", shown as a subtle box.
+ * - kind: 'success' (default), 'info' or 'warning'.
+ * - children: the message; it alone is the status text.
+ * - links: follow-up links shown under it, outside the status text.
+ */
+export function Notice({ kind = 'success', children, links }: { kind?: 'success' | 'info' | 'warning'; children: ComponentChildren; links?: ComponentChildren }) {
+  return (
+    <div class={`flash flash-${kind}`}>
+      <p role="status">{children}</p>
+      {links && <p class="flash-links">{links}</p>}
+    </div>
+  );
 }
 
 export function Csrf({ token }: { token: string }) {

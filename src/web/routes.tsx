@@ -6,9 +6,6 @@ import { z } from 'zod';
 import { isDatabaseReady } from '../db/client.ts';
 import type { HavenRoutes } from './plugin.ts';
 import { NO_QUERY } from './input.ts';
-import { Layout } from './layout.tsx';
-import { pageContext } from './page.ts';
-import { sendPage } from './render.ts';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -19,6 +16,7 @@ const ASSETS: Record<string, { type: string; body: Buffer }> = {
   'haven.css': { type: 'text/css; charset=utf-8', body: readFileSync(join(here, 'static/haven.css')) },
   'session.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/session.js')) },
   'webauthn.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/webauthn.js')) },
+  'copy.js': { type: 'text/javascript; charset=utf-8', body: readFileSync(join(here, 'static/copy.js')) },
   'simplewebauthn-browser.js': {
     type: 'text/javascript; charset=utf-8',
     body: readFileSync(join(dirname(require.resolve('@simplewebauthn/browser')), '../dist/bundle/index.umd.min.js')),
@@ -38,21 +36,5 @@ export const webRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
     if (await isDatabaseReady(app.database)) return reply.type('text/plain').send('ready');
     return reply.code(503).type('text/plain').send('database unavailable');
-  });
-
-  server.get('/', { config: { access: 'signed-in' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
-    const ctx = pageContext(request, reply);
-    const session = request.session!;
-    return sendPage(
-      reply,
-      <Layout title="Dashboard" ctx={ctx}>
-        <p>
-          Welcome, {session.user.fullName}. You are signed in as <strong>{session.user.login}</strong> ({session.user.roleName}).
-        </p>
-        <p>
-          <a href="/preferences">My Preferences</a> (password, multifactor authentication)
-        </p>
-      </Layout>,
-    );
   });
 };

@@ -107,8 +107,10 @@ describe.each(DB_KINDS)('audit, settings and password rules (%s)', (kind) => {
         else expect(r.location, url).toBe('/password/change');
       }
       const changed = await user.submit('/password/change', { current: 'meadow4lantern', next: 'meadow4lantern-2', confirm: 'meadow4lantern-2' });
-      expect(changed.location).toBe('/');
-      expect((await user.get('/')).status).toBe(200);
+      expect(changed.location).toBe('/?done=password-changed');
+      const dashboard = await user.get(changed.location!);
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.body).toContain('Password changed.');
     } finally {
       await updateSiteSettings(haven.app, { password_expiration_days: '0' }, null, null);
     }

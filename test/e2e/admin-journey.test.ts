@@ -113,8 +113,8 @@ describe('the administrator journey in a browser', () => {
     await adminPage.getByLabel('Initial password').fill(PARALEGAL.initial);
     await adminPage.getByRole('button', { name: 'Create user' }).click();
 
-    await adminPage.waitForURL(/\/admin\/users\/[0-9a-f-]{36}\?saved=1$/);
-    expect(await adminPage.getByRole('status').textContent()).toBe('Saved.');
+    await adminPage.waitForURL(/\/admin\/users\/[0-9a-f-]{36}\?done=created$/);
+    expect(await adminPage.getByRole('status').textContent()).toBe(`User ${PARALEGAL.login} created.`);
     expect(await adminPage.getByRole('heading', { level: 1 }).textContent()).toBe(`User ${PARALEGAL.login}`);
     expect(await adminPage.getByLabel('Full name').inputValue()).toBe(PARALEGAL.fullName);
     expect(await adminPage.getByLabel('E-mail').inputValue()).toBe(PARALEGAL.email);
@@ -150,7 +150,8 @@ describe('the administrator journey in a browser', () => {
     await paralegalPage.getByLabel('New password again').fill(PARALEGAL.changed);
     await paralegalPage.getByRole('button', { name: 'Change password' }).click();
 
-    await paralegalPage.waitForURL(`${real.baseUrl}/`);
+    await paralegalPage.waitForURL(`${real.baseUrl}/?done=password-changed`);
+    expect(await paralegalPage.getByRole('status').textContent()).toBe('Password changed. Your other sessions were signed out.');
     expect(await text(paralegalPage, 'main')).toContain(`Welcome, ${PARALEGAL.fullName}. You are signed in as ${PARALEGAL.login} (Paralegal).`);
     expect(await paralegalPage.getByRole('link', { name: 'Users', exact: true }).count()).toBe(0);
 

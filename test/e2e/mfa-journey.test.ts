@@ -80,7 +80,7 @@ async function submitCode(page: Page, code: string): Promise<void> {
 async function chooseMethod(page: Page, method: 'app' | 'email' | 'passkey', from: 'preferences' | 'here' = 'preferences'): Promise<void> {
   if (from === 'preferences') {
     await page.goto('/preferences');
-    expect(await text(page, '#mfa-status')).toBe('Off.');
+    expect(await text(page, '#mfa-status')).toBe('Off: you sign in with your password only.');
     await page.locator('#enable-mfa').click();
     await page.waitForURL(`${real.baseUrl}/mfa/enrol`);
   }
@@ -90,7 +90,7 @@ async function chooseMethod(page: Page, method: 'app' | 'email' | 'passkey', fro
 }
 
 /**
- * The dark modules of a QR code drawn by the page's inline SVG (one path of `M x y`, `m dx 0`,
+ * The dark modules of a QR code drawn by the page's SVG image (one path of `M x y`, `m dx 0`,
  * `h n` runs, as the qrcode library writes it), compared with a QR code made here of `text` at
  * any error-correction level: the picture holds exactly that text.
  */
@@ -123,12 +123,15 @@ async function enrolWithApp(page: Page, login: string): Promise<{ secret: string
   expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Set up your authenticator app');
   const secret = await text(page, '#mfa-manual-key');
   expect(secret).toMatch(/^[A-Z2-7]{32}$/);
-  // The QR code is an inline <svg> of the otpauth:// URI (RFC 6238 SHA-1, 6 digits, 30 s) of
-  // that same key, labelled with the issuer and the user's login.
-  const svg = page.locator('.qr-code > svg');
-  expect(await svg.count()).toBe(1);
-  expect(await svg.isVisible()).toBe(true);
-  const drawn = { viewBox: (await svg.getAttribute('viewBox')) ?? '', d: (await svg.locator('path[stroke]').getAttribute('d')) ?? '' };
+  // The QR code is an SVG image (a data: URL) of the otpauth:// URI (RFC 6238 SHA-1, 6 digits,
+  // 30 s) of that same key, labelled with the issuer and the user's login.
+  const img = page.locator('.qr-code > img');
+  expect(await img.count()).toBe(1);
+  expect(await img.isVisible()).toBe(true);
+  const src = (await img.getAttribute('src')) ?? '';
+  expect(src).toMatch(/^data:image\/svg\+xml;base64,/);
+  const svg = Buffer.from(src.slice(src.indexOf(',') + 1), 'base64').toString();
+  const drawn = { viewBox: /viewBox="([^"]*)"/.exec(svg)?.[1] ?? '', d: /<path[^>]*\bstroke="[^"]*"[^>]*\bd="([^"]*)"/.exec(svg)?.[1] ?? '' };
   const uri = new TOTP({ issuer: 'Haven', label: login, algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(secret) }).toString();
   expect(uri).toMatch(/^otpauth:\/\/totp\/Haven:/);
   expect(qrHolds(drawn, uri), `the QR code holds ${uri}`).toBe(true);
@@ -215,7 +218,8 @@ describe('MFA with an authenticator app', () => {
     // The enrolling browser is remembered for 24 hours.
     expect(await deviceCookie(first.context())).toMatchObject({ secure: true, httpOnly: true, sameSite: 'Lax', path: '/' });
     await first.goto('/preferences');
-    expect(await text(first, '#mfa-status')).toBe('On: Authenticator app. 10 unused recovery codes.');
+    expect(await text(first, '#mfa-status')).toBe('On, with an authenticator app.');
+    expect(await text(first, '#recovery-code-count')).toBe('10 unused recovery codes.');
     await logOut(first);
   });
 
@@ -329,7 +333,8 @@ describe('MFA with a passkey (Chromium virtual authenticator)', () => {
     expect(credentials).toHaveLength(1);
     expect(credentials[0]!.rpId).toBe('localhost');
     await page.goto('/preferences');
-    expect(await text(page, '#mfa-status')).toBe('On: Passkey. 10 unused recovery codes.');
+    expect(await text(page, '#mfa-status')).toBe('On, with a passkey or security key.');
+    expect(await text(page, '#recovery-code-count')).toBe('10 unused recovery codes.');
     await logOut(page);
 
     // Another browser (no mfa_daily_secret_key) whose authenticator holds the same credential.
@@ -411,7 +416,7 @@ describe('an administrator disables a user\'s MFA (lost phone)', () => {
     // too, so it is MFA that is off, as the page then says).
     await logIn(user, USER, { here: true });
     expect(path(user)).toBe('/preferences');
-    expect(await text(user, '#mfa-status')).toBe('Off.');
+    expect(await text(user, '#mfa-status')).toBe('Off: you sign in with your password only.');
     expect(await user.locator('#enable-mfa').count()).toBe(1);
   });
 });
@@ -424,10 +429,11 @@ describe('enrolment forced by the role (Site Settings mfa_required_roles)', () =
     await createUser(USER, ROLE);
     const settings = await admin();
     await settings.goto('/admin/site-settings');
-    await settings.locator('input[name="mfa_required_roles"]').fill(ROLE);
+    const role = settings.locator(`input[name="mfa_required_roles"][value="${ROLE}"]`);
+    await role.check();
     await settings.getByRole('button', { name: 'Save settings' }).click();
     await settings.waitForURL(`${real.baseUrl}/admin/site-settings?saved=1`);
-    expect(await settings.locator('input[name="mfa_required_roles"]').inputValue()).toBe(ROLE);
+    expect(await settings.locator(`input[name="mfa_required_roles"][value="${ROLE}"]`).isChecked()).toBe(true);
 
     const page = await newPage();
     await logIn(page, USER);
@@ -447,7 +453,8 @@ describe('enrolment forced by the role (Site Settings mfa_required_roles)', () =
 
     // The role requires it: it cannot be turned off.
     await page.goto('/preferences');
-    expect(await text(page, '#mfa-status')).toBe('On: Authenticator app. 10 unused recovery codes.');
+    expect(await text(page, '#mfa-status')).toBe('On, with an authenticator app.');
+    expect(await text(page, '#recovery-code-count')).toBe('10 unused recovery codes.');
     expect(await page.locator('#disable-mfa').count()).toBe(0);
   });
 });

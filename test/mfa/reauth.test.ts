@@ -97,7 +97,7 @@ describe.each(DB_KINDS)('re-authentication before MFA changes (%s)', (kind) => {
     const before = await recoveryRows();
     expect(before).toBe(10);
     await owner.get('/preferences');
-    expect((await owner.post('/mfa/recovery-codes', {})).location).toBe('/mfa/recovery-codes');
+    expect((await owner.post('/mfa/recovery-codes', {})).location).toBe('/mfa/recovery-codes?done=new-codes');
     const shown = recoveryCodes((await owner.get('/mfa/recovery-codes')).body);
     expect(shown).toHaveLength(10);
     // Shown once: the next visit shows only how many are left, and makes nothing.

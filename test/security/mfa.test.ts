@@ -1,7 +1,15 @@
 import { describe, expect, test } from 'vitest';
 import { TOTP, Secret } from 'otpauth';
 import {
+  availableMethods,
   checkTotp,
+  EMAIL_UNAVAILABLE_REASON,
+  formatUtcMinute,
+  manualKeyGroups,
+  preselectedMethod,
+  recoveryCodesFileName,
+  recoveryCodesText,
+  usableMethods,
   EMAIL_CODE_LIFETIME_MS,
   generateEmailCode,
   generateRecoveryCodes,
@@ -110,6 +118,43 @@ describe('recovery codes', () => {
   });
 
   test('six digits are not a recovery code', () => expect(isRecoveryCodeShaped('123456')).toBe(false));
+
+  test('the text file says what the codes are, for which account and site, when, then one code per line', () => {
+    const codes = generateRecoveryCodes();
+    const text = recoveryCodesText({ login: 'nora', site: 'https://haven.example.org', madeAt: T0, codes });
+    const lines = text.split('\n');
+    expect(lines[0]).toBe('Haven recovery codes');
+    expect(lines).toContain('Account: nora');
+    expect(lines).toContain('Site: https://haven.example.org');
+    expect(lines).toContain('Made: 2026-11-23 14:00 UTC');
+    expect(text).toMatch(/works once/);
+    // The codes, one per line, in order, at the end.
+    expect(lines.filter((l) => /^[a-z2-9]{5}-[a-z2-9]{5}$/.test(l))).toEqual(codes);
+    expect(lines.slice(-11, -1)).toEqual(codes);
+    expect(text.endsWith('\n')).toBe(true);
+  });
+
+  test('the file is named after the login, reduced to characters every file system accepts', () => {
+    expect(recoveryCodesFileName('nora')).toBe('haven-recovery-codes-nora.txt');
+    expect(recoveryCodesFileName('j.doe-2')).toBe('haven-recovery-codes-j.doe-2.txt');
+    expect(recoveryCodesFileName('../etc/passwd')).toBe('haven-recovery-codes-etc_passwd.txt');
+    expect(recoveryCodesFileName('a b/c\\d:é')).toBe('haven-recovery-codes-a_b_c_d_.txt');
+    expect(recoveryCodesFileName('...')).toBe('haven-recovery-codes-account.txt');
+    expect(formatUtcMinute(new Date('2026-01-02T03:04:59.999Z'))).toBe('2026-01-02 03:04 UTC');
+  });
+});
+
+describe('the manual entry key', () => {
+  test('shown in groups of four, which join back into the exact key', () => {
+    const key = generateTotpSecret();
+    const groups = manualKeyGroups(key);
+    expect(groups).toHaveLength(8);
+    for (const g of groups) expect(g).toMatch(/^[A-Z2-7]{4}$/);
+    expect(groups.join('')).toBe(key);
+    expect(manualKeyGroups('JBSWY3DPEHPK3PXP')).toEqual(['JBSW', 'Y3DP', 'EHPK', '3PXP']);
+    expect(manualKeyGroups('ABCDEF')).toEqual(['ABCD', 'EF']);
+    expect(manualKeyGroups('')).toEqual([]);
+  });
 });
 
 describe('remembered devices (24 hours)', () => {
@@ -151,6 +196,33 @@ describe('who must use MFA', () => {
     expect(mayDisableOwnMfa(settings(), attorney)).toBe(true);
     expect(mayDisableOwnMfa(settings({ mfa_required_roles: ['Attorney'] }), attorney)).toBe(false);
     expect(mayDisableOwnMfa(settings({ mfa_required_roles: ['API Client'] }), apiClient)).toBe(true);
+  });
+
+  test('e-mail codes cannot be chosen without a mail relay, and say why; the other methods can', () => {
+    const withoutMail = availableMethods(settings(), { mailConfigured: false });
+    expect(withoutMail).toEqual([
+      { method: 'email', available: false, reason: EMAIL_UNAVAILABLE_REASON },
+      { method: 'app', available: true },
+      { method: 'passkey', available: true },
+    ]);
+    expect(EMAIL_UNAVAILABLE_REASON).toBe('E-mail codes are not available: this site has no mail server configured (HAVEN_SMTP_URL). Ask your administrator.');
+    expect(usableMethods(withoutMail)).toEqual(['app', 'passkey']);
+    const withMail = availableMethods(settings(), { mailConfigured: true });
+    expect(withMail.every((m) => m.available && !m.reason)).toBe(true);
+    expect(usableMethods(withMail)).toEqual(['email', 'app', 'passkey']);
+    expect(availableMethods(settings({ mfa_enabled: false }), { mailConfigured: true })).toEqual([]);
+    expect(usableMethods(availableMethods(settings({ mfa_methods: ['email'] }), { mailConfigured: false }))).toEqual([]);
+  });
+
+  test('the chooser selects the app in advance when it can, else the only usable method, never e-mail without a relay', () => {
+    const pre = (methods: SiteSettings['mfa_methods'], mailConfigured: boolean) => preselectedMethod(availableMethods(settings({ mfa_methods: methods }), { mailConfigured }));
+    expect(pre(['email', 'app', 'passkey'], true)).toBe('app');
+    expect(pre(['email', 'app', 'passkey'], false)).toBe('app');
+    expect(pre(['email', 'passkey'], true)).toBeNull();
+    expect(pre(['email', 'passkey'], false)).toBe('passkey');
+    expect(pre(['email'], true)).toBe('email');
+    expect(pre(['email'], false)).toBeNull();
+    expect(pre([], true)).toBeNull();
   });
 
   test('methods are offered only while MFA is on for the site', () => {

@@ -2,9 +2,12 @@ import { describe, expect, test } from 'vitest';
 import {
   decodeSiteSettings,
   defaultSiteSettings,
+  describeSettingValue,
+  passwordRuleSummary,
   isSettingKey,
   NUMBER_SETTING_KEYS,
   SETTING_KEYS,
+  SETTING_SECTIONS,
   SITE_SETTINGS,
   validateSettings,
   type SettingKey,
@@ -29,7 +32,7 @@ describe('definitions', () => {
       expect(def.key).toBe(key);
       expect(def.label.length).toBeGreaterThan(0);
       expect(def.help.length).toBeGreaterThan(0);
-      expect(['Authentication', 'Sessions']).toContain(def.section);
+      expect(SETTING_SECTIONS).toContain(def.section);
     }
     expect(Object.keys(SITE_SETTINGS).sort()).toEqual([...SETTING_KEYS].sort());
   });
@@ -196,5 +199,56 @@ describe('MFA settings (DESIGN §1.3)', () => {
       mfa_methods: ['app'],
       mfa_required_roles: ['Attorney', 'Site Administrator'],
     });
+  });
+});
+
+describe('controls and help (Admin > Site Settings)', () => {
+  test('a number control offers exactly the range its parser accepts, and its help states range and default', () => {
+    for (const key of NUMBER_SETTING_KEYS) {
+      const def = SITE_SETTINGS[key];
+      expect(def.control.kind, key).toBe('number');
+      if (def.control.kind !== 'number') continue;
+      const { min, max, step, unit } = def.control;
+      expect(step).toBe(1);
+      expect(unit.length).toBeGreaterThan(0);
+      expect(def.parse(String(min)).ok, key).toBe(true);
+      expect(def.parse(String(max)).ok, key).toBe(true);
+      if (min > 0) expect(def.parse(String(min - 1)).ok, key).toBe(false);
+      expect(def.parse(String(max + 1)).ok, key).toBe(false);
+      expect(def.help, key).toContain(`From ${min} to ${max} ${unit}`);
+      expect(def.help, key).toContain(`Default ${def.defaultValue}.`);
+      expect(def.label, key).not.toMatch(/\(/);
+    }
+    expect(SITE_SETTINGS.session_timeout_minutes.help).toMatch(/^From 6 to 1440 minutes\. Default 90\./);
+  });
+
+  test('the MFA settings have a switch, the method checkboxes and the role checkboxes', () => {
+    expect(SITE_SETTINGS.mfa_enabled.control).toEqual({ kind: 'switch' });
+    expect(SITE_SETTINGS.mfa_methods.control).toEqual({ kind: 'methods' });
+    expect(SITE_SETTINGS.mfa_required_roles.control).toEqual({ kind: 'roles' });
+  });
+
+  test('the methods message says what to do, from the form and the CLI alike', () => {
+    expect(validateSettings({ mfa_methods: '' }).errors.mfa_methods).toBe('Offer at least one method (email, app, passkey).');
+  });
+
+  test('describeSettingValue reads a stored text as people do', () => {
+    expect(describeSettingValue('session_timeout_minutes', '60')).toBe('60 minutes');
+    expect(describeSettingValue('password_min_length', '12')).toBe('12 characters');
+    expect(describeSettingValue('mfa_enabled', 'true')).toBe('on');
+    expect(describeSettingValue('mfa_enabled', 'false')).toBe('off');
+    expect(describeSettingValue('mfa_methods', 'email,passkey')).toBe('E-mail code, Passkey or security key');
+    expect(describeSettingValue('mfa_required_roles', '')).toBe('none');
+    expect(describeSettingValue('mfa_required_roles', 'Attorney,Paralegal')).toBe('Attorney, Paralegal');
+  });
+});
+
+describe('passwordRuleSummary', () => {
+  test('states the configured minimum and every rule of the policy', () => {
+    expect(passwordRuleSummary({ password_min_length: 12 })).toBe(
+      'At least 12 characters, with a letter and a digit; not a common password, a word followed by 1, 12, 123 or 1234, your login name or e-mail, or one of your last 5 passwords.',
+    );
+    expect(passwordRuleSummary(defaultSiteSettings())).toMatch(/^At least 8 characters,/);
+    expect(passwordRuleSummary(decodeSiteSettings({ password_min_length: '64' }))).toMatch(/^At least 64 characters,/);
   });
 });

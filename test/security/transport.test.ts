@@ -250,6 +250,39 @@ describe('the real listeners', () => {
     expect(await handshake({})).toMatchObject({ ok: true, protocol: 'TLSv1.3' });
   });
 
+  test("a URL or a body too large gets Haven's own HTML page (413, 414) with its security headers, never the framework's JSON", async () => {
+    /** A raw request over TLS, whatever its size (node:https would refuse some of these itself). */
+    const raw = (head: string, body = '') =>
+      new Promise<string>((resolve) => {
+        const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, servername: 'localhost', ca: cert }, () => socket.end(head + body));
+        let received = '';
+        socket.on('data', (d) => (received += d.toString('utf8')));
+        socket.on('close', () => resolve(received));
+        socket.on('error', () => resolve(received));
+      });
+    const expectHavenPage = (answer: string, status: number, words: RegExp) => {
+      expect(answer, answer.slice(0, 300)).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+      const [headers = '', body = ''] = answer.split('\r\n\r\n');
+      expect(headers).toMatch(/content-type: text\/html/i);
+      expect(headers).toMatch(/strict-transport-security: max-age=31536000/i);
+      expect(headers).toMatch(/content-security-policy: default-src 'self'/i);
+      expect(body).toMatch(/^<!doctype html>/i);
+      expect(body).toMatch(words);
+      expect(body).not.toMatch(/"statusCode"|FST_ERR|\s+at /);
+    };
+    // A URL over Node's 16 KB header limit (a long search from a GET form).
+    expectHavenPage(await raw(`GET /admin/audit?action=${'a'.repeat(20_000)} HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\nConnection: close\r\n\r\n`), 414, /longer than Haven accepts/);
+    // A path segment longer than the router takes.
+    expectHavenPage(await raw(`GET /admin/users/${'a'.repeat(300)} HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\nConnection: close\r\n\r\n`), 414, /longer than Haven accepts/);
+    // A form body over the 1 MiB limit.
+    const body = `login=${'a'.repeat(1_100_000)}`;
+    const answer = await raw(
+      `POST /login HTTP/1.1\r\nHost: localhost\r\nAccept: text/html\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+      body,
+    );
+    expectHavenPage(answer, 413, /larger than Haven accepts/);
+  });
+
   test('plain HTTP sent to the HTTPS port gets no page', async () => {
     const answer = await rawExchange(httpsPort, `GET /login HTTP/1.1\r\nHost: localhost:${httpsPort}\r\nConnection: close\r\n\r\n`);
     expect(answer).not.toMatch(/HTTP\/1\.[01] [23]\d\d/);
