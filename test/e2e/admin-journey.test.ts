@@ -2,7 +2,8 @@
 // the real server over HTTPS with the embedded database: first-admin setup, login, creating a
 // user, that user's forced password change and missing admin rights, the idle-logout warning
 // (with and without JavaScript) and logout. DESIGN §1.1, §1.2, §2.3.
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
+import { expectOpenPagesAccessible } from '../helpers/axe.ts';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { sql } from 'drizzle-orm';
 import { hashToken } from '../../src/security/tokens.ts';
@@ -24,10 +25,12 @@ const PAST_TIMEOUT = 7 * MINUTE; // minute 91 after the extension at minute 84
 let real: RealHaven;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+const noScript = new Set<BrowserContext>();
 
 async function context(options: Parameters<typeof newContext>[2] = {}): Promise<BrowserContext> {
   const created = await newContext(browser, real.baseUrl, options);
   contexts.push(created);
+  if (options.javaScriptEnabled === false) noScript.add(created);
   return created;
 }
 
@@ -53,6 +56,12 @@ async function logIn(page: Page, login: string, password: string): Promise<void>
 
 beforeAll(async () => {
   [real, browser] = await Promise.all([startRealHaven({ pgliteTemplateDir: inject('pgliteTemplateDir') }), launchBrowser()]);
+});
+
+// Every page a step ends on passes axe-core (WCAG 2.1 AA), issue 9.
+afterEach(async () => {
+  // (Not the context without JavaScript: axe-core runs as a script in the page.)
+  await expectOpenPagesAccessible(contexts.filter((c) => !noScript.has(c)));
 });
 
 afterAll(async () => {

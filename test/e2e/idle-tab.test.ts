@@ -6,6 +6,7 @@
 // out; a tab whose session another tab kept alive counts again from what the server says.
 // DESIGN §1.2.
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { expectAccessible } from '../helpers/axe.ts';
 import type { Browser, BrowserContext, Page, Request, Response } from 'playwright-core';
 import { sql } from 'drizzle-orm';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -194,6 +195,9 @@ describe('a tab left open', () => {
     await page.waitForURL(`${real.baseUrl}/login?next=%2F&reason=timeout`, WAIT);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).toBe('Log in');
     expect(await text(page, 'p.notice')).toBe(TIMEOUT_NOTICE);
+    // The page the tab lands on passes axe-core (its timers run again for axe's own).
+    await page.clock.resume();
+    await expectAccessible(page, 'login after the timeout');
     // Logging in again returns to the page that was left open.
     expect(await page.locator('input[name="next"]').inputValue()).toBe('/');
     // Two questions, then the login page (and what it loads): nothing else went to the server.

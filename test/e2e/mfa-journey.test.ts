@@ -3,7 +3,8 @@
 // enrolment with an authenticator app, by e-mail and with a passkey (Chromium's virtual
 // authenticator over CDP), the 24-hour device cookie, an administrator turning a user's MFA off,
 // and enrolment forced by the user's role. DESIGN §1.3, §1.9, §2.3.
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
+import { expectOpenPagesAccessible } from '../helpers/axe.ts';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { sql } from 'drizzle-orm';
 import { Secret, TOTP } from 'otpauth';
@@ -191,6 +192,11 @@ beforeAll(async () => {
   expect(real.baseUrl).toBe(`https://localhost:${real.haven.httpsPort}`);
   expect(real.haven.app.config.baseUrl).toBe(real.baseUrl);
   await createUser(ADMIN, 'Site Administrator');
+});
+
+// Every page a step ends on passes axe-core (WCAG 2.1 AA), issue 9.
+afterEach(async () => {
+  await expectOpenPagesAccessible(contexts);
 });
 
 afterAll(async () => {

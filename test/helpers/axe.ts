@@ -16,3 +16,17 @@ export async function expectAccessible(page: Page, what = new URL(page.url()).pa
     .filter((line) => !line.includes('color-contrast-enhanced'));
   expect([...violations, ...undecidedContrast], `axe on ${what}`).toEqual([]);
 }
+
+/**
+ * Runs `expectAccessible` on every page still open in the given browser contexts: registered as
+ * an `afterEach` by the journey tests, so that every page a step ends on is checked.
+ */
+export async function expectOpenPagesAccessible(contexts: readonly { pages(): Page[] }[]): Promise<void> {
+  for (const context of contexts) {
+    for (const page of context.pages()) {
+      if (page.isClosed() || !/^https:/.test(page.url())) continue;
+      await page.waitForLoadState('load').catch(() => {});
+      await expectAccessible(page);
+    }
+  }
+}
