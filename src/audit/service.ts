@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
 import { auditHead, auditLog } from '../db/schema.ts';
 import { toStorableText, toStorableValue, truncateCodePoints } from '../security/text.ts';
-import { auditEntryHash, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
+import { type AuditContent, auditEntryHash, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
 
 /** Longer texts (a pasted essay in a login field) are cut: the audit log records, it does not archive. */
 const MAX_AUDIT_TEXT = 256;
@@ -91,17 +91,8 @@ export async function verifyAuditChain(app: App): Promise<AuditVerification> {
 /** Entries on one page of Admin > Audit. */
 export const AUDIT_PAGE_SIZE = 50;
 
-/** An entry as the Audit page shows it (the hashes stay in the database). */
-export interface AuditEntry {
-  seq: number;
-  at: Date;
-  actorId: string | null;
-  actorLogin: string | null;
-  action: string;
-  target: string | null;
-  ip: string | null;
-  details: unknown;
-}
+/** An entry as the Audit page shows it: its content, without the hashes. */
+export type AuditEntry = AuditContent;
 
 /** What the Audit page narrows the log to; every field already validated (audit/filters.ts). */
 export interface AuditFilters {

@@ -15,18 +15,7 @@ export async function waitFor(condition: () => boolean, what = 'condition', time
  * either answered or waiting for its turn, so the schedule alone decides the answers.
  */
 export async function answerTimes(clock: ManualClock, requests: (() => Promise<unknown>)[], limitMs: number, stepMs = 250): Promise<number[]> {
-  const start = clock.now().getTime();
-  const answered: number[] = [];
-  const all = requests.map((r) => r().then(() => answered.push(clock.now().getTime() - start)));
-  const settled = () => answered.length + clock.sleeping === requests.length;
-  await waitFor(settled, 'requests to queue');
-  while (answered.length < requests.length && clock.now().getTime() - start < limitMs) {
-    clock.advance(stepMs);
-    await new Promise((r) => setTimeout(r, 1));
-    await waitFor(settled, 'requests to settle');
-  }
-  await Promise.all(all);
-  return answered.sort((a, b) => a - b);
+  return (await timedAnswers(clock, requests, limitMs, stepMs)).map((a) => a.at);
 }
 
 export interface TimedAnswer<T> {
