@@ -5,6 +5,8 @@ import { systemClock, type Clock } from './clock.ts';
 import { openDatabase, type Database } from './db/client.ts';
 import { seedRoles } from './roles/service.ts';
 import { applyDataMigrations } from './data-migrations.ts';
+import { seedLookups } from './cases/service.ts';
+import { seedIntake } from './intake/service.ts';
 
 export interface OpenAppOptions {
   clock?: Clock;
@@ -31,6 +33,8 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     await database.migrate();
     await seedRoles(app);
     await applyDataMigrations(app);
+    await seedLookups(app);
+    await seedIntake(app);
   } catch (error) {
     await database.close();
     throw error;

@@ -42,6 +42,35 @@ const DATA_MIGRATIONS: DataMigration[] = [
       );
     },
   },
+  {
+    // Issue 10 adds two permissions. Site Administrators hold every permission but API Access,
+    // and Supervisors are the ones who reopen cases and override the income limit.
+    name: '2026-12-case-permissions',
+    async run(app, tx) {
+      const added = ['cases_reopen', 'intake_override_income'];
+      for (const name of [SITE_ADMINISTRATOR, 'Supervisor']) {
+        const [role] = await tx.select().from(roles).where(sql`lower(${roles.name}) = lower(${name})`);
+        if (!role) continue;
+        const internal = [...role.internalPermissions, ...added.filter((p) => !role.internalPermissions.includes(p))];
+        if (internal.length === role.internalPermissions.length) continue;
+        await tx.update(roles).set({ internalPermissions: internal }).where(eq(roles.id, role.id));
+        await recordAudit(
+          app,
+          {
+            action: 'role.permissions_changed',
+            actor: null,
+            target: role.name,
+            details: {
+              before: { internal: role.internalPermissions, external: role.externalPermissions },
+              after: { internal, external: role.externalPermissions },
+              reason: 'Haven upgrade: new permissions to reopen cases and to override the income limit at intake.',
+            },
+          },
+          tx,
+        );
+      }
+    },
+  },
 ];
 
 export async function applyDataMigrations(app: App): Promise<void> {

@@ -23,6 +23,8 @@ import { mfaRoutes } from './mfa/routes.tsx';
 import { reportRoutes } from './reports/routes.tsx';
 import { preferencesRoutes } from './preferences/routes.tsx';
 import { dashboardRoutes } from './dashboard/routes.tsx';
+import { intakeRoutes } from './intake/routes.tsx';
+import { caseRoutes } from './cases/routes.tsx';
 
 export { CSRF_COOKIE } from './web/cookies.ts';
 
@@ -100,6 +102,8 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(reportRoutes, { app });
   await server.register(preferencesRoutes, { app });
   await server.register(dashboardRoutes, { app });
+  await server.register(intakeRoutes, { app });
+  await server.register(caseRoutes, { app });
   if (options.extraRoutes) await server.register(options.extraRoutes, { app });
   return server;
 }

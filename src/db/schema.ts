@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // The whole data model. Timestamps come from the application's clock, not the database's,
 // so that expiry rules can be tested with a controllable clock.
@@ -37,6 +37,9 @@ export const users = pgTable(
     // When the owner was last warned that someone who knows their password is trying codes (at most daily).
     mfaCodeWarningAt: ts('mfa_code_warning_at'),
     lastLoginAt: ts('last_login_at'),
+    // Case access (DESIGN §1.4): the offices and programs whose cases this user may see; empty = all.
+    offices: text('offices').array().notNull().default(sql`'{}'::text[]`),
+    programs: text('programs').array().notNull().default(sql`'{}'::text[]`),
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
   },
@@ -252,4 +255,213 @@ export const jobRuns = pgTable(
     details: jsonb('details'),
   },
   (t) => [index('job_runs_job_idx').on(t.job, t.startedAt)],
+);
+
+// ---- Cases and intake (DESIGN §1.4, §1.5, §2.4) -----------------------------------------
+
+/**
+ * The lookups administrators edit: offices, programs, funding codes and case statuses. A value
+ * in use is never deleted, only made inactive, so that old cases keep their meaning.
+ */
+export const lookups = pgTable(
+  'lookups',
+  {
+    // 'office' | 'program' | 'funding_code' | 'case_status'
+    kind: text('kind').notNull(),
+    value: text('value').notNull(),
+    active: boolean('active').notNull().default(true),
+    position: integer('position').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.value] })],
+);
+
+/** The poverty guideline by household size (annual dollars), editable by administrators. */
+export const povertyGuidelines = pgTable('poverty_guidelines', {
+  householdSize: integer('household_size').primaryKey(),
+  amount: integer('amount').notNull(),
+  updatedAt: ts('updated_at').notNull(),
+});
+
+/**
+ * The intake sequence, in `position` order. Kinds are fixed in code (security/intake-stages.ts):
+ * 'problem', 'eligibility', 'question' (an administrator's yes/no screening question),
+ * 'identity', 'adverse', 'conflicts'. A halting stage carries its referral text.
+ */
+export const intakeStages = pgTable('intake_stages', {
+  id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+  position: integer('position').notNull(),
+  kind: text('kind').notNull(),
+  question: text('question'),
+  // The answer to a 'question' stage that halts the application: 'yes' or 'no'.
+  haltOn: text('halt_on'),
+  referral: text('referral').notNull().default(''),
+});
+
+/**
+ * An application in progress. Identity data (`identity`, `adverse_parties`) exists here only
+ * between the identity stage and the end: a halt erases it, and completion moves it to the
+ * client and the case. A halted application keeps only what screened it.
+ */
+export const intakeApplications = pgTable(
+  'intake_applications',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    workerId: uuid('worker_id').notNull().references(() => users.id),
+    // The sequence as it stood when the application began (a copy of intake_stages), so that an
+    // administrator's edit never changes an application under way; and the index of the next one.
+    stages: jsonb('stages').notNull(),
+    nextStage: integer('next_stage').notNull(),
+    // 'open' | 'halted' | 'completed'
+    status: text('status').notNull(),
+    problemCode: text('problem_code'),
+    postalCode: text('postal_code'),
+    county: text('county'),
+    householdSize: integer('household_size'),
+    annualIncome: integer('annual_income'),
+    // Answers to screening questions: { <stage id>: 'yes' | 'no' }.
+    answers: jsonb('answers').notNull().default(sql`'{}'::jsonb`),
+    incomeOverrideReason: text('income_override_reason'),
+    // While the income halt waits for an override decision.
+    incomeHalt: text('income_halt'),
+    identity: jsonb('identity'),
+    adverseParties: text('adverse_parties').array(),
+    haltReason: text('halt_reason'),
+    haltMessage: text('halt_message'),
+    referral: text('referral'),
+    caseId: uuid('case_id'),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [index('intake_applications_worker_idx').on(t.workerId, t.createdAt)],
+);
+
+export const clients = pgTable(
+  'clients',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    firstName: text('first_name').notNull(),
+    lastName: text('last_name').notNull(),
+    aliases: text('aliases').array().notNull().default(sql`'{}'::text[]`),
+    dateOfBirth: date('date_of_birth', { mode: 'string' }),
+    // Digits only: 9, or 4 under ssn_digits=last4 (security/ssn.ts).
+    ssn: text('ssn'),
+    phone: text('phone'),
+    phoneDigits: text('phone_digits'),
+    email: text('email'),
+    language: text('language'),
+    householdSize: integer('household_size'),
+    annualIncome: integer('annual_income'),
+    // Normalized "first last" and aliases, one per line: trigram and prefix search.
+    searchName: text('search_name').notNull(),
+    // Double Metaphone codes of every name and alias: sounds-like search and conflict candidates.
+    nameKeys: text('name_keys').array().notNull(),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [
+    index('clients_name_keys_idx').using('gin', t.nameKeys),
+    index('clients_search_name_trgm_idx').using('gin', sql`${t.searchName} gin_trgm_ops`),
+    index('clients_dob_idx').on(t.dateOfBirth),
+    index('clients_phone_idx').on(t.phoneDigits),
+  ],
+);
+
+/** Case numbers YY-NNNNNN: one counter row per year, moved on with UPDATE … RETURNING (a row lock). */
+export const caseNumberCounters = pgTable('case_number_counters', {
+  year: integer('year').primaryKey(),
+  last: integer('last').notNull(),
+});
+
+export const cases = pgTable(
+  'cases',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    number: text('number').notNull(),
+    clientId: uuid('client_id').notNull().references(() => clients.id),
+    problemCode: text('problem_code').notNull(),
+    office: text('office'),
+    program: text('program'),
+    fundingCode: text('funding_code'),
+    status: text('status'),
+    // security/disposition.ts: changed only by its actions.
+    disposition: text('disposition').notNull(),
+    rejectReason: text('reject_reason'),
+    referral: text('referral'),
+    closingCode: text('closing_code'),
+    postalCode: text('postal_code'),
+    county: text('county'),
+    incomeOverrideReason: text('income_override_reason'),
+    createdBy: uuid('created_by').references(() => users.id),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+    closedAt: ts('closed_at'),
+  },
+  (t) => [uniqueIndex('cases_number_key').on(t.number), index('cases_client_idx').on(t.clientId), index('cases_created_idx').on(t.createdAt)],
+);
+
+/** Who works on a case: 'staff' (assigned by cases_edit) or 'intake' (took the application). */
+export const caseAssignments = pgTable(
+  'case_assignments',
+  {
+    caseId: uuid('case_id').notNull().references(() => cases.id),
+    userId: uuid('user_id').notNull().references(() => users.id),
+    kind: text('kind').notNull(),
+    assignedAt: ts('assigned_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caseId, t.userId] }), index('case_assignments_user_idx').on(t.userId, t.caseId)],
+);
+
+/** Append-only (a trigger refuses UPDATE and DELETE): a correction is a new note. */
+export const caseNotes = pgTable(
+  'case_notes',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    caseId: uuid('case_id').notNull().references(() => cases.id),
+    authorId: uuid('author_id').references(() => users.id),
+    at: ts('at').notNull(),
+    text: text('text').notNull(),
+  },
+  (t) => [index('case_notes_case_idx').on(t.caseId, t.at)],
+);
+
+export const adverseParties = pgTable(
+  'adverse_parties',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    caseId: uuid('case_id').notNull().references(() => cases.id),
+    fullName: text('full_name').notNull(),
+    searchName: text('search_name').notNull(),
+    nameKeys: text('name_keys').array().notNull(),
+  },
+  (t) => [
+    index('adverse_parties_case_idx').on(t.caseId),
+    index('adverse_parties_name_keys_idx').using('gin', t.nameKeys),
+    index('adverse_parties_search_name_trgm_idx').using('gin', sql`${t.searchName} gin_trgm_ops`),
+  ],
+);
+
+/**
+ * A possible conflict found at intake: who was checked, whom they matched, the score and the
+ * reasons, and the decision a user recorded ('conflict', 'no_conflict', 'review').
+ */
+export const conflictResults = pgTable(
+  'conflict_results',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    applicationId: uuid('application_id'),
+    caseId: uuid('case_id').references(() => cases.id),
+    // 'applicant' | 'adverse'
+    subjectKind: text('subject_kind').notNull(),
+    subjectName: text('subject_name').notNull(),
+    // 'client' | 'adverse'
+    matchedKind: text('matched_kind').notNull(),
+    matchedName: text('matched_name').notNull(),
+    matchedCaseId: uuid('matched_case_id'),
+    score: integer('score').notNull(),
+    reasons: text('reasons').array().notNull(),
+    decision: text('decision').notNull(),
+    decidedBy: uuid('decided_by').references(() => users.id),
+    decidedAt: ts('decided_at'),
+  },
+  (t) => [index('conflict_results_case_idx').on(t.caseId), index('conflict_results_application_idx').on(t.applicationId)],
 );

@@ -2,6 +2,7 @@
 // `haven settings`). Each definition parses a submitted string or says what is wrong with it.
 
 import { PASSWORD_HISTORY_DEPTH } from './password-policy.ts';
+import { isProblemCode } from './lsc-codes.ts';
 
 export const MFA_METHODS = ['email', 'app', 'passkey'] as const;
 export type MfaMethod = (typeof MFA_METHODS)[number];
@@ -18,7 +19,7 @@ export interface SettingsContext {
 type Parsed = { ok: true; value: string } | { ok: false; message: string };
 
 /** The sections of Admin > Site Settings, in the order the page shows them. */
-export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication'] as const;
+export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication', 'Intake and client data'] as const;
 export type SettingSection = (typeof SETTING_SECTIONS)[number];
 
 /** The readable names of the MFA methods, as the settings page and the enrolment page offer them. */
@@ -36,7 +37,9 @@ export type SettingControl =
   | { kind: 'number'; min: number; max: number; step: number; unit: string }
   | { kind: 'switch' }
   | { kind: 'methods' }
-  | { kind: 'roles' };
+  | { kind: 'roles' }
+  | { kind: 'choice'; options: readonly { value: string; label: string }[] }
+  | { kind: 'text'; placeholder: string };
 
 export interface SettingDefinition {
   key: SettingKey;
@@ -111,9 +114,35 @@ function rolesSetting(raw: string, context?: SettingsContext): Parsed {
   return { ok: true, value: chosen.join(',') };
 }
 
-export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours'] as const;
+export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent'] as const;
 
-export const SETTING_KEYS = [...NUMBER_SETTING_KEYS, 'mfa_enabled', 'mfa_methods', 'mfa_required_roles'] as const;
+/** Settings edited as one line of text or one choice (a select). */
+export const TEXT_SETTING_KEYS = ['ssn_digits', 'intake_postal_codes', 'intake_problem_codes'] as const;
+
+export const SETTING_KEYS = [...NUMBER_SETTING_KEYS, 'mfa_enabled', 'mfa_methods', 'mfa_required_roles', ...TEXT_SETTING_KEYS] as const;
+
+const SSN_DIGITS = ['full', 'last4'] as const;
+
+function ssnDigitsSetting(raw: string): Parsed {
+  const v = raw.trim().toLowerCase();
+  return (SSN_DIGITS as readonly string[]).includes(v) ? { ok: true, value: v } : { ok: false, message: 'Must be full or last4.' };
+}
+
+/** Postal codes or their prefixes: letters and digits (UK and Canadian codes too), at most 10 each. */
+function postalCodesSetting(raw: string): Parsed {
+  const items = commaList(raw.toUpperCase()).map((c) => c.replace(/\s+/g, ''));
+  const bad = items.find((c) => !/^[A-Z0-9-]{1,10}$/.test(c));
+  if (bad !== undefined) return { ok: false, message: `"${bad}" is not a postal code or prefix: use letters, digits and hyphens, at most 10.` };
+  if (items.length > 2000) return { ok: false, message: 'At most 2,000 postal codes or prefixes.' };
+  return { ok: true, value: [...new Set(items)].join(',') };
+}
+
+function problemCodesSetting(raw: string): Parsed {
+  const items = commaList(raw);
+  const bad = items.find((c) => !isProblemCode(c));
+  if (bad !== undefined) return { ok: false, message: `"${bad}" is not an LSC problem code (two digits, such as 63 for Private Landlord/Tenant).` };
+  return { ok: true, value: [...new Set(items)].sort().join(',') };
+}
 
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -182,6 +211,49 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     control: { kind: 'roles' },
     parse: rolesSetting,
   },
+  ssn_digits: {
+    key: 'ssn_digits',
+    label: 'Social Security numbers kept',
+    section: 'Intake and client data',
+    help: 'With "last four digits only", nobody can enter or store a full number anywhere. Default full.',
+    defaultValue: 'full',
+    control: {
+      kind: 'choice',
+      options: [
+        { value: 'full', label: 'Full numbers (shown masked except to roles that may see them)' },
+        { value: 'last4', label: 'Last four digits only' },
+      ],
+    },
+    parse: ssnDigitsSetting,
+  },
+  intake_postal_codes: {
+    key: 'intake_postal_codes',
+    label: 'Service area (postal codes)',
+    section: 'Intake and client data',
+    help: 'A comma list of postal codes or their beginnings (e.g. 021, 02139); applicants from elsewhere are referred out at the first stage. Empty: everywhere.',
+    defaultValue: '',
+    control: { kind: 'text', placeholder: 'e.g. 021, 02139, 024' },
+    parse: postalCodesSetting,
+  },
+  intake_problem_codes: {
+    key: 'intake_problem_codes',
+    label: 'Problems handled (LSC problem codes)',
+    section: 'Intake and client data',
+    help: 'A comma list of LSC Case Service Report problem codes (e.g. 63, 64, 67); other problems are referred out at the first stage. Empty: all.',
+    defaultValue: '',
+    control: { kind: 'text', placeholder: 'e.g. 31, 37, 63, 64' },
+    parse: problemCodesSetting,
+  },
+  intake_income_limit_percent: numberSetting('intake_income_limit_percent', {
+    label: 'Income limit',
+    section: 'Intake and client data',
+    unit: '% of the poverty guideline',
+    min: 1,
+    max: 1000,
+    defaultValue: 125,
+    range: 'From 1 to 1000 percent. Default 125.',
+    note: 'Applicants whose household income is above it are referred out, unless a worker who may override records a reason.',
+  }),
 };
 
 export function isSettingKey(key: string): key is SettingKey {
@@ -196,6 +268,10 @@ export interface SiteSettings {
   mfa_enabled: boolean;
   mfa_methods: MfaMethod[];
   mfa_required_roles: string[];
+  ssn_digits: 'full' | 'last4';
+  intake_postal_codes: string[];
+  intake_problem_codes: string[];
+  intake_income_limit_percent: number;
 }
 
 /** Typed settings from their stored (canonical string) values; absent keys take the defaults. */
@@ -209,6 +285,10 @@ export function decodeSiteSettings(stored: Partial<Record<SettingKey, string>>):
     mfa_enabled: raw('mfa_enabled') === 'true',
     mfa_methods: commaList(raw('mfa_methods')).filter(isMfaMethod),
     mfa_required_roles: commaList(raw('mfa_required_roles')),
+    ssn_digits: raw('ssn_digits') === 'last4' ? 'last4' : 'full',
+    intake_postal_codes: commaList(raw('intake_postal_codes')),
+    intake_problem_codes: commaList(raw('intake_problem_codes')),
+    intake_income_limit_percent: Number(raw('intake_income_limit_percent')),
   };
 }
 
@@ -278,5 +358,9 @@ export function describeSettingValue(key: SettingKey, text: string): string {
       const items = commaList(text);
       return items.length ? items.join(', ') : 'none';
     }
+    case 'choice':
+      return control.options.find((o) => o.value === text)?.label ?? text;
+    case 'text':
+      return text || 'none (all)';
   }
 }

@@ -19,6 +19,8 @@ export interface SessionContext {
   user: { id: string; login: string; fullName: string; email: string; roleId: string; roleName: string };
   /** The role's permission set that applies to this session (internal until locations exist). */
   permissions: string[];
+  /** The offices and programs whose cases this user is limited to (empty: not limited). */
+  caseScope: { offices: string[]; programs: string[] };
   idleTimeoutMinutes: number;
   expiresAt: Date;
   /** When the user last proved every factor they have in this session (login or re-authentication). */
@@ -39,7 +41,7 @@ const TOUCH_AFTER_MS = 15_000;
 const SESSION_LOOKUP = `
   SELECT s.id, s.stage, s.last_seen_at, s.expires_at, s.authenticated_at, s.password_confirmed_at,
          u.id AS user_id, u.login, u.full_name, u.email,
-         u.login_active, r.id AS role_id, r.name AS role_name, r.internal_permissions,
+         u.login_active, u.offices, u.programs, r.id AS role_id, r.name AS role_name, r.internal_permissions,
          COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
    WHERE s.id = $1`;
@@ -56,6 +58,8 @@ interface SessionRow {
   full_name: string;
   email: string;
   login_active: boolean;
+  offices: string[];
+  programs: string[];
   role_id: string;
   role_name: string;
   internal_permissions: string[];
@@ -74,7 +78,7 @@ export async function lookupSession(app: App, token: string, options: { touch: b
   const id = hashToken(token);
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
-  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v2', SESSION_LOOKUP, [id]);
+  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v3', SESSION_LOOKUP, [id]);
   const row = rows[0];
   if (!row) return { ok: false, reason: 'unknown' };
   const times = { lastSeenAt: new Date(row.last_seen_at), expiresAt: new Date(row.expires_at) };
@@ -96,6 +100,7 @@ export async function lookupSession(app: App, token: string, options: { touch: b
       stage: row.stage,
       user: { id: row.user_id, login: row.login, fullName: row.full_name, email: row.email, roleId: row.role_id, roleName: row.role_name },
       permissions: row.internal_permissions,
+      caseScope: { offices: row.offices, programs: row.programs },
       idleTimeoutMinutes: row.timeout_minutes,
       expiresAt: times.expiresAt,
       authenticatedAt: new Date(row.authenticated_at),

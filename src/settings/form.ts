@@ -2,7 +2,8 @@
 // `updateSiteSettings` (and `haven settings set`) read. The form is plain HTML; it needs no
 // JavaScript.
 //
-//   number settings      one text field each, named by its key: `session_timeout_minutes=90`.
+//   number and text      one field each, named by its key: `session_timeout_minutes=90`,
+//   settings             `ssn_digits=last4`, `intake_postal_codes=021,02139`.
 //   mfa_enabled          a checkbox (a switch) whose value is `true`; `false` is accepted too.
 //   mfa_methods,         checkbox groups: one field per checked box, repeated
 //   mfa_required_roles   (`mfa_methods=email&mfa_methods=app`). A single comma list means the
@@ -16,7 +17,7 @@
 // nothing there. Validation is the service's, all or nothing, with the CLI's messages.
 import { z } from 'zod';
 import { form, line, list } from '../web/input.ts';
-import { isSettingKey, NUMBER_SETTING_KEYS, type SettingKey } from '../security/site-settings.ts';
+import { isSettingKey, NUMBER_SETTING_KEYS, TEXT_SETTING_KEYS, type SettingKey } from '../security/site-settings.ts';
 
 /** The settings edited with checkboxes, which the form names in `shown`. */
 export const CHECKBOX_SETTING_KEYS = ['mfa_enabled', 'mfa_methods', 'mfa_required_roles'] as const;
@@ -34,6 +35,7 @@ const shownField = z
 
 export const settingsForm = form({
   ...(Object.fromEntries(NUMBER_SETTING_KEYS.map((k) => [k, numberField()])) as Record<(typeof NUMBER_SETTING_KEYS)[number], ReturnType<typeof numberField>>),
+  ...(Object.fromEntries(TEXT_SETTING_KEYS.map((k) => [k, line(20_000).optional()])) as Record<(typeof TEXT_SETTING_KEYS)[number], ReturnType<typeof numberField>>),
   mfa_enabled: z.enum(['true', 'false'], { error: 'Must be true (on) or false (off).' }).optional(),
   mfa_methods: list(200, 20),
   // A role name is at most 80 characters; an item may also be a whole comma list (1000).
@@ -49,7 +51,7 @@ type Read = (name: string) => readonly string[] | undefined;
 function collect(read: Read): Record<string, string> {
   const shown = read('shown') ?? [];
   const submitted: Record<string, string> = {};
-  for (const key of NUMBER_SETTING_KEYS) {
+  for (const key of [...NUMBER_SETTING_KEYS, ...TEXT_SETTING_KEYS]) {
     const v = read(key);
     if (v?.length === 1) submitted[key] = v[0]!;
   }

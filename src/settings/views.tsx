@@ -159,6 +159,49 @@ function Setting({ name, values, stored, roles, errors }: { name: SettingKey; va
       return <NumberSetting def={def} value={value} error={error} />;
     case 'switch':
       return <SwitchSetting def={def} value={value} error={error} />;
+    case 'choice':
+      return (
+        <div>
+          <label for={def.key}>
+            {def.label}
+            <Key name={def.key} />
+          </label>
+          <select
+            {...({ id: def.key, name: def.key, 'aria-invalid': error ? 'true' : undefined, 'aria-describedby': ids(`${def.key}-help`, error && `${def.key}-error`) } as Record<string, unknown>)}
+          >
+            {def.control.options.map((o) => (
+              <option value={o.value} selected={o.value === value}>
+                {o.label}
+              </option>
+            ))}
+          </select>
+          <Help def={def} />
+          <ErrorText name={def.key} error={error} />
+        </div>
+      );
+    case 'text':
+      return (
+        <div>
+          <label for={def.key}>
+            {def.label}
+            <Key name={def.key} />
+          </label>
+          <input
+            {...({
+              type: 'text',
+              id: def.key,
+              name: def.key,
+              value,
+              placeholder: def.control.placeholder,
+              autocomplete: 'off',
+              'aria-invalid': error ? 'true' : undefined,
+              'aria-describedby': ids(`${def.key}-help`, error && `${def.key}-error`),
+            } as Record<string, unknown>)}
+          />
+          <Help def={def} />
+          <ErrorText name={def.key} error={error} />
+        </div>
+      );
     case 'methods':
       return <CheckboxGroup def={def} options={MFA_METHODS.map((m) => ({ value: m, label: MFA_METHOD_LABELS[m] }))} chosen={items(value)} error={error} />;
     case 'roles': {

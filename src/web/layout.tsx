@@ -36,10 +36,13 @@ interface NavLink {
   anyOf?: Permission[];
 }
 
-// The sections people work in, left to right. The coming sections go here when their pages
-// exist, e.g. { href: '/cases', label: 'Cases', anyOf: ['cases_view_all', 'cases_view_assigned'] },
-// { href: '/intake', label: 'Intake', anyOf: ['intake'] }, { href: '/reports', label: 'Reports', anyOf: ['reports_view'] }.
-const SECTIONS: NavLink[] = [{ href: '/', label: 'Dashboard' }];
+// The sections people work in, left to right. Reports joins them when its pages exist:
+// { href: '/reports', label: 'Reports', anyOf: ['reports_view'] }.
+const SECTIONS: NavLink[] = [
+  { href: '/', label: 'Dashboard' },
+  { href: '/cases', label: 'Cases', anyOf: ['cases_view_all', 'cases_view_assigned'] },
+  { href: '/intake', label: 'Intake', anyOf: ['intake'] },
+];
 
 // The "Admin" group: on wide screens a labelled row under the header bar, on small screens a
 // group inside the Menu disclosure.

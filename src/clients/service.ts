@@ -1,0 +1,147 @@
+// Clients: the people cases are for. Every write of an SSN goes through `checkIdentity`, so
+// `ssn_digits=last4` holds on every path (intake, and later the API).
+import { sql } from 'drizzle-orm';
+import type { App } from '../context.ts';
+import type { Tx } from '../db/client.ts';
+import { clients } from '../db/schema.ts';
+import { recordAudit, type Actor } from '../audit/service.ts';
+import { parseSsnInput, type SsnDigits } from '../security/ssn.ts';
+import { isEmailAddress } from '../security/email-address.ts';
+import { digitsOnly, normalizeName, phoneticKeys } from '../security/conflicts.ts';
+
+export type FieldErrors = Record<string, string>;
+
+/** Identity as typed on the intake form (field names of DESIGN §2.4). */
+export interface IdentityInput {
+  first_name: string;
+  last_name: string;
+  date_of_birth: string;
+  ssn: string;
+  phone: string;
+  email: string;
+  language?: string;
+  aliases?: string;
+}
+
+/** Identity checked and in its stored form. */
+export interface Identity {
+  firstName: string;
+  lastName: string;
+  dateOfBirth: string | null;
+  ssn: string | null;
+  phone: string | null;
+  email: string | null;
+  language: string | null;
+  aliases: string[];
+}
+
+const NAME_MAX = 100;
+
+/** A birth date as YYYY-MM-DD: a real calendar date, not in the future, not before 1900. */
+export function birthDateProblem(value: string, today: Date): string | null {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!m) return 'Enter the date as YYYY-MM-DD, e.g. 1984-03-21.';
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  if (date.getUTCFullYear() !== y || date.getUTCMonth() !== mo - 1 || date.getUTCDate() !== d) return 'This date does not exist.';
+  if (y < 1900) return 'Enter a date after 1900.';
+  if (date.getTime() > today.getTime()) return 'The date of birth cannot be in the future.';
+  return null;
+}
+
+/** Checks identity fields under the site's SSN rule; every problem is named by its field. */
+export function checkIdentity(input: IdentityInput, ssnDigits: SsnDigits, today: Date): { ok: true; identity: Identity } | { ok: false; errors: FieldErrors } {
+  const errors: FieldErrors = {};
+  const first = input.first_name.trim();
+  const last = input.last_name.trim();
+  if (!first) errors.first_name = 'Enter the first name.';
+  else if (first.length > NAME_MAX) errors.first_name = `At most ${NAME_MAX} characters.`;
+  if (!last) errors.last_name = 'Enter the last name.';
+  else if (last.length > NAME_MAX) errors.last_name = `At most ${NAME_MAX} characters.`;
+  const dob = input.date_of_birth.trim();
+  if (dob) {
+    const problem = birthDateProblem(dob, today);
+    if (problem) errors.date_of_birth = problem;
+  }
+  const ssn = parseSsnInput(input.ssn, ssnDigits);
+  if (!ssn.ok) errors.ssn = ssn.message;
+  const phone = input.phone.trim();
+  if (phone && (digitsOnly(phone).length < 7 || digitsOnly(phone).length > 15 || !/^[\d\s()+.\-x]+$/i.test(phone))) {
+    errors.phone = 'Enter a phone number of 7 to 15 digits, e.g. (617) 555-0123.';
+  }
+  const email = input.email.trim().toLowerCase();
+  if (email && !isEmailAddress(email)) errors.email = 'Enter an e-mail address such as name@example.org.';
+  const aliases = (input.aliases ?? '')
+    .split(/[\n;]/)
+    .map((a) => a.trim())
+    .filter(Boolean);
+  if (aliases.length > 20) errors.aliases = 'At most 20 other names.';
+  if (aliases.some((a) => a.length > 200)) errors.aliases = 'Each other name is at most 200 characters.';
+  if (Object.keys(errors).length || !ssn.ok) return { ok: false, errors };
+  return {
+    ok: true,
+    identity: {
+      firstName: first,
+      lastName: last,
+      dateOfBirth: dob || null,
+      ssn: ssn.value,
+      phone: phone || null,
+      email: email || null,
+      language: input.language?.trim() || null,
+      aliases,
+    },
+  };
+}
+
+/** What name search and the conflict check read: the normalized names and their phonetic keys. */
+export function clientSearchColumns(identity: Pick<Identity, 'firstName' | 'lastName' | 'aliases'>) {
+  const names = [`${identity.firstName} ${identity.lastName}`, ...identity.aliases];
+  return {
+    searchName: names.map(normalizeName).join('\n'),
+    nameKeys: [...new Set(names.flatMap((n) => phoneticKeys(n)))].sort(),
+  };
+}
+
+/** Inserts a client in the caller's transaction; the SSN must already have passed `checkIdentity`. */
+export async function insertClient(app: App, tx: Tx, identity: Identity, household: { householdSize: number | null; annualIncome: number | null }): Promise<string> {
+  const now = app.clock.now();
+  const [row] = await tx
+    .insert(clients)
+    .values({
+      firstName: identity.firstName,
+      lastName: identity.lastName,
+      aliases: identity.aliases,
+      dateOfBirth: identity.dateOfBirth,
+      ssn: identity.ssn,
+      phone: identity.phone,
+      phoneDigits: identity.phone ? digitsOnly(identity.phone).slice(-10) : null,
+      email: identity.email,
+      language: identity.language,
+      householdSize: household.householdSize,
+      annualIncome: household.annualIncome,
+      ...clientSearchColumns(identity),
+      createdAt: now,
+      updatedAt: now,
+    })
+    .returning({ id: clients.id });
+  return row!.id;
+}
+
+/** How many clients hold a full (9-digit) SSN: what switching to last4 leaves behind. */
+export async function countFullSsns(app: App): Promise<number> {
+  const [row] = await app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM clients WHERE length(ssn) = 9`);
+  return row?.n ?? 0;
+}
+
+/**
+ * Cuts every stored full SSN to its last four digits: what an administrator chooses after
+ * switching to `ssn_digits=last4` (never done silently). One audited transaction.
+ */
+export async function truncateFullSsns(app: App, actor: Actor | null, ip: string | null): Promise<number> {
+  return app.db.transaction(async (tx) => {
+    const rows = await tx.execute(sql`UPDATE clients SET ssn = right(ssn, 4), updated_at = ${app.clock.now().toISOString()} WHERE length(ssn) = 9 RETURNING id`);
+    const n = ((rows as unknown as { rows?: unknown[] }).rows ?? (rows as unknown as unknown[])).length;
+    await recordAudit(app, { action: 'ssn.truncated', actor, ip, details: { clients: n } }, tx);
+    return n;
+  });
+}
