@@ -90,7 +90,7 @@ describe.each(DB_KINDS)('the Roles page (%s)', (kind) => {
       const row = permissionRow(section, attorney.id, p);
       expect(row.includes('not in use yet'), p).toBe(!PERMISSION_INFO[p].inUse);
     }
-    expect(permissionRow(section, attorney.id, 'cases_view_all')).toContain('<span class="badge badge-wait not-in-use">not in use yet</span>');
+    expect(permissionRow(section, attorney.id, 'reports_view')).toContain('<span class="badge badge-wait not-in-use">not in use yet</span>');
     // Whatever a route declares as its access is in use.
     for (const route of accessTable(haven.server)) {
       if (isPermission(route.access)) expect(PERMISSION_INFO[route.access].inUse, `${route.method} ${route.url}`).toBe(true);
