@@ -98,6 +98,35 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
     ],
   },
   {
+    label: 'Cases',
+    choices: [
+      { value: 'case.', label: 'All case events' },
+      { value: 'case.view', label: 'Case viewed' },
+      { value: 'case.view_denied', label: 'Case refused (not permitted or missing)' },
+      { value: 'case.created', label: 'Case created' },
+      { value: 'case.disposition_changed', label: 'Disposition changed' },
+      { value: 'case.assigned', label: 'Staff assigned' },
+      { value: 'case.unassigned', label: 'Assignment removed' },
+      { value: 'case.note_added', label: 'Note added' },
+      { value: 'case.updated', label: 'Case details changed' },
+      { value: 'conflict.decided', label: 'Conflict decision' },
+      { value: 'ssn.view_full', label: 'Full SSN shown' },
+      { value: 'ssn.truncated', label: 'Full SSNs cut to four digits' },
+    ],
+  },
+  {
+    label: 'Intake',
+    choices: [
+      { value: 'intake.', label: 'All intake events' },
+      { value: 'intake.started', label: 'Application started' },
+      { value: 'intake.halted', label: 'Application stopped' },
+      { value: 'intake.income_override', label: 'Income limit overridden' },
+      { value: 'intake.stages_changed', label: 'Intake stages changed' },
+      { value: 'intake.poverty_table_changed', label: 'Poverty guidelines changed' },
+      { value: 'lookup.changed', label: 'Case lists changed' },
+    ],
+  },
+  {
     label: 'Mail',
     choices: [
       { value: 'mail.', label: 'All mail actions' },
@@ -304,6 +333,40 @@ export function describeEntry(entry: DescribableEntry): string {
       return `${self} confirmed their password (code next)`;
     case 'reauth.failure':
       return `${self} could not confirm their identity: ${whyFailed(d)}`;
+    case 'case.view':
+      return `${actor} opened case ${target}`;
+    case 'case.view_denied':
+      return `${actor} was refused a case (not permitted, or no such case): ${target}`;
+    case 'case.created':
+      return `${actor} created case ${target} from an application`;
+    case 'case.disposition_changed':
+      return `${actor} changed the disposition of case ${target}${textOf(d.from) && textOf(d.to) ? ` from ${textOf(d.from)} to ${textOf(d.to)}` : ''}${textOf(d.closing_code) ? ` (closing code ${textOf(d.closing_code)})` : ''}`;
+    case 'case.assigned':
+      return `${actor} assigned ${textOf(d.assignee) ?? 'someone'} to case ${target}`;
+    case 'case.unassigned':
+      return `${actor} removed ${textOf(d.assignee) ?? 'someone'} from case ${target}`;
+    case 'case.note_added':
+      return `${actor} added a note to case ${target}`;
+    case 'case.updated':
+      return `${actor} changed the details of case ${target}`;
+    case 'conflict.decided':
+      return `${actor} recorded a conflict decision (${textOf(d.decision) ?? '?'}) on ${target}`;
+    case 'ssn.view_full':
+      return `${actor} was shown the full SSN on case ${target}`;
+    case 'ssn.truncated':
+      return `${actor} cut every stored full SSN to its last four digits (${textOf(d.clients) ?? '?'} clients)`;
+    case 'intake.started':
+      return `${actor} started an application`;
+    case 'intake.halted':
+      return `${actor}'s application stopped at the ${textOf(d.stage) ?? '?'} stage (${textOf(d.reason) ?? '?'})`;
+    case 'intake.income_override':
+      return `${actor} overrode the income limit for an application`;
+    case 'intake.stages_changed':
+      return `${actor} changed the intake stages`;
+    case 'intake.poverty_table_changed':
+      return `${actor} changed the poverty guidelines`;
+    case 'lookup.changed':
+      return `${actor} changed the case lists${textOf(d.kind) ? ` (${textOf(d.kind)})` : ''}`;
     default:
       return fallback(entry);
   }

@@ -5,6 +5,7 @@ import { findRoleByName } from '../roles/service.ts';
 import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
+import { truncateFullSsns } from '../clients/service.ts';
 
 export { USAGE } from './usage.ts';
 
@@ -90,6 +91,11 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
       if (!result.ok) return fail(firstError(result.errors));
       const warnings = result.warnings.map((w) => `haven: warning: ${w}\n`).join('');
       return { code: 0, stdout: `${key}=${(await getSettingTexts(app))[key as never]}\n`, stderr: warnings };
+    }
+    if (group === 'ssn' && action === 'truncate') {
+      if (rest.length) throw new UsageError('ssn truncate');
+      const n = await truncateFullSsns(app, null, null);
+      return { code: 0, stdout: `${n} stored full SSN${n === 1 ? '' : 's'} cut to the last four digits\n`, stderr: '' };
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

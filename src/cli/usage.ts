@@ -7,4 +7,5 @@ export const USAGE = `usage: haven <command>
   users set-active LOGIN yes|no
   settings get [KEY]                      print KEY=VALUE lines
   settings set KEY VALUE
+  ssn truncate                            cut stored full SSNs to their last four digits (after ssn_digits=last4)
   audit verify                            check the audit log's hash chain`;

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { pageContext } from '../web/page.ts';
-import { NO_QUERY, query, type FieldErrors } from '../web/input.ts';
+import { NO_BODY, NO_QUERY, query, type FieldErrors } from '../web/input.ts';
+import { truncateFullSsns } from '../clients/service.ts';
 import { checkSiteSettings, getSettingsPageData, recentSettingsChange, updateSiteSettings, type SettingChange } from './service.ts';
 import { settingErrors, settingsForm, submittedSettings, submittedSettingsLoosely } from './form.ts';
 import { SiteSettingsPage } from './views.tsx';
@@ -26,11 +27,12 @@ export const settingsRoutes: HavenRoutes = async (server, { app }) => {
     return showAgain(request, reply, submitted, errors as Record<string, string>);
   }
 
-  server.get('/admin/site-settings', { config: { access }, schema: { querystring: query({ saved: z.string().max(10).optional() }) } }, async (request, reply) => {
+  server.get('/admin/site-settings', { config: { access }, schema: { querystring: query({ saved: z.string().max(10).optional(), truncated: z.string().max(10).optional() }) } }, async (request, reply) => {
     const saved = request.query.saved === '1';
+    const truncated = /^\d{1,9}$/.test(request.query.truncated ?? '') ? Number(request.query.truncated) : undefined;
     const [data, changes] = await Promise.all([getSettingsPageData(app), saved ? recentSettingsChange(app, request.session!.user.id) : Promise.resolve<SettingChange[]>([])]);
     const page = (
-      <SiteSettingsPage ctx={pageContext(request, reply)} values={data.values} stored={data.values} roles={data.roles} errors={{}} warnings={data.warnings} saved={saved} changes={changes} />
+      <SiteSettingsPage ctx={pageContext(request, reply)} values={data.values} stored={data.values} roles={data.roles} errors={{}} warnings={data.warnings} saved={saved} changes={changes} fullSsnsStored={data.fullSsnsStored} truncated={truncated} />
     );
     return sendPage(reply, page);
   });
@@ -41,5 +43,12 @@ export const settingsRoutes: HavenRoutes = async (server, { app }) => {
     const result = await updateSiteSettings(app, submitted, session.user, request.ip);
     if (!result.ok) return showAgain(request, reply, submitted, result.errors);
     return reply.redirect('/admin/site-settings?saved=1', 303);
+  });
+
+  // Switching to last4 leaves full numbers stored; cutting them is an administrator's explicit,
+  // audited choice, never a side effect of the switch (issue 10).
+  server.post('/admin/site-settings/truncate-ssns', { config: { access }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
+    const n = await truncateFullSsns(app, request.session!.user, request.ip);
+    return reply.redirect(`/admin/site-settings?truncated=${n}`, 303);
   });
 };

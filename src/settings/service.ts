@@ -5,6 +5,7 @@ import type { Db } from '../db/client.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { mfaRequirementWarnings } from '../security/mfa.ts';
 import { hasPermission } from '../security/permissions.ts';
+import { countFullSsns } from '../clients/service.ts';
 import { decodeSiteSettings, isSettingKey, SETTING_KEYS, SITE_SETTINGS, validateSettings, type SettingKey, type SiteSettings } from '../security/site-settings.ts';
 
 /** Every setting's canonical text (stored values over the defaults in code), as the CLI and the form show them. */
@@ -31,7 +32,18 @@ export async function settingsWarnings(app: App, db: Db = app.db): Promise<strin
       'E-mail codes are the only method offered, but no mail server is configured (HAVEN_SMTP_URL): nobody can enrol, and users of roles that require MFA cannot get past enrolment. Offer the authenticator app or passkeys too, or configure mail.',
     );
   }
+  warnings.push(...(await ssnWarnings(app, settings)));
   return warnings;
+}
+
+/** Full SSNs left behind by a switch to last4: Haven never cuts them by itself (issue 10). */
+async function ssnWarnings(app: App, settings: SiteSettings): Promise<string[]> {
+  if (settings.ssn_digits !== 'last4') return [];
+  const n = await countFullSsns(app);
+  if (!n) return [];
+  return [
+    `${n} ${n === 1 ? 'client still has a full Social Security number' : 'clients still have full Social Security numbers'} stored from before ssn_digits was last4. Haven does not cut them by itself: use "Cut stored SSNs to the last four digits" on Admin > Site Settings, or run "haven ssn truncate".`,
+  ];
 }
 
 /** A role as the settings form lists it for `mfa_required_roles`. */
@@ -45,15 +57,19 @@ export interface SettingsPageData {
   values: Record<SettingKey, string>;
   roles: SettingsRole[];
   warnings: string[];
+  /** Full SSNs still stored while ssn_digits is last4: the page offers to cut them. */
+  fullSsnsStored: number;
 }
 
 /** Everything Admin > Site Settings shows: the settings, the roles to choose from, the warnings. */
 export async function getSettingsPageData(app: App): Promise<SettingsPageData> {
   const [values, allRoles] = await Promise.all([getSettingTexts(app), app.db.select().from(roles).orderBy(asc(roles.name))]);
+  const settings = decodeSiteSettings(values);
   return {
     values,
     roles: allRoles.map((r) => ({ name: r.name, apiAccess: hasPermission(r.internalPermissions, 'api_access') || hasPermission(r.externalPermissions, 'api_access') })),
-    warnings: mfaRequirementWarnings(decodeSiteSettings(values), allRoles),
+    warnings: [...mfaRequirementWarnings(settings, allRoles), ...(await ssnWarnings(app, settings))],
+    fullSsnsStored: settings.ssn_digits === 'last4' ? await countFullSsns(app) : 0,
   };
 }
 

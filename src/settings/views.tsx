@@ -230,6 +230,8 @@ export function SiteSettingsPage({
   warnings = [],
   saved,
   changes = [],
+  fullSsnsStored = 0,
+  truncated,
 }: {
   ctx: PageContext;
   /** What the controls show: the stored texts, or what was just submitted over them. */
@@ -243,6 +245,10 @@ export function SiteSettingsPage({
   saved?: boolean;
   /** This administrator's latest changes, listed after "Settings saved.". */
   changes?: SettingChange[];
+  /** Full SSNs still stored while ssn_digits is last4. */
+  fullSsnsStored?: number;
+  /** How many SSNs were just cut to four digits. */
+  truncated?: number;
 }) {
   const fieldErrors = SETTING_KEYS.filter((k) => errors[k]);
   const otherErrors = Object.entries(errors).filter(([k]) => !(SETTING_KEYS as readonly string[]).includes(k));
@@ -266,6 +272,18 @@ export function SiteSettingsPage({
             </p>
           ))}
         </div>
+      )}
+      {truncated !== undefined && <p role="status">{truncated === 1 ? '1 stored SSN was' : `${truncated} stored SSNs were`} cut to the last four digits.</p>}
+      {fullSsnsStored > 0 && (
+        <form method="post" action="/admin/site-settings/truncate-ssns" id="truncate-ssns">
+          <Csrf token={ctx.csrfToken} />
+          <p>
+            Only the last four digits may be entered now, but {fullSsnsStored === 1 ? '1 client keeps a full number' : `${fullSsnsStored} clients keep full numbers`} stored from before. Cutting them cannot be undone.
+          </p>
+          <button type="submit" class="secondary">
+            Cut stored SSNs to the last four digits
+          </button>
+        </form>
       )}
       <FormError message={fieldErrors.length || otherErrors.length ? 'Nothing was saved: correct the settings marked below.' : undefined} />
       {otherErrors.map(([, message]) => (
