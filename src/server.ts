@@ -25,6 +25,8 @@ import { preferencesRoutes } from './preferences/routes.tsx';
 import { dashboardRoutes } from './dashboard/routes.tsx';
 import { intakeRoutes } from './intake/routes.tsx';
 import { caseRoutes } from './cases/routes.tsx';
+import { intakeAdminRoutes } from './intake/admin-routes.tsx';
+import { lookupRoutes } from './lookups/routes.tsx';
 
 export { CSRF_COOKIE } from './web/cookies.ts';
 
@@ -104,6 +106,8 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(dashboardRoutes, { app });
   await server.register(intakeRoutes, { app });
   await server.register(caseRoutes, { app });
+  await server.register(intakeAdminRoutes, { app });
+  await server.register(lookupRoutes, { app });
   if (options.extraRoutes) await server.register(options.extraRoutes, { app });
   return server;
 }

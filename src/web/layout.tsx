@@ -50,6 +50,8 @@ const ADMIN_LINKS: NavLink[] = [
   { href: '/admin/users', label: 'Users', anyOf: ['admin_users'] },
   { href: '/admin/roles', label: 'Roles', anyOf: ['admin_roles'] },
   { href: '/admin/site-settings', label: 'Site Settings', anyOf: ['admin_site_settings'] },
+  { href: '/admin/intake', label: 'Intake setup', anyOf: ['admin_site_settings'] },
+  { href: '/admin/lookups', label: 'Case lists', anyOf: ['admin_site_settings'] },
   { href: '/admin/audit', label: 'Audit', anyOf: ['audit_view'] },
   { href: '/mail/queue', label: 'Mail queue', anyOf: ['mail_queue_view'] },
   { href: '/reports/users', label: 'Users Report', anyOf: ['admin_users'] },
