@@ -2,8 +2,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
-import { formField, pageContext } from '../web/page.ts';
-import { form, ID_PARAMS, line, NO_QUERY, optional, query, secret, yesNo, type FieldErrors } from '../web/input.ts';
+import { formField, formList, pageContext } from '../web/page.ts';
+import { form, ID_PARAMS, line, list, NO_QUERY, optional, query, secret, yesNo, type FieldErrors } from '../web/input.ts';
+import { listLookups } from '../lookups/service.ts';
 import { getRole, listRoles } from '../roles/service.ts';
 import { sendErrorPage } from '../web/errors.tsx';
 import { createUser, getUser, listUsers, mayManageAccountsWithRole, updateUser } from './service.ts';
@@ -12,7 +13,9 @@ import { UserFormPage, UserListPage, type UserDone } from './views.tsx';
 const userFields = { fullName: optional(line(200)), email: optional(line(254)), roleId: optional(line(64)), password: optional(secret()) };
 const createForm = form({ login: optional(line(64)), ...userFields });
 // Login Active must be said explicitly: a form that lost the field must not leave an account open.
-const editForm = form({ ...userFields, loginActive: yesNo() });
+// The case-scope checkboxes count only when the form showed them (`scope_shown`): a form without
+// them must not lift a restriction by leaving the boxes out.
+const editForm = form({ ...userFields, loginActive: yesNo(), offices: list(200, 200), programs: list(200, 200), scope_shown: optional(z.enum(['yes'])) });
 
 const DONE: UserDone[] = ['created', 'saved'];
 
@@ -36,8 +39,14 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
       email: formField(body, 'email'),
       roleId: formField(body, 'roleId'),
       loginActive: active === 'yes' ? true : active === 'no' ? false : undefined,
+      offices: formList(body, 'offices'),
+      programs: formList(body, 'programs'),
     };
-    return sendPage(reply, <UserFormPage ctx={pageContext(request, reply)} mode="edit" userId={user.id} roles={await listRoles(app)} values={values} errors={errors} />, 400);
+    return sendPage(
+      reply,
+      <UserFormPage ctx={pageContext(request, reply)} mode="edit" userId={user.id} roles={await listRoles(app)} values={values} errors={errors} lookups={await listLookups(app)} />,
+      400,
+    );
   }
 
   server.get('/admin/users', { config: { access }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
@@ -70,8 +79,9 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
         mode="edit"
         userId={user.id}
         roles={await listRoles(app)}
-        values={{ login: user.login, fullName: user.fullName, email: user.email, roleId: user.roleId, loginActive: user.loginActive }}
+        values={{ login: user.login, fullName: user.fullName, email: user.email, roleId: user.roleId, loginActive: user.loginActive, offices: user.offices, programs: user.programs }}
         errors={{}}
+        lookups={await listLookups(app)}
         done={DONE.find((d) => d === request.query.done)}
       />,
     );
@@ -84,11 +94,11 @@ export const userAdminRoutes: HavenRoutes = async (server, { app }) => {
       const user = await getUser(app, request.params.id);
       if (!user) return reply.callNotFound();
       const session = request.session!;
-      const { fullName, email, roleId, loginActive, password } = request.body;
+      const { fullName, email, roleId, loginActive, password, offices, programs, scope_shown } = request.body;
       const result = await updateUser(
         app,
         user.id,
-        { fullName, email, roleId, loginActive: loginActive === 'yes', password: password || undefined },
+        { fullName, email, roleId, loginActive: loginActive === 'yes', password: password || undefined, caseScope: scope_shown === 'yes' ? { offices, programs } : undefined },
         { actor: session.user, ip: request.ip },
       );
       if (!result.ok) return 'forbidden' in result ? refuseToManage(request, reply) : editPage(request, reply, result.errors);

@@ -2,7 +2,7 @@ import { and, asc, eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import type { App } from '../context.ts';
 import type { Db, Tx } from '../db/client.ts';
-import { passwordHistory, roles, sessions, users } from '../db/schema.ts';
+import { lookups, passwordHistory, roles, sessions, users } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { getRole, isUuid, type Role } from '../roles/service.ts';
 import { checkNewPassword, hashPassword } from './passwords.ts';
@@ -210,6 +210,8 @@ export interface UserUpdate {
   roleId: string;
   loginActive: boolean;
   password?: string;
+  /** The offices and programs whose cases the user is limited to (empty: all); undefined leaves them as they are. */
+  caseScope?: { offices: string[]; programs: string[] };
 }
 
 export type UpdateResult = Result | { ok: false; forbidden: true };
@@ -238,8 +240,17 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
     const verdict = await checkNewPassword(app, { id: user.id, login: user.login, email: fields.email }, input.password);
     if (!verdict.ok) errors.password = verdict.message;
   }
+  if (input.caseScope) {
+    const known = await app.db.select({ kind: lookups.kind, value: lookups.value }).from(lookups);
+    const has = (kind: string, v: string) => known.some((k) => k.kind === kind && k.value === v);
+    if (input.caseScope.offices.some((o) => !has('office', o))) errors.offices = 'Choose offices from the list.';
+    if (input.caseScope.programs.some((p) => !has('program', p))) errors.programs = 'Choose programs from the list.';
+  }
   if (Object.keys(errors).length) return { ok: false, errors };
   const changes: Record<string, { before: unknown; after: unknown }> = {};
+  const scope = input.caseScope ? { offices: [...new Set(input.caseScope.offices)].sort(), programs: [...new Set(input.caseScope.programs)].sort() } : null;
+  if (scope && scope.offices.join('\n') !== [...user.offices].sort().join('\n')) changes.offices = { before: user.offices, after: scope.offices };
+  if (scope && scope.programs.join('\n') !== [...user.programs].sort().join('\n')) changes.programs = { before: user.programs, after: scope.programs };
   if (fields.fullName !== user.fullName) changes.fullName = { before: user.fullName, after: fields.fullName };
   if (fields.email !== user.email) changes.email = { before: user.email, after: fields.email };
   if (fields.roleId !== user.roleId) changes.role = { before: current?.name ?? user.roleId, after: role!.name };
@@ -250,7 +261,7 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
     await app.db.transaction(async (t) => {
       await t
         .update(users)
-        .set({ fullName: fields.fullName, email: fields.email, roleId: fields.roleId, loginActive: input.loginActive, updatedAt: app.clock.now() })
+        .set({ fullName: fields.fullName, email: fields.email, roleId: fields.roleId, loginActive: input.loginActive, ...(scope ?? {}), updatedAt: app.clock.now() })
         .where(eq(users.id, id));
       if (passwordHash) await storePasswordHash(app, t, id, passwordHash, true);
       // Deactivation, a new role or a reset password ends every open session of the account.

@@ -1,5 +1,6 @@
 import { Csrf, Field, FormError, Layout, Notice, plural, SelectField, TableScroll, type PageContext } from '../web/layout.tsx';
 import type { Role } from '../roles/service.ts';
+import type { LookupRow } from '../lookups/service.ts';
 
 export interface UserRow {
   id: string;
@@ -64,6 +65,43 @@ export interface UserFormValues {
   email?: string;
   roleId?: string;
   loginActive?: boolean;
+  offices?: string[];
+  programs?: string[];
+}
+
+/** Case access limited to some offices and programs (DESIGN §1.4); none checked = not limited. */
+function CaseScope({ lookups, values, errors }: { lookups: LookupRow[]; values: UserFormValues; errors: Record<string, string> }) {
+  const group = (kind: 'office' | 'program', name: 'offices' | 'programs', legend: string) => {
+    const chosen = values[name] ?? [];
+    const options = lookups.filter((l) => l.kind === kind && (l.active || chosen.includes(l.value)));
+    return (
+      <fieldset {...({ 'aria-describedby': errors[name] ? `${name}-error` : undefined } as Record<string, unknown>)}>
+        <legend>{legend}</legend>
+        {options.map((o) => (
+          <label>
+            <input type="checkbox" name={name} value={o.value} checked={chosen.includes(o.value)} /> {o.value}
+            {!o.active && <small> (inactive)</small>}
+          </label>
+        ))}
+        {errors[name] && (
+          <small id={`${name}-error`} role="alert" class="field-error">
+            {errors[name]}
+          </small>
+        )}
+      </fieldset>
+    );
+  };
+  return (
+    <section aria-labelledby="case-scope-title">
+      <h2 id="case-scope-title">Case access</h2>
+      <p>
+        <small>Limit this user to the cases of some offices or programs. None checked: not limited. Their role still decides whether they see all cases or only assigned ones.</small>
+      </p>
+      <input type="hidden" name="scope_shown" value="yes" />
+      {group('office', 'offices', 'Offices')}
+      {group('program', 'programs', 'Programs')}
+    </section>
+  );
 }
 
 /** What the page says after a successful post (the redirect's `?done=`). */
@@ -92,6 +130,8 @@ export function UserFormPage(props: {
   values: UserFormValues;
   errors: Record<string, string>;
   done?: UserDone;
+  /** The offices and programs to limit case access to (edit mode). */
+  lookups?: LookupRow[];
 }) {
   const { ctx, mode, roles, values, errors } = props;
   const action = mode === 'create' ? '/admin/users' : `/admin/users/${props.userId}`;
@@ -147,6 +187,7 @@ export function UserFormPage(props: {
             )}
           </fieldset>
         )}
+        {mode === 'edit' && props.lookups && <CaseScope lookups={props.lookups} values={values} errors={errors} />}
         <Field
           name="password"
           label={mode === 'create' ? 'Initial password' : 'New password (leave empty to keep)'}
