@@ -6,13 +6,18 @@ import { NO_BODY, NO_QUERY, query } from '../web/input.ts';
 import { sendErrorPage } from '../web/errors.tsx';
 import { seesChecklist, sendTestMail, siteChecklist } from './service.ts';
 import { DashboardPage, dashboardNotice } from './views.tsx';
+import { countMyOpenCases, myCases } from '../cases/search.ts';
+import { viewerOf } from '../cases/access.ts';
 
 /** The dashboard: where everyone starts, and a new administrator's checklist. */
 export const dashboardRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/', { config: { access: 'signed-in' }, schema: { querystring: query({ done: z.string().max(40).optional() }) } }, async (request, reply) => {
     const session = request.session!;
     const checklist = seesChecklist(session) ? await siteChecklist(app, session) : null;
-    return sendPage(reply, <DashboardPage ctx={pageContext(request, reply)} checklist={checklist} notice={dashboardNotice(request.query.done)} />);
+    const seesCases = session.permissions.includes('cases_view_all') || session.permissions.includes('cases_view_assigned');
+    const viewer = viewerOf(session);
+    const cases = seesCases ? { open: await countMyOpenCases(app, viewer), recent: await myCases(app, viewer, 5) } : null;
+    return sendPage(reply, <DashboardPage ctx={pageContext(request, reply)} checklist={checklist} notice={dashboardNotice(request.query.done)} cases={cases} />);
   });
 
   server.post('/dashboard/test-mail', { config: { access: 'mail_queue_view' }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {

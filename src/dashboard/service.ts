@@ -9,7 +9,7 @@ import type { SessionContext } from '../sessions/service.ts';
 
 /** One step of getting a new site ready, drawn from the site's real state. */
 export interface ChecklistItem {
-  key: 'mail' | 'mfa-required' | 'own-mfa' | 'second-admin' | 'password-length' | 'backups';
+  key: 'mail' | 'mfa-required' | 'own-mfa' | 'second-admin' | 'password-length' | 'service-area' | 'backups';
   title: string;
   state: 'done' | 'todo' | 'unavailable';
   /** What is true now, in a sentence. */
@@ -98,6 +98,17 @@ export async function siteChecklist(app: App, session: SessionContext): Promise<
         ? `New passwords must have at least ${settings.password_min_length} characters.`
         : `New passwords need only ${settings.password_min_length} characters. The reference product suggests 12; NIST suggests 15 without MFA.`,
     href: '/admin/site-settings#password_min_length',
+  });
+
+  const areaSet = settings.intake_postal_codes.length > 0;
+  items.push({
+    key: 'service-area',
+    title: 'Your service area',
+    state: areaSet ? 'done' : 'todo',
+    detail: areaSet
+      ? `Intake serves ${settings.intake_postal_codes.length} postal code${settings.intake_postal_codes.length === 1 ? '' : 's'} or prefixes${settings.intake_problem_codes.length ? ` and ${settings.intake_problem_codes.length} problem codes` : ', every problem code'}.`
+      : 'Intake accepts applicants from every postal code. List the postal codes you serve (and, if you like, the problems you handle) so that others are referred out before any personal data is asked.',
+    href: '/admin/site-settings#intake_postal_codes',
   });
 
   items.push({

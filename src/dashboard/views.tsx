@@ -1,9 +1,14 @@
 import { Csrf, Layout, type PageContext } from '../web/layout.tsx';
 import type { Permission } from '../security/permissions.ts';
 import type { ChecklistItem } from './service.ts';
+import type { CaseListItem } from '../cases/search.ts';
+import { DISPOSITION_LABELS } from '../security/disposition.ts';
 
 /** The places people go most, each shown only to those whose role opens it. */
 const PLACES: { href: string; title: string; text: string; permission?: Permission }[] = [
+  { href: '/intake', title: 'Take an application', text: 'Intake: screening first, then the applicant, the other side and the conflict check.', permission: 'intake' },
+  { href: '/cases', title: 'Find a case', text: 'By case number, client name (or a name that sounds alike) or date of birth.', permission: 'cases_view_assigned' },
+  { href: '/cases', title: 'Find a case', text: 'By case number, client name (or a name that sounds alike) or date of birth.', permission: 'cases_view_all' },
   { href: '/preferences', title: 'My Preferences', text: 'Your password, multifactor authentication and recovery codes.' },
   { href: '/admin/users', title: 'Manage users', text: 'Create accounts, reset passwords, turn access on and off.', permission: 'admin_users' },
   { href: '/admin/roles', title: 'Roles and permissions', text: 'What each role may do, inside and outside your networks.', permission: 'admin_roles' },
@@ -53,15 +58,37 @@ function Checklist({ ctx, items }: { ctx: PageContext; items: ChecklistItem[] })
   );
 }
 
-export function DashboardPage({ ctx, checklist, notice }: { ctx: PageContext; checklist: ChecklistItem[] | null; notice?: string }) {
+function MyCases({ cases }: { cases: { open: number; recent: CaseListItem[] } }) {
+  return (
+    <section aria-labelledby="my-cases-title" id="my-cases">
+      <h2 id="my-cases-title">My cases</h2>
+      <p>{cases.open === 0 ? 'No open cases are assigned to you.' : `${cases.open} open or pending ${cases.open === 1 ? 'case is' : 'cases are'} assigned to you.`}</p>
+      {cases.recent.length > 0 && (
+        <ul class="places">
+          {cases.recent.map((c) => (
+            <li>
+              <a href={`/cases/${c.id}`}>
+                {c.number} {c.clientName}
+              </a>
+              <small>{DISPOSITION_LABELS[c.disposition]}</small>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+export function DashboardPage({ ctx, checklist, notice, cases = null }: { ctx: PageContext; checklist: ChecklistItem[] | null; notice?: string; cases?: { open: number; recent: CaseListItem[] } | null }) {
   const session = ctx.session!;
-  const places = PLACES.filter((p) => !p.permission || session.permissions.includes(p.permission));
+  const places = PLACES.filter((p) => !p.permission || session.permissions.includes(p.permission)).filter((p, i, all) => all.findIndex((q) => q.href === p.href) === i);
   return (
     <Layout title="Dashboard" ctx={ctx}>
       {notice && <p role="status">{notice}</p>}
       <p>
         Welcome, {session.user.fullName}. You are signed in as <strong>{session.user.login}</strong> ({session.user.roleName}).
       </p>
+      {cases && <MyCases cases={cases} />}
       {checklist && <Checklist ctx={ctx} items={checklist} />}
       <section aria-labelledby="places-title">
         <h2 id="places-title">Go to</h2>
