@@ -1,6 +1,6 @@
-import { and, lte, or } from 'drizzle-orm';
+import { and, eq, inArray, lte, or } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import { mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
+import { conflictResults, intakeApplications, mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
 import type { Job, JobWork } from '../jobs/service.ts';
 import { pruneCutoffs } from '../security/retention.ts';
 
@@ -9,12 +9,14 @@ export interface PruneReport {
   emailCodes: number;
   trustedDevices: number;
   setupTokens: number;
+  abandonedApplications: number;
 }
 
 /**
  * Deletes the security records that their own rules already refuse (src/security/retention.ts):
  * dead sessions, expired e-mailed codes, remembered devices past their 24 hours, expired setup
- * links. Never user data, the audit log or mail.
+ * links; and the identity data of applications abandoned mid-intake. Never a client, a case, the
+ * audit log or mail.
  */
 export async function pruneExpired(app: App): Promise<PruneReport> {
   const cut = pruneCutoffs(app.clock.now());
@@ -33,7 +35,14 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
       .returning({ userId: mfaTrustedDevices.userId });
     // Used links wait for their expiry too: completeSetup un-claims its link when the form has an error.
     const tokens = await t.delete(setupTokens).where(lte(setupTokens.expiresAt, cut.setupTokensExpiredBy)).returning({ tokenHash: setupTokens.tokenHash });
-    return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length };
+    // Abandoned applications keep what screened them, like halted ones, and lose the rest.
+    const abandoned = await t
+      .update(intakeApplications)
+      .set({ status: 'abandoned', identity: null, adverseParties: null, updatedAt: app.clock.now() })
+      .where(and(eq(intakeApplications.status, 'open'), lte(intakeApplications.updatedAt, cut.applicationsUntouchedBy)))
+      .returning({ id: intakeApplications.id });
+    if (abandoned.length) await t.delete(conflictResults).where(inArray(conflictResults.applicationId, abandoned.map((a) => a.id)));
+    return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length, abandonedApplications: abandoned.length };
   });
 }
 
@@ -44,7 +53,7 @@ export const PRUNE_JOB: Job = {
   record: 'when-worked',
   async run(app): Promise<JobWork> {
     const report = await pruneExpired(app);
-    const deleted = report.sessions + report.emailCodes + report.trustedDevices + report.setupTokens;
+    const deleted = report.sessions + report.emailCodes + report.trustedDevices + report.setupTokens + report.abandonedApplications;
     return { worked: deleted > 0, details: { ...report } };
   },
 };

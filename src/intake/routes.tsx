@@ -68,7 +68,8 @@ export const intakeRoutes: HavenRoutes = async (server, { app }) => {
     if (application.status === 'halted') {
       return sendPage(reply, <IntakeHaltedPage ctx={ctx} message={application.haltMessage ?? ''} referral={application.referral ?? ''} />);
     }
-    const stage = currentStage(application);
+    // An abandoned application (housekeeping erased it) is gone for good.
+    const stage = application.status === 'open' ? currentStage(application) : null;
     if (!stage) return reply.callNotFound();
     const stages = application.stages as StageSnapshot[];
     const conflicts = stage.kind === 'conflicts' ? await applicationConflicts(app, application.id) : undefined;

@@ -26,7 +26,15 @@ export interface PruneCutoffs {
   trustedDevicesLastLoginBy: Date;
   /** Setup links that expired at or before this (used ones too: only expiry counts). */
   setupTokensExpiredBy: Date;
+  /**
+   * Intake applications still open and untouched since this are abandoned: whatever identity
+   * data they hold is erased (an application is a phone call, not a file to keep).
+   */
+  applicationsUntouchedBy: Date;
 }
+
+/** How long an unfinished application may wait for its worker before its identity data is erased. */
+export const APPLICATION_ABANDONED_MS = 24 * 3_600_000;
 
 export function pruneCutoffs(now: Date): PruneCutoffs {
   const t = now.getTime();
@@ -37,5 +45,6 @@ export function pruneCutoffs(now: Date): PruneCutoffs {
     emailCodesSentBy: new Date(t - CODE_MAIL_WINDOW_MS),
     trustedDevicesLastLoginBy: new Date(t - TRUSTED_DEVICE_MS),
     setupTokensExpiredBy: now,
+    applicationsUntouchedBy: new Date(t - APPLICATION_ABANDONED_MS),
   };
 }

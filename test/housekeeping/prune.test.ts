@@ -61,7 +61,7 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
     const before = { users: await count('users'), audit: await count('audit_log'), mail: await count('mail_outbox'), history: await count('password_history') };
 
     const result = await runJob(haven.app, PRUNE_JOB);
-    expect(result).toEqual({ ran: true, outcome: 'ok', work: { worked: true, details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2 } } });
+    expect(result).toEqual({ ran: true, outcome: 'ok', work: { worked: true, details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2, abandonedApplications: 0 } } });
 
     expect(await ids('sessions', 'id')).toEqual([...live, 'idle-24h-less-1ms', 'lifetime-1ms-left'].sort());
     expect(await ids('mfa_email_codes', 'code_hash')).toEqual(['code-1ms-left', 'code-dead-recent']);
@@ -73,13 +73,37 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
 
     // Recorded with its counts; a run with nothing to delete is not recorded.
     const [run] = await recentJobRuns(haven.app, PRUNE_JOB.name);
-    expect(run).toMatchObject({ outcome: 'ok', details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2 } });
+    expect(run).toMatchObject({ outcome: 'ok', details: { sessions: 2, emailCodes: 1, trustedDevices: 1, setupTokens: 2, abandonedApplications: 0 } });
     expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ ran: true, outcome: 'ok', work: { worked: false } });
     expect(await recentJobRuns(haven.app, PRUNE_JOB.name)).toHaveLength(1);
 
     // A millisecond later the survivors' time is up too.
     haven.clock.advance(1);
-    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { sessions: 2, emailCodes: 2, trustedDevices: 1, setupTokens: 0 } } });
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { sessions: 2, emailCodes: 2, trustedDevices: 1, setupTokens: 0, abandonedApplications: 0 } } });
     expect(await ids('sessions', 'id')).toEqual(live);
+  });
+
+  test('an application left open for 24 hours loses its identity data; one touched a millisecond later keeps it', async () => {
+    const worker = await haven.createUser('ivy', 'Intake Worker');
+    const browser = haven.client();
+    expect((await browser.login('ivy', TEST_PASSWORD)).status).toBe(303);
+    // Through the identity stage, then nothing more.
+    let answer = await browser.submit('/intake', { problem_code: '63', postal_code: '02139', county: 'Middlesex' });
+    const url = answer.location!;
+    answer = await browser.submit(url, { household_size: '1', annual_income: '1000' });
+    answer = await browser.submit(url, { first_name: 'Zebulon', last_name: 'Quillfeather', date_of_birth: '1970-01-02', ssn: '', phone: '', email: '' });
+    expect(answer.status).toBe(303);
+    const identity = async () => (await haven.app.database.rows<{ identity: unknown; status: string }>(sql`SELECT identity, status FROM intake_applications WHERE worker_id = ${worker.id}`))[0]!;
+    expect((await identity()).identity).not.toBeNull();
+
+    haven.clock.advance(24 * HOUR - 1);
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { abandonedApplications: 0 } } });
+    haven.clock.advance(1);
+    expect(await runJob(haven.app, PRUNE_JOB)).toMatchObject({ work: { details: { abandonedApplications: 1 } } });
+    expect(await identity()).toEqual({ identity: null, status: 'abandoned' });
+    expect(JSON.stringify(await haven.app.database.rows(sql`SELECT * FROM intake_applications`))).not.toContain('Quillfeather');
+    // The worker's page for it is gone (after signing in again: a day idle ended the session).
+    expect((await browser.login('ivy', TEST_PASSWORD)).status).toBe(303);
+    expect((await browser.get(url)).status).toBe(404);
   });
 });
