@@ -102,7 +102,8 @@ export const intakeRoutes: HavenRoutes = async (server, { app }) => {
   async function afterAnswer(request: FastifyRequest, reply: FastifyReply, result: Awaited<ReturnType<typeof answerStage>>) {
     switch (result.kind) {
       case 'case':
-        return reply.redirect(`/cases/${result.caseId}?done=created`, 303);
+        // Exactly /cases/<uuid> (DESIGN §2.4); the case page says it was just created.
+        return reply.redirect(`/cases/${result.caseId}`, 303);
       case 'next':
       case 'halted':
         return reply.redirect(`/intake/${result.applicationId}`, 303);
