@@ -1,4 +1,4 @@
-import { Csrf, Field, FormError, Layout, SelectField, TableScroll, TextAreaField, type PageContext } from '../web/layout.tsx';
+import { Csrf, Field, Layout, SelectField, TableScroll, TextAreaField, type PageContext } from '../web/layout.tsx';
 import { PROBLEM_CODES } from '../security/lsc-codes.ts';
 import { STAGE_LABELS } from '../security/intake-stages.ts';
 import { MATCH_REASON_LABELS, type MatchReason } from '../security/conflicts.ts';
@@ -198,11 +198,10 @@ const SUBMIT_LABELS: Record<StageSnapshot['kind'], string> = {
 };
 
 export function IntakeStagePage(props: StagePageProps) {
-  const { ctx, stage, index, total, errors, incomeHalt } = props;
-  const hasErrors = Object.keys(errors).length > 0;
+  const { ctx, stage, index, total, incomeHalt } = props;
   return (
     <Layout title="Intake" ctx={ctx} subtitle={`Step ${index + 1} of ${total}: ${stage.kind === 'question' ? 'Screening question' : STAGE_LABELS[stage.kind]}`}>
-      <FormError message={hasErrors ? 'Please correct the fields marked below.' : undefined} />
+      {/* One mistake, one message: each error stands beside its field (issue 9). */}
       <form method="post" action={props.action} novalidate>
         <Csrf token={ctx.csrfToken} />
         <StageFields {...props} />
