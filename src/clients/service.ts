@@ -127,10 +127,16 @@ export async function insertClient(app: App, tx: Tx, identity: Identity, househo
   return row!.id;
 }
 
-/** How many clients hold a full (9-digit) SSN: what switching to last4 leaves behind. */
+/**
+ * How many full (9-digit) SSNs are stored: on clients, and on applications in progress (their
+ * identity waits there until the case is created). What switching to last4 leaves behind.
+ */
 export async function countFullSsns(app: App): Promise<number> {
-  const [row] = await app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM clients WHERE length(ssn) = 9`);
-  return row?.n ?? 0;
+  const [row] = await app.database.rows<{ n: number }>(
+    sql`SELECT (SELECT count(*) FROM clients WHERE length(ssn) = 9)
+             + (SELECT count(*) FROM intake_applications WHERE length(identity->>'ssn') = 9) AS n`,
+  );
+  return Number(row?.n ?? 0);
 }
 
 /**
@@ -139,9 +145,14 @@ export async function countFullSsns(app: App): Promise<number> {
  */
 export async function truncateFullSsns(app: App, actor: Actor | null, ip: string | null): Promise<number> {
   return app.db.transaction(async (tx) => {
-    const rows = await tx.execute(sql`UPDATE clients SET ssn = right(ssn, 4), updated_at = ${app.clock.now().toISOString()} WHERE length(ssn) = 9 RETURNING id`);
-    const n = ((rows as unknown as { rows?: unknown[] }).rows ?? (rows as unknown as unknown[])).length;
-    await recordAudit(app, { action: 'ssn.truncated', actor, ip, details: { clients: n } }, tx);
-    return n;
+    const now = app.clock.now().toISOString();
+    const count = (result: unknown) => ((result as { rows?: unknown[] }).rows ?? (result as unknown[])).length;
+    const onClients = count(await tx.execute(sql`UPDATE clients SET ssn = right(ssn, 4), updated_at = ${now} WHERE length(ssn) = 9 RETURNING id`));
+    const onApplications = count(
+      await tx.execute(sql`UPDATE intake_applications SET identity = jsonb_set(identity, '{ssn}', to_jsonb(right(identity->>'ssn', 4))), updated_at = ${now}
+                            WHERE length(identity->>'ssn') = 9 RETURNING id`),
+    );
+    await recordAudit(app, { action: 'ssn.truncated', actor, ip, details: { clients: onClients, applications: onApplications } }, tx);
+    return onClients + onApplications;
   });
 }

@@ -358,7 +358,11 @@ async function completeApplication(app: App, worker: Worker, application: Applic
       app.clock.now(),
     );
     if (!again.ok) {
-      await tx.update(intakeApplications).set({ nextStage: (application.stages as StageSnapshot[]).findIndex((s) => s.kind === 'identity') }).where(eq(intakeApplications.id, application.id));
+      // Back to the identity stage, with nothing of the refused identity kept: it is typed again.
+      await tx
+        .update(intakeApplications)
+        .set({ identity: null, nextStage: (application.stages as StageSnapshot[]).findIndex((s) => s.kind === 'identity'), updatedAt: app.clock.now() })
+        .where(eq(intakeApplications.id, application.id));
       return { kind: 'invalid', errors: again.errors, applicationId: application.id };
     }
     const clientId = await insertClient(app, tx, again.identity, { householdSize: application.householdSize, annualIncome: application.annualIncome });

@@ -113,6 +113,11 @@ function StageFields({ stage, values, errors, incomeHalt, conflicts }: Omit<Stag
             help="Before taxes, everyone in the household; 0 if none."
             required
           />
+          {!incomeHalt && errors.override_reason && (
+            <p role="alert" class="field-error" id="override-error">
+              {errors.override_reason}
+            </p>
+          )}
           {incomeHalt && (
             <div class="warning" id="income-over-limit">
               <p>
