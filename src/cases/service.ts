@@ -301,15 +301,26 @@ export type CaseChange = { ok: true; message: string } | { ok: false; status: 40
 const NOT_FOUND: CaseChange = { ok: false, status: 404, message: 'No such case.' };
 const NO_EDIT: CaseChange = { ok: false, status: 403, message: 'Your role does not allow editing cases.' };
 
+/**
+ * Runs a change on a case the viewer may see and edit, in one transaction with the case locked:
+ * 404 first for a case they may not see (whatever they lack besides), then 403 without
+ * `cases_edit`.
+ */
+async function editCase(app: App, viewer: CaseViewer, id: string, change: (tx: Tx, found: { id: string; number: string }) => Promise<CaseChange>): Promise<CaseChange> {
+  return app.db.transaction(async (tx) => {
+    const found = await lockVisibleCase(tx, viewer, id);
+    if (!found) return NOT_FOUND;
+    if (!viewer.permissions.includes('cases_edit')) return NO_EDIT;
+    return change(tx, found);
+  });
+}
+
 export const NOTE_MAX = 20_000;
 
 /** Appends a note (notes are never changed: a correction is a new note). */
 export async function addNote(app: App, viewer: CaseViewer, id: string, text: string, who: { actor: Actor; ip: string | null }): Promise<CaseChange> {
   const body = text.trim();
-  return app.db.transaction(async (tx) => {
-    const found = await lockVisibleCase(tx, viewer, id);
-    if (!found) return NOT_FOUND;
-    if (!viewer.permissions.includes('cases_edit')) return NO_EDIT;
+  return editCase(app, viewer, id, async (tx, found) => {
     if (!body) return { ok: false, status: 400, message: 'The note is empty.', fields: { note: 'Write the note first.' } };
     if (body.length > NOTE_MAX) return { ok: false, status: 400, message: 'The note is too long.', fields: { note: `At most ${NOTE_MAX} characters.` } };
     await tx.insert(caseNotes).values({ caseId: found.id, authorId: viewer.userId, at: app.clock.now(), text: body });
@@ -362,10 +373,7 @@ export async function changeAssignment(
   remove: boolean,
   who: { actor: Actor; ip: string | null },
 ): Promise<CaseChange> {
-  return app.db.transaction(async (tx) => {
-    const found = await lockVisibleCase(tx, viewer, id);
-    if (!found) return NOT_FOUND;
-    if (!viewer.permissions.includes('cases_edit')) return NO_EDIT;
+  return editCase(app, viewer, id, async (tx, found) => {
     const login = assigneeLogin.trim().toLowerCase();
     const [user] = await rowsOf<{ id: string; login: string; login_active: boolean; can_view: boolean }>(
       tx,
@@ -403,10 +411,7 @@ export async function decideConflict(
   decision: ConflictDecision,
   who: { actor: Actor; ip: string | null },
 ): Promise<CaseChange> {
-  return app.db.transaction(async (tx) => {
-    const found = await lockVisibleCase(tx, viewer, id);
-    if (!found) return NOT_FOUND;
-    if (!viewer.permissions.includes('cases_edit')) return NO_EDIT;
+  return editCase(app, viewer, id, async (tx, found) => {
     if (!UUID.test(conflictId)) return NOT_FOUND;
     const updated = await tx
       .update(conflictResults)
@@ -427,10 +432,7 @@ export async function updateCaseDetails(
   input: { office: string; program: string; funding_code: string; status: string },
   who: { actor: Actor; ip: string | null },
 ): Promise<CaseChange> {
-  return app.db.transaction(async (tx) => {
-    const found = await lockVisibleCase(tx, viewer, id);
-    if (!found) return NOT_FOUND;
-    if (!viewer.permissions.includes('cases_edit')) return NO_EDIT;
+  return editCase(app, viewer, id, async (tx, found) => {
     const allowed = await activeLookups(app, tx);
     const fields: FieldErrors = {};
     const pick = (kind: LookupKind, name: string, value: string) => {

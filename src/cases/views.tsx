@@ -87,7 +87,7 @@ export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx
 
 export type CaseDone = 'created' | 'note' | 'disposition' | 'assigned' | 'unassigned' | 'conflict' | 'details';
 const DONE_TEXT: Record<CaseDone, string> = {
-  created: 'Case created from the application. It is Pending until someone accepts it.',
+  created: 'Case created from the application.',
   note: 'Note added.',
   disposition: 'Disposition changed.',
   assigned: 'Assignment saved.',

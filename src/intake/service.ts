@@ -135,7 +135,7 @@ export type StageAnswer = Partial<
 > & { conflict_id?: string[]; conflict_decision?: string[] };
 
 export type StageResult =
-  | { kind: 'next'; applicationId: string }
+  | { kind: 'next'; applicationId: string; finishAs?: 'pending' | 'incomplete_intake' }
   | { kind: 'halted'; applicationId: string }
   | { kind: 'case'; caseId: string }
   | { kind: 'invalid'; errors: FieldErrors; applicationId: string | null }
@@ -331,7 +331,9 @@ export async function answerStage(app: App, worker: Worker, applicationId: strin
           return { kind: 'halted', applicationId };
         }
         await advance(app, tx, application, {});
-        break;
+        // "Save as an incomplete intake": the case exists, but the intake is not finished (a
+        // document to bring, a call cut short); it is accepted or rejected later.
+        return { kind: 'next', applicationId, finishAs: answer.decision === 'incomplete' ? 'incomplete_intake' : 'pending' };
       }
     }
     return { kind: 'next', applicationId };
@@ -339,13 +341,13 @@ export async function answerStage(app: App, worker: Worker, applicationId: strin
     if (result.kind !== 'next') return result;
     // After the last stage, the application becomes a case.
     const application = await getApplication(app, worker.actor.id, applicationId);
-    if (application && application.status === 'open' && !currentStage(application)) return completeApplication(app, worker, application);
+    if (application && application.status === 'open' && !currentStage(application)) return completeApplication(app, worker, application, result.finishAs ?? 'pending');
     return result;
   });
 }
 
 /** After the last stage: the client and a Pending case, in one transaction; the application keeps no identity. */
-async function completeApplication(app: App, worker: Worker, application: Application): Promise<StageResult> {
+async function completeApplication(app: App, worker: Worker, application: Application, disposition: 'pending' | 'incomplete_intake'): Promise<StageResult> {
   const settings = await getSiteSettings(app);
   return app.db.transaction(async (tx): Promise<StageResult> => {
     const identity = application.identity as Identity | null;
@@ -369,7 +371,7 @@ async function completeApplication(app: App, worker: Worker, application: Applic
     const created = await insertCase(app, tx, {
       clientId,
       problemCode: application.problemCode ?? '99',
-      disposition: 'pending',
+      disposition,
       postalCode: application.postalCode,
       county: application.county,
       incomeOverrideReason: application.incomeOverrideReason,
@@ -381,7 +383,7 @@ async function completeApplication(app: App, worker: Worker, application: Applic
       .update(intakeApplications)
       .set({ status: 'completed', identity: null, adverseParties: null, caseId: created.id, updatedAt: app.clock.now() })
       .where(eq(intakeApplications.id, application.id));
-    await recordAudit(app, { action: 'case.created', actor: worker.actor, ip: worker.ip, target: created.number, details: { application: application.id, disposition: 'pending' } }, tx);
+    await recordAudit(app, { action: 'case.created', actor: worker.actor, ip: worker.ip, target: created.number, details: { application: application.id, disposition } }, tx);
     return { kind: 'case', caseId: created.id };
   });
 }

@@ -220,6 +220,13 @@ export function IntakeStagePage(props: StagePageProps) {
                 Stop and refer
               </button>
             </>
+          ) : stage.kind === 'conflicts' ? (
+            <>
+              <button type="submit">{SUBMIT_LABELS[stage.kind]}</button>
+              <button type="submit" name="decision" value="incomplete" class="secondary">
+                Save as an incomplete intake
+              </button>
+            </>
           ) : (
             <button type="submit">{SUBMIT_LABELS[stage.kind]}</button>
           )}

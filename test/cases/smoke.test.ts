@@ -34,4 +34,21 @@ describe.each(DB_KINDS)('intake to case (%s)', (kind) => {
     expect(await refusal(haven.app.database.rows(sql`TRUNCATE case_notes`))).toMatch(/append-only/);
     expect(await haven.app.database.rows(sql`SELECT text FROM case_notes`)).toEqual([{ text: 'original' }]);
   });
+
+  test('"Save as an incomplete intake" creates the case as Incomplete Intake; accepting it opens it', async () => {
+    const client = haven.client();
+    await client.login('ivy', TEST_PASSWORD);
+    let answer = await client.submit('/intake', { problem_code: '63', postal_code: '02139', county: 'Middlesex' });
+    const url = answer.location!;
+    answer = await client.submit(url, { household_size: '3', annual_income: '20000' });
+    answer = await client.submit(url, { first_name: 'Ines', last_name: 'Incomplete', date_of_birth: '1990-05-06', ssn: '', phone: '', email: '' });
+    answer = await client.submit(url, { adverse_parties: '' });
+    answer = await client.submit(url, { decision: 'incomplete' });
+    expect(answer.status).toBe(303);
+    expect(answer.location).toMatch(/^\/cases\/[0-9a-f-]{36}$/);
+    const page = await client.get(answer.location!);
+    expect(page.body).toContain('id="disposition">Incomplete Intake<');
+    const [entry] = await haven.app.database.rows<{ details: { disposition: string } }>(sql`SELECT details FROM audit_log WHERE action = 'case.created' ORDER BY seq DESC LIMIT 1`);
+    expect(entry!.details.disposition).toBe('incomplete_intake');
+  });
 });
