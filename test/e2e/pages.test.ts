@@ -11,6 +11,8 @@ import { expectAccessible } from '../helpers/axe.ts';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
 import { runCommand } from '../../src/cli/commands.ts';
 import { accessTable } from '../../src/web/access.ts';
+import { TestClient } from '../helpers/client.ts';
+import { APPLICANT, runIntake } from '../cases/helpers.ts';
 
 const PASSWORD = 'tulip7orbit-haven';
 const SCREENSHOTS = 'test-artifacts/screenshots';
@@ -20,6 +22,8 @@ const VIEWPORTS = [
 ] as const;
 
 let real: RealHaven;
+let caseId: string;
+let applicationId: string;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 
@@ -57,6 +61,12 @@ beforeAll(async () => {
   await create('intake-desk-weekend-volunteers', 'Intake Worker', 'Intake desk (weekend volunteers, second floor)');
   // A little history for the audit log and the mail queue.
   await runCommand(real.haven.app, { argv: ['settings', 'set', 'session_timeout_minutes', '60'] });
+  // A case with a conflict and an application in progress, so that /cases/:id and /intake/:id are real pages.
+  const worker = new TestClient(real.haven.server);
+  await worker.login('root', PASSWORD);
+  caseId = (await runIntake(worker, APPLICANT)).url.split('/').pop()!;
+  await runIntake(worker, { ...APPLICANT, first_name: 'Mariah', last_name: 'Gonzales', adverse_parties: 'Acme Property Management LLC of Greater Boston and Cambridge' });
+  applicationId = (await worker.submit('/intake', { problem_code: '63', postal_code: '02139', county: 'Middlesex' })).location!.split('/').pop()!;
 }, 120_000);
 
 afterAll(async () => {
@@ -73,7 +83,7 @@ async function pageUrls(): Promise<string[]> {
     ...new Set(
       accessTable(real.haven.server)
         .filter((r) => r.method === 'GET' && !skip.has(r.url))
-        .map((r) => r.url.replace(':id', user!.id)),
+        .map((r) => r.url.replace(':id', r.url.startsWith('/cases/') ? caseId : r.url.startsWith('/intake/') ? applicationId : user!.id)),
     ),
   ].sort();
 }
