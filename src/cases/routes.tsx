@@ -7,7 +7,7 @@ import { form, line, lines, optional, query, type FieldErrors } from '../web/inp
 import { sendErrorPage } from '../web/errors.tsx';
 import { DISPOSITION_ACTIONS } from '../security/disposition.ts';
 import { viewerOf } from './access.ts';
-import { activeLookups, addNote, assignableUsers, changeAssignment, changeDisposition, CONFLICT_DECISIONS, decideConflict, openCase, updateCaseDetails, type CaseChange } from './service.ts';
+import { addNote, changeAssignment, changeDisposition, CONFLICT_DECISIONS, decideConflict, openCase, updateCaseDetails, type CaseChange } from './service.ts';
 import { myCases, recentCases, searchCases } from './search.ts';
 import { CASE_DONE, CaseListPage, CasePage, type CaseDone } from './views.tsx';
 
@@ -37,14 +37,13 @@ export const caseRoutes: HavenRoutes = async (server, { app }) => {
     const session = request.session!;
     const c = await openCase(app, viewerOf(session), id, { actor: session.user, ip: request.ip });
     if (!c) return reply.callNotFound();
-    const [lookups, staff] = await Promise.all([activeLookups(app), session.permissions.includes('cases_edit') ? assignableUsers(app) : Promise.resolve([])]);
     // The worker who just completed the intake lands here: say what happened.
     const justCreated = app.clock.now().getTime() - c.createdAt.getTime() < 5 * 60_000 && c.assignees.some((a) => a.userId === session.user.id && a.kind === 'intake');
     const values: Record<string, string> = {};
     if (extra.status) for (const [k, v] of Object.entries((request.body ?? {}) as Record<string, unknown>)) if (typeof v === 'string') values[k] = v;
     return sendPage(
       reply,
-      <CasePage ctx={pageContext(request, reply)} c={c} permissions={session.permissions} lookups={lookups} staff={staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
+      <CasePage ctx={pageContext(request, reply)} c={c} permissions={session.permissions} lookups={c.options.lookups} staff={c.options.staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
       extra.status ?? 200,
     );
   }

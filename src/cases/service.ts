@@ -180,6 +180,8 @@ export interface CaseDetails {
   assignees: CaseAssignee[];
   adverseParties: string[];
   conflicts: CaseConflict[];
+  /** What the page's forms offer: the active lookups, and (for `cases_edit`) the users one may assign. */
+  options: { lookups: Lookups; staff: { login: string; fullName: string }[] };
 }
 
 interface CaseRow {
@@ -204,6 +206,8 @@ interface CaseRow {
   assignees: CaseAssignee[];
   adverse: string[];
   conflicts: (Omit<CaseConflict, 'matchedCase'> & { matchedCaseId: string | null; matchedCaseNumber: string | null; matchedVisible: boolean })[];
+  lookups: { kind: string; value: string }[];
+  staff: { login: string; fullName: string }[] | null;
 }
 
 /**
@@ -230,12 +234,23 @@ async function readCase(db: Db | Tx, viewer: CaseViewer, id: string): Promise<Ca
                             'score', r.score, 'reasons', r.reasons, 'decision', r.decision, 'decidedBy', du.login, 'decidedAt', r.decided_at)
                             ORDER BY r.score DESC, r.subject_name, r.matched_name)
                            FROM conflict_results r LEFT JOIN cases m ON m.id = r.matched_case_id LEFT JOIN users du ON du.id = r.decided_by
-                          WHERE r.case_id = c.id), '[]'::json) AS conflicts
+                          WHERE r.case_id = c.id), '[]'::json) AS conflicts,
+               COALESCE((SELECT json_agg(json_build_object('kind', l.kind, 'value', l.value) ORDER BY l.kind, l.position, l.value)
+                           FROM lookups l WHERE l.active), '[]'::json) AS lookups,
+               CASE WHEN ${viewer.permissions.includes('cases_edit')} THEN
+                 COALESCE((SELECT json_agg(json_build_object('login', s.login, 'fullName', s.full_name) ORDER BY s.login) FROM (
+                   SELECT u.login, u.full_name FROM users u JOIN roles ro ON ro.id = u.role_id
+                    WHERE u.login_active AND ('cases_view_all' = ANY(ro.internal_permissions) OR 'cases_view_assigned' = ANY(ro.internal_permissions))
+                    ORDER BY u.login LIMIT 500) s), '[]'::json)
+               END AS staff
           FROM cases c JOIN clients cl ON cl.id = c.client_id
          WHERE c.id = ${id} AND ${visible}`,
   );
   if (!row) return null;
+  const lookups: Lookups = { office: [], program: [], funding_code: [], case_status: [] };
+  for (const l of row.lookups) if ((LOOKUP_KINDS as readonly string[]).includes(l.kind)) lookups[l.kind as LookupKind].push(l.value);
   return {
+    options: { lookups, staff: row.staff ?? [] },
     id: row.id,
     number: row.number,
     problemCode: row.problem_code,
@@ -451,14 +466,4 @@ export async function updateCaseDetails(
     await recordAudit(app, { action: 'case.updated', actor: who.actor, ip: who.ip, target: found.number, details: set }, tx);
     return { ok: true, message: `Case ${found.number} saved.` };
   });
-}
-
-/** Users a case may be assigned to: active, and whose role can view cases. */
-export async function assignableUsers(app: App): Promise<{ login: string; fullName: string }[]> {
-  return rowsOf(
-    app.db,
-    sql`SELECT u.login, u.full_name AS "fullName" FROM users u JOIN roles r ON r.id = u.role_id
-         WHERE u.login_active AND ('cases_view_all' = ANY(r.internal_permissions) OR 'cases_view_assigned' = ANY(r.internal_permissions))
-         ORDER BY u.login LIMIT 500`,
-  );
 }
