@@ -73,12 +73,15 @@ function conditionFor(query: SearchQuery): SQL | null {
     case 'date':
       return sql`cl.date_of_birth = ${query.date}`;
     case 'name':
-      // Every word must match, by spelling (part of a name or alias) or by sound.
+      // Every word must match, by spelling (part of a name or alias) or by sound. A word of one
+      // or two letters (Li, Wu) has no trigram to look up, so it matches by sound only: a
+      // spelling match would read every row.
       return sql.join(
         query.tokens.map((t) => {
           const keys = phoneticKeys(t);
-          const sounds = keys.length ? sql` OR cl.name_keys && ${textArray(keys)}` : sql``;
-          return sql`(cl.search_name LIKE ${`%${likeEscape(t)}%`}${sounds})`;
+          const sounds = keys.length ? sql`cl.name_keys && ${textArray(keys)}` : sql`FALSE`;
+          if (t.length < 3) return sounds;
+          return sql`(cl.search_name LIKE ${`%${likeEscape(t)}%`} OR ${sounds})`;
         }),
         sql` AND `,
       );
@@ -94,14 +97,31 @@ export async function searchCases(app: App, viewer: CaseViewer, q: string, limit
   const query = classifySearch(q);
   const condition = conditionFor(query);
   if (!condition) return [];
-  const rank = query.kind === 'name' ? sql`(cl.search_name LIKE ${`${likeEscape(query.tokens.join(' '))}%`}) DESC,` : sql``;
+  const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
+  if (query.kind === 'name') {
+    // The matching clients first (materialized, from the name indexes), then their cases: left
+    // to itself the planner joins cases to every client that matches the first word.
+    const rows = await rowsOf<Parameters<typeof toItem>[0]>(
+      app.db,
+      sql`WITH m AS MATERIALIZED (
+            SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name,
+                   (cl.search_name LIKE ${`${likeEscape(query.tokens.join(' '))}%`}) AS exact
+              FROM clients cl WHERE ${condition})
+          SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at
+            FROM m JOIN cases c ON c.client_id = m.id
+           WHERE ${visibleTo(viewer)}
+           ORDER BY m.exact DESC, c.created_at DESC, c.number DESC
+           LIMIT ${top}`,
+    );
+    return rows.map(toItem);
+  }
   const rows = await rowsOf<Parameters<typeof toItem>[0]>(
     app.db,
     sql`SELECT c.id, c.number, cl.first_name || ' ' || cl.last_name AS client_name, c.problem_code, c.disposition, c.created_at
           FROM clients cl JOIN cases c ON c.client_id = cl.id
          WHERE ${condition} AND ${visibleTo(viewer)}
-         ORDER BY ${rank} c.created_at DESC, c.number DESC
-         LIMIT ${Math.max(1, Math.min(limit, SEARCH_LIMIT))}`,
+         ORDER BY c.created_at DESC, c.number DESC
+         LIMIT ${top}`,
   );
   return rows.map(toItem);
 }
