@@ -251,7 +251,6 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     min: 1,
     max: 1000,
     defaultValue: 125,
-    range: 'From 1 to 1000 percent. Default 125.',
     note: 'Applicants whose household income is above it are referred out, unless a worker who may override records a reason.',
   }),
 };

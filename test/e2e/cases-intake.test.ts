@@ -269,7 +269,7 @@ describe('an Intake Worker runs applications in a browser', { timeout: 150_000 }
     });
     expect(run.stages).toEqual(['problem', 'eligibility', 'identity', 'adverse', 'conflicts', 'case']);
     expect(path(page)).toMatch(new RegExp(`^/cases/${UUID}$`));
-    expect(await page.getByRole('status').first().textContent()).toBe('Case created from the application. It is Pending until someone accepts it.');
+    expect(await page.getByRole('status').first().textContent()).toBe('Case created from the application.');
     expect(await text(page, '#case-number')).toBe(`${YEAR}-000001`);
     expect(await text(page, '#disposition')).toBe('Pending');
     // An Intake Worker has no ssn_view_full: the number is masked.
