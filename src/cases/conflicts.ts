@@ -1,10 +1,10 @@
 // The conflict check against everyone on file (issue 10): candidates come from the indexes
 // (phonetic keys, trigram similarity, date of birth, phone), then `findConflicts` scores them.
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { findConflicts, digitsOnly, phoneticKeys, splitFullName, normalizeName, type ConflictCandidate, type ConflictSubject, type MatchReason } from '../security/conflicts.ts';
 import { givenNameVariants } from '../security/nicknames.ts';
-import { rowsOf } from './service.ts';
+import { rowsOf, textArray } from './service.ts';
 
 /** How many candidates each subject may bring from each table: the best by name similarity. */
 const CANDIDATES_PER_SUBJECT = 200;
@@ -19,13 +19,6 @@ export interface ConflictFinding {
   reasons: MatchReason[];
 }
 
-function textArray(values: readonly string[]): SQL {
-  if (!values.length) return sql`ARRAY[]::text[]`;
-  return sql`ARRAY[${sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )}]::text[]`;
-}
 
 /** Keys that find a subject's namesakes: the last name's sounds, and the first name's with its nicknames. */
 function subjectKeys(name: string): { last: string[]; first: string[] } {

@@ -7,7 +7,7 @@ import { isCaseNumber, type CaseViewer } from '../security/case-access.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import type { Disposition } from '../security/disposition.ts';
 import { visibleTo } from './access.ts';
-import { rowsOf } from './service.ts';
+import { rowsOf, textArray } from './service.ts';
 
 export type SearchQuery =
   | { kind: 'empty' }
@@ -50,12 +50,6 @@ export interface CaseListItem {
 
 export const SEARCH_LIMIT = 50;
 
-function textArray(values: readonly string[]): SQL {
-  return sql`ARRAY[${sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )}]::text[]`;
-}
 
 /** `LIKE` pattern text: the name tokens are letters already, but nothing is left to chance. */
 function likeEscape(s: string): string {

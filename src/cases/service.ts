@@ -11,8 +11,18 @@ import { planDispositionChange, type Disposition, type DispositionAction, type D
 import { isFullSsn } from '../security/ssn.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import { visibleTo } from './access.ts';
+import { isUuid } from '../roles/service.ts';
 
 export type FieldErrors = Record<string, string>;
+
+/** A text[] literal of bound parameters (an empty list is an empty array). */
+export function textArray(values: readonly string[]): SQL {
+  if (!values.length) return sql`ARRAY[]::text[]`;
+  return sql`ARRAY[${sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )}]::text[]`;
+}
 
 /** Rows of a raw query, on either driver. */
 export async function rowsOf<T>(db: Db | Tx, query: SQL): Promise<T[]> {
@@ -278,15 +288,13 @@ async function readCase(db: Db | Tx, viewer: CaseViewer, id: string): Promise<Ca
   };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Opens a case for the viewer and audits it (DESIGN §1.8): `case.view`, and `ssn.view_full`
  * when the page shows a full SSN. A case the viewer may not see is null, and the attempt is
  * audited as `case.view_denied`: guessing ids leaves a trail.
  */
 export async function openCase(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   return app.db.transaction(async (tx) => {
     const details = await readCase(tx, viewer, id);
     if (!details) {
@@ -303,7 +311,7 @@ export async function openCase(app: App, viewer: CaseViewer, id: string, who: { 
 
 /** The case's id, number and disposition if the viewer may see it, locked for update. */
 async function lockVisibleCase(tx: Tx, viewer: CaseViewer, id: string): Promise<{ id: string; number: string; disposition: Disposition } | null> {
-  if (!UUID.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await rowsOf<{ id: string; number: string; disposition: Disposition }>(
     tx,
     sql`SELECT c.id, c.number, c.disposition FROM cases c WHERE c.id = ${id} AND ${visibleTo(viewer)} FOR UPDATE`,
@@ -427,7 +435,7 @@ export async function decideConflict(
   who: { actor: Actor; ip: string | null },
 ): Promise<CaseChange> {
   return editCase(app, viewer, id, async (tx, found) => {
-    if (!UUID.test(conflictId)) return NOT_FOUND;
+    if (!isUuid(conflictId)) return NOT_FOUND;
     const updated = await tx
       .update(conflictResults)
       .set({ decision, decidedBy: viewer.userId, decidedAt: app.clock.now() })

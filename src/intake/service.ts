@@ -10,6 +10,7 @@ import { recordAudit, type Actor } from '../audit/service.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { checkIdentity, insertClient, type FieldErrors, type Identity, type IdentityInput } from '../clients/service.ts';
 import { insertCase } from '../cases/service.ts';
+import { isUuid } from '../roles/service.ts';
 import { runConflictCheck } from '../cases/conflicts.ts';
 import { isProblemCode } from '../security/lsc-codes.ts';
 import { POVERTY_GUIDELINES_2025, screenIncome, screenProblemStage, validatePovertyTable, type PovertyGuideline } from '../security/eligibility.ts';
@@ -101,7 +102,7 @@ export interface Worker {
 
 /** The worker's own application, if it is theirs (others' applications do not exist for them). */
 export async function getApplication(app: App, workerId: string, id: string): Promise<Application | null> {
-  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  if (!isUuid(id)) return null;
   const [row] = await app.db.select().from(intakeApplications).where(and(eq(intakeApplications.id, id), eq(intakeApplications.workerId, workerId)));
   return row ?? null;
 }
