@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
 import { auditHead, auditLog } from '../db/schema.ts';
 import { toStorableText, toStorableValue, truncateCodePoints } from '../security/text.ts';
-import { type AuditContent, auditEntryHash, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
+import { type AuditContent, auditContentHash, auditContentJson, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
 
 /** Longer texts (a pasted essay in a login field) are cut: the audit log records, it does not archive. */
 const MAX_AUDIT_TEXT = 256;
@@ -21,48 +21,73 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-/**
- * Appends in two statements: the head row is moved on (its lock, held to commit, makes
- * concurrent appenders on any instance wait, and PostgreSQL gives the waiter the head as the
- * first one left it), then the entry is inserted and the head takes its hash.
- */
-async function append(tx: Tx, at: Date, event: AuditEvent): Promise<number> {
-  const [head] = await tx
-    .update(auditHead)
-    .set({ seq: sql`${auditHead.seq} + 1` })
-    .where(eq(auditHead.id, 1))
-    .returning({ seq: auditHead.seq, prevHash: auditHead.hash });
-  if (!head) throw new Error('the audit chain has no head row (audit_head): was migration 0003 applied?');
-  // What is hashed must be exactly what the database stores and gives back: strings are made
-  // storable first (no NUL, no lone surrogate), and long ones are cut by code point.
-  const text = (value: string | null | undefined) => (value == null ? null : truncateCodePoints(toStorableText(value), MAX_AUDIT_TEXT));
-  const content = {
-    seq: head.seq,
+/** What is hashed must be exactly what the database stores and gives back: strings are made storable first (no NUL, no lone surrogate), and long ones are cut by code point. */
+function storableText(value: string | null | undefined): string | null {
+  return value == null ? null : truncateCodePoints(toStorableText(value), MAX_AUDIT_TEXT);
+}
+
+function storableContent(at: Date, event: AuditEvent): Omit<AuditContent, 'seq'> {
+  return {
     at,
     actorId: event.actor?.id ?? null,
-    actorLogin: text(event.actor?.login),
-    action: text(event.action)!,
-    target: text(event.target),
-    ip: text(event.ip),
+    actorLogin: storableText(event.actor?.login),
+    action: storableText(event.action)!,
+    target: storableText(event.target),
+    ip: storableText(event.ip),
     details: event.details ? (toStorableValue(event.details) as Record<string, unknown>) : null,
   };
-  const hash = auditEntryHash(head.prevHash, content);
-  await tx.execute(sql`
-    WITH moved AS (UPDATE audit_head SET hash = ${hash} WHERE id = 1)
-    INSERT INTO audit_log (seq, at, actor_id, actor_login, action, target, ip, details, prev_hash, hash)
-    VALUES (${content.seq}, ${at.toISOString()}, ${content.actorId}, ${content.actorLogin}, ${content.action}, ${content.target}, ${content.ip},
-            ${content.details === null ? null : JSON.stringify(content.details)}::jsonb, ${head.prevHash}, ${hash})`);
-  return content.seq;
 }
 
 /**
- * Appends an event to the hash-chained audit log. Pass `tx` to make the entry part of the
- * change it records: then neither is saved without the other. Gives the entry's number (`seq`).
+ * Two common table expressions, `audit_moved` and `audit_entry` (its `seq`), that append one
+ * entry in chain format 2 (security/audit-chain.ts) as part of whatever statement they are put
+ * in: the head row is moved on (its row lock, held to commit, makes concurrent appenders on any
+ * instance wait, and PostgreSQL gives the waiter the head as the first one left it), and the
+ * statement itself finishes the hash, so no round trip happens under the lock.
+ *
+ * `target` is a text, or, for a statement that reads what it audits, an SQL expression whose
+ * value is plain ASCII without quotes or backslashes (a case number): its JSON is then built in
+ * SQL (to_json) exactly as canonicalJson builds it. `when` appends only if it holds.
+ */
+export function auditAppendCtes(at: Date, event: AuditEvent & { targetSql?: SQL }, when: SQL = sql`TRUE`): SQL {
+  const content = storableContent(at, event);
+  let contentHash: SQL;
+  let target: SQL;
+  if (event.targetSql) {
+    const json = auditContentJson({ ...content, target: null });
+    const tail = 'null}';
+    if (!json.endsWith(`"target":${tail}`)) throw new Error('the audit content JSON no longer ends with its target');
+    const prefix = json.slice(0, -tail.length);
+    contentHash = sql`encode(sha256(convert_to(${prefix} || to_json((${event.targetSql})::text)::text || '}', 'UTF8')), 'hex')`;
+    target = event.targetSql;
+  } else {
+    contentHash = sql`${auditContentHash(content)}`;
+    target = sql`${content.target}`;
+  }
+  return sql`audit_moved AS (
+      UPDATE audit_head SET seq = seq + 1, prev_hash = hash,
+             hash = encode(sha256(convert_to(hash || chr(10) || (seq + 1)::text || chr(10) || ${contentHash}, 'UTF8')), 'hex')
+       WHERE id = 1 AND ${when}
+      RETURNING seq, prev_hash, hash),
+    audit_entry AS (
+      INSERT INTO audit_log (seq, at, actor_id, actor_login, action, target, ip, details, prev_hash, hash, format)
+      SELECT seq, ${at.toISOString()}, ${content.actorId}, ${content.actorLogin}, ${content.action}, ${target}, ${content.ip},
+             ${content.details === null ? null : JSON.stringify(content.details)}::jsonb, prev_hash, hash, 2
+        FROM audit_moved
+      RETURNING seq)`;
+}
+
+/**
+ * Appends an event to the hash-chained audit log, in one statement. Pass `tx` to make the entry
+ * part of the change it records: then neither is saved without the other. Gives the entry's
+ * number (`seq`).
  */
 export async function recordAudit(app: App, event: AuditEvent, tx?: Tx): Promise<number> {
   const at = app.clock.now();
-  if (tx) return append(tx, at, event);
-  return app.db.transaction((t) => append(t, at, event));
+  const result = (await (tx ?? app.db).execute(sql`WITH ${auditAppendCtes(at, event)} SELECT seq FROM audit_entry`)) as unknown as { rows: { seq: string | number }[] };
+  const row = result.rows[0];
+  if (!row) throw new Error('the audit chain has no head row (audit_head): was migration 0003 applied?');
+  return Number(row.seq);
 }
 
 export interface AuditVerification {

@@ -86,30 +86,109 @@ function toItem(r: { id: string; number: string; client_name: string; problem_co
   return { id: r.id, number: r.number, clientName: r.client_name, problemCode: r.problem_code, disposition: r.disposition, createdAt: new Date(r.created_at) };
 }
 
-/** The permitted cases matching `q`, best first (exact names before sounds-alike), at most `limit`. */
-export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseListItem[]> {
-  const query = classifySearch(q);
-  const condition = conditionFor(query);
-  if (!condition) return [];
-  const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
-  if (query.kind === 'name') {
-    // The matching clients first (materialized, from the name indexes), then their cases: left
-    // to itself the planner joins cases to every client that matches the first word.
-    const rows = await rowsOf<Parameters<typeof toItem>[0]>(
+/**
+ * A name search reads at most this many matching clients (with a case the viewer may see). A common name alone ("Smith": 3% of
+ * a million clients) matches far more, and reading all of them and every one of their cases
+ * only to show the newest 50 took most of a second.
+ */
+export const SEARCH_CLIENT_CAP = 1000;
+
+/** A last name alone is first looked for in this many of the newest cases the viewer may see (and only there past the cap). */
+export const SEARCH_RECENT_WINDOW = 5000;
+
+export interface CaseSearch {
+  items: CaseListItem[];
+  /**
+   * True when the name matched more than SEARCH_CLIENT_CAP permitted clients, so only the newest
+   * SEARCH_RECENT_WINDOW permitted cases were searched: the page asks for more of the name.
+   */
+  narrowed: boolean;
+}
+
+type ItemRow = Parameters<typeof toItem>[0];
+
+/**
+ * A name search. The answer is the permitted cases whose client matches, names spelled as typed
+ * first, then newest first, at most `top`.
+ *
+ * In general: the matching clients from the name indexes (materialized: left to itself the
+ * planner joins cases to every client that matches the first word), then their cases.
+ *
+ * One word alone (a last name), for a viewer with cases_view_all, can match tens of thousands
+ * of clients ("Smith": 3% of a million), and reading them all took most of a second. So:
+ *  1. the newest SEARCH_RECENT_WINDOW permitted cases are searched first: if they hold `top`
+ *     spelled matches, those are the newest spelled matches of all (a common name ends here);
+ *  2. else the matching clients are read, at most SEARCH_CLIENT_CAP + 1, counting only clients
+ *     with a case the viewer may see (so the notice below says nothing about others, not even
+ *     how many there are), then each one's newest permitted cases by cases_client_idx;
+ *  3. past the cap, step 1's cases are the answer, and the page asks for more of the name.
+ */
+async function searchByName(app: App, viewer: CaseViewer, tokens: string[], condition: SQL, top: number): Promise<CaseSearch> {
+  // Every word spelled in the name (or an alias), not only sounded alike.
+  const spelled = sql`(${sql.join(
+    tokens.map((t) => sql`cl.search_name LIKE ${`%${likeEscape(t)}%`}`),
+    sql` AND `,
+  )})`;
+  const visible = visibleTo(viewer);
+  if (tokens.length > 1 || !viewer.permissions.includes('cases_view_all')) {
+    const rows = await rowsOf<ItemRow>(
       app.db,
       sql`WITH m AS MATERIALIZED (
-            SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name,
-                   (cl.search_name LIKE ${`${likeEscape(query.tokens.join(' '))}%`}) AS exact
+            SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
               FROM clients cl WHERE ${condition})
           SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at
             FROM m JOIN cases c ON c.client_id = m.id
-           WHERE ${visibleTo(viewer)}
+           WHERE ${visible}
            ORDER BY m.exact DESC, c.created_at DESC, c.number DESC
            LIMIT ${top}`,
     );
-    return rows.map(toItem);
+    return { items: rows.map(toItem), narrowed: false };
   }
-  const rows = await rowsOf<Parameters<typeof toItem>[0]>(
+
+  // Each case's client by its primary key: LATERAL with LIMIT keeps the planner from reading
+  // every client that matches a common name to join them to a few thousand cases.
+  const recent = await rowsOf<ItemRow & { exact: boolean }>(
+    app.db,
+    sql`SELECT c.id, c.number, cl.client_name, c.problem_code, c.disposition, c.created_at, cl.exact
+          FROM (SELECT c.id, c.number, c.client_id, c.problem_code, c.disposition, c.created_at FROM cases c
+                 WHERE ${visible} ORDER BY c.created_at DESC, c.number DESC LIMIT ${SEARCH_RECENT_WINDOW}) c
+          CROSS JOIN LATERAL (
+                SELECT cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
+                  FROM clients cl WHERE cl.id = c.client_id AND ${condition} LIMIT 1) cl
+         ORDER BY cl.exact DESC, c.created_at DESC, c.number DESC
+         LIMIT ${top}`,
+  );
+  if (recent.length >= top && recent.every((r) => r.exact)) return { items: recent.map(toItem), narrowed: false };
+
+  const seesAll = !viewer.offices.length && !viewer.programs.length;
+  const rows = await rowsOf<ItemRow & { candidates: number }>(
+    app.db,
+    sql`WITH m AS MATERIALIZED (
+          SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
+            FROM clients cl
+           WHERE ${condition} ${seesAll ? sql`` : sql`AND EXISTS (SELECT 1 FROM cases c WHERE c.client_id = cl.id AND ${visible})`}
+           LIMIT ${SEARCH_CLIENT_CAP + 1})
+        SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at,
+               (SELECT count(*)::int FROM m) AS candidates
+          FROM m CROSS JOIN LATERAL (
+                 SELECT c.id, c.number, c.problem_code, c.disposition, c.created_at FROM cases c
+                  WHERE c.client_id = m.id AND ${visible}
+                  ORDER BY c.created_at DESC, c.number DESC LIMIT ${top}) c
+         ORDER BY m.exact DESC, c.created_at DESC, c.number DESC
+         LIMIT ${top}`,
+  );
+  if (!rows.length || rows[0]!.candidates <= SEARCH_CLIENT_CAP) return { items: rows.map(toItem), narrowed: false };
+  return { items: recent.map(toItem), narrowed: true };
+}
+
+/** The permitted cases matching `q`, best first (names spelled as typed before sounds-alike), at most `limit`. */
+export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseSearch> {
+  const query = classifySearch(q);
+  const condition = conditionFor(query);
+  if (!condition) return { items: [], narrowed: false };
+  const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
+  if (query.kind === 'name') return searchByName(app, viewer, query.tokens, condition, top);
+  const rows = await rowsOf<ItemRow>(
     app.db,
     sql`SELECT c.id, c.number, cl.first_name || ' ' || cl.last_name AS client_name, c.problem_code, c.disposition, c.created_at
           FROM clients cl JOIN cases c ON c.client_id = cl.id
@@ -117,7 +196,7 @@ export async function searchCases(app: App, viewer: CaseViewer, q: string, limit
          ORDER BY c.created_at DESC, c.number DESC
          LIMIT ${top}`,
   );
-  return rows.map(toItem);
+  return { items: rows.map(toItem), narrowed: false };
 }
 
 /** The cases assigned to the viewer (that they may still see), newest first. */

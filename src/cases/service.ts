@@ -3,9 +3,9 @@
 // so it is a 404 everywhere, indistinguishable from a missing one.
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Db, Tx } from '../db/client.ts';
+import { preparedRows, type Db, type Tx } from '../db/client.ts';
 import { adverseParties, caseAssignments, caseNotes, cases, conflictResults, lookups } from '../db/schema.ts';
-import { recordAudit, type Actor } from '../audit/service.ts';
+import { auditAppendCtes, recordAudit, type Actor } from '../audit/service.ts';
 import { caseNumber, type CaseViewer } from '../security/case-access.ts';
 import { planDispositionChange, type Disposition, type DispositionAction, type DispositionInput } from '../security/disposition.ts';
 import { isFullSsn } from '../security/ssn.ts';
@@ -221,14 +221,12 @@ interface CaseRow {
 }
 
 /**
- * The whole case page in one query, or null when the case does not exist or the viewer may not
+ * The whole case page as one SELECT: no row when the case does not exist or the viewer may not
  * see it (the same answer for both). Nested lists come back as JSON.
  */
-async function readCase(db: Db | Tx, viewer: CaseViewer, id: string): Promise<CaseDetails | null> {
+function caseSelect(viewer: CaseViewer, id: string): SQL {
   const visible = visibleTo(viewer);
-  const [row] = await rowsOf<CaseRow>(
-    db,
-    sql`SELECT c.id, c.number, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
+  return sql`SELECT c.id, c.number, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
                c.referral, c.closing_code, c.postal_code, c.county, c.income_override_reason, c.created_at, c.closed_at,
                json_build_object('id', cl.id, 'firstName', cl.first_name, 'lastName', cl.last_name, 'aliases', cl.aliases,
                  'dateOfBirth', cl.date_of_birth, 'ssn', cl.ssn, 'phone', cl.phone, 'email', cl.email, 'language', cl.language,
@@ -254,9 +252,10 @@ async function readCase(db: Db | Tx, viewer: CaseViewer, id: string): Promise<Ca
                     ORDER BY u.login LIMIT 500) s), '[]'::json)
                END AS staff
           FROM cases c JOIN clients cl ON cl.id = c.client_id
-         WHERE c.id = ${id} AND ${visible}`,
-  );
-  if (!row) return null;
+         WHERE c.id = ${id} AND ${visible}`;
+}
+
+function toCaseDetails(row: CaseRow): CaseDetails {
   const lookups: Lookups = { office: [], program: [], funding_code: [], case_status: [] };
   for (const l of row.lookups) if ((LOOKUP_KINDS as readonly string[]).includes(l.kind)) lookups[l.kind as LookupKind].push(l.value);
   return {
@@ -292,21 +291,31 @@ async function readCase(db: Db | Tx, viewer: CaseViewer, id: string): Promise<Ca
  * Opens a case for the viewer and audits it (DESIGN §1.8): `case.view`, and `ssn.view_full`
  * when the page shows a full SSN. A case the viewer may not see is null, and the attempt is
  * audited as `case.view_denied`: guessing ids leaves a trail.
+ *
+ * The page is read and its `case.view` entry appended by one statement (a named prepared
+ * one): the view cannot be read without its entry committing, and the chain's lock is held for
+ * that statement alone. The page costs two statements with the session lookup.
  */
 export async function openCase(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
   if (!isUuid(id)) return null;
-  return app.db.transaction(async (tx) => {
-    const details = await readCase(tx, viewer, id);
-    if (!details) {
-      await recordAudit(app, { action: 'case.view_denied', actor: who.actor, ip: who.ip, target: id }, tx);
-      return null;
-    }
-    await recordAudit(app, { action: 'case.view', actor: who.actor, ip: who.ip, target: details.number }, tx);
-    if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
-      await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } }, tx);
-    }
-    return details;
-  });
+  const view = auditAppendCtes(app.clock.now(), { action: 'case.view', actor: who.actor, ip: who.ip, targetSql: sql`(SELECT number FROM c)` }, sql`EXISTS (SELECT 1 FROM c)`);
+  const [row] = await preparedRows<CaseRow & { audit_seq: string | number | null }>(
+    app.database,
+    'haven_case_page',
+    sql`WITH c AS MATERIALIZED (${caseSelect(viewer, id)}), ${view}
+        SELECT c.*, (SELECT seq FROM audit_entry) AS audit_seq FROM c`,
+  );
+  if (!row) {
+    await recordAudit(app, { action: 'case.view_denied', actor: who.actor, ip: who.ip, target: id });
+    return null;
+  }
+  if (row.audit_seq === null) throw new Error('the case view was not audited: the audit chain has no head row');
+  const details = toCaseDetails(row);
+  // Shown only once this entry is committed too; a failure here is a 500 without the number.
+  if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
+    await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });
+  }
+  return details;
 }
 
 /** The case's id, number and disposition if the viewer may see it, locked for update. */

@@ -4,7 +4,7 @@ import { DISPOSITION_LABELS, actionsAvailable, type DispositionAction } from '..
 import { formatSsn } from '../security/ssn.ts';
 import { ConflictTable } from '../intake/views.tsx';
 import type { CaseDetails, Lookups } from './service.ts';
-import type { CaseListItem } from './search.ts';
+import { SEARCH_CLIENT_CAP, SEARCH_LIMIT, SEARCH_RECENT_WINDOW, type CaseListItem, type CaseSearch } from './search.ts';
 
 const when = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
 
@@ -41,7 +41,7 @@ function CaseTable({ label, items }: { label: string; items: CaseListItem[] }) {
   );
 }
 
-export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx: PageContext; q: string; results: CaseListItem[] | null; mine: CaseListItem[]; recent: CaseListItem[]; mayIntake: boolean }) {
+export function CaseListPage({ ctx, q, search, mine, recent, mayIntake }: { ctx: PageContext; q: string; search: CaseSearch | null; mine: CaseListItem[]; recent: CaseListItem[]; mayIntake: boolean }) {
   return (
     <Layout
       title="Cases"
@@ -62,12 +62,18 @@ export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx
         </div>
         <small id="case-search-help">A case number (26-000123), a client’s name (also other names and names that sound alike), or a date of birth (YYYY-MM-DD).</small>
       </form>
-      {results !== null ? (
+      {search !== null ? (
         <section aria-labelledby="results-title">
           <h2 id="results-title">
-            {results.length ? `${results.length >= 50 ? '50 or more cases' : plural(results.length, 'case')} found` : 'No cases found'}
+            {search.items.length ? `${search.items.length >= SEARCH_LIMIT ? `${SEARCH_LIMIT} or more cases` : plural(search.items.length, 'case')} found` : 'No cases found'}
           </h2>
-          {results.length > 0 ? <CaseTable label="Search results" items={results} /> : <p>Try another spelling, the case number, or the date of birth.</p>}
+          {search.narrowed ? (
+            <p id="search-narrowed">
+              More than {SEARCH_CLIENT_CAP.toLocaleString('en-US')} clients of cases you may see have a name like this, so only the {SEARCH_RECENT_WINDOW.toLocaleString('en-US')} newest of
+              those cases were searched. Add a first name, or search by date of birth or case number.
+            </p>
+          ) : null}
+          {search.items.length > 0 ? <CaseTable label="Search results" items={search.items} /> : <p>Try another spelling, the case number, or the date of birth.</p>}
         </section>
       ) : (
         <>

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,7 +8,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import * as schema from './schema.ts';
@@ -157,6 +158,19 @@ function pglitePrepared(client: PGlite): Database['prepared'] {
 }
 
 export { sql };
+
+const dialect = new PgDialect();
+
+/**
+ * Rows of `query` run as a named prepared statement (Database.prepared), named `prefix` and a
+ * digest of its text: a query whose text varies with its caller (a viewer's case access) gets
+ * one statement per variant, each planned once per connection.
+ */
+export async function preparedRows<T>(database: Database, prefix: string, query: SQL): Promise<T[]> {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  const name = `${prefix}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  return database.prepared<T>(name, text, params);
+}
 
 /** Whether the database answers (/readyz). */
 export async function isDatabaseReady(database: Database): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // The whole data model. Timestamps come from the application's clock, not the database's,
 // so that expiry rules can be tested with a controllable clock.
@@ -127,6 +127,8 @@ export const auditHead = pgTable('audit_head', {
   id: integer('id').primaryKey(),
   seq: bigint('seq', { mode: 'number' }).notNull(),
   hash: text('hash').notNull(),
+  /** The hash before the last append: the appending statement reads it back as the new entry's prev_hash. */
+  prevHash: text('prev_hash').notNull().default(''),
 });
 
 /** Data changes made once by code at start (with their audit entries), after the SQL migrations. */
@@ -148,6 +150,8 @@ export const auditLog = pgTable(
     details: jsonb('details'),
     prevHash: text('prev_hash').notNull(),
     hash: text('hash').notNull(),
+    /** How `hash` was computed (security/audit-chain.ts): 1 in JavaScript over the whole entry, 2 in the appending statement. */
+    format: smallint('format').notNull().default(1),
   },
   (t) => [index('audit_log_action_idx').on(t.action, t.at)],
 );

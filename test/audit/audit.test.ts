@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import { runCommand } from '../../src/cli/commands.ts';
+import { recordAudit } from '../../src/audit/service.ts';
 import { alerts } from '../helpers/client.ts';
 import { answerTimes } from '../helpers/wait.ts';
 import { updateSiteSettings, getSiteSettings } from '../../src/settings/service.ts';
@@ -48,6 +49,20 @@ describe.each(DB_KINDS)('audit, settings and password rules (%s)', (kind) => {
     expect(entries[1]!.details).toMatchObject({ before: { internal: [] }, after: { internal: ['intake', 'login_internal'], external: [] } });
     expect(entries[2]!.details).toMatchObject({ role: { after: 'Volunteer Coordinator' } });
     expect((await runCommand(haven.app, { argv: ['audit', 'verify'] })).code).toBe(0);
+  });
+
+  test('parallel appends from many requests keep one unbroken chain, each entry hashed by its own statement', async () => {
+    const before = (await haven.app.database.rows<{ seq: number }>(sql`SELECT seq FROM audit_head`))[0]!.seq;
+    const seqs = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => recordAudit(haven.app, { action: 'test.parallel', target: `t${i}`, details: { i, text: 'ünïcödé \u0000 "q"' } })),
+    );
+    expect(new Set(seqs).size).toBe(40);
+    expect([...seqs].sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => Number(before) + 1 + i));
+    const formats = await haven.app.database.rows<{ format: number }>(sql`SELECT DISTINCT format FROM audit_log WHERE action = 'test.parallel'`);
+    expect(formats.map((f) => Number(f.format))).toEqual([2]);
+    const verified = await runCommand(haven.app, { argv: ['audit', 'verify'] });
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
   });
 
   test('the audit log refuses updates and deletes, and a tampered entry is detected', async () => {

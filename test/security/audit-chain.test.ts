@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import { auditEntryHash, canonicalJson, findChainBreak, GENESIS_HASH, type AuditContent } from '../../src/security/audit-chain.ts';
+import { auditContentHash, auditContentJson, auditEntryHash, auditLinkHash, canonicalJson, findChainBreak, GENESIS_HASH, type AuditContent } from '../../src/security/audit-chain.ts';
 
-type Entry = AuditContent & { prevHash: string; hash: string };
+type Entry = AuditContent & { prevHash: string; hash: string; format?: number };
 
 const T0 = Date.parse('2026-01-05T09:00:00.000Z');
 
@@ -28,6 +28,20 @@ function chain(n: number): Entry[] {
     prev = hash;
   }
   return out;
+}
+
+/** Another value for one field of `e`, as a tamperer would write. */
+function editedValue(e: AuditContent, field: 'action' | 'actorLogin' | 'target' | 'ip' | 'details' | 'at' | 'actorId'): unknown {
+  const edits = {
+    action: 'nothing.happened',
+    actorLogin: 'someone_else',
+    target: 'case-0',
+    ip: '203.0.113.9',
+    details: { reason: 'edited' },
+    at: new Date(e.at.getTime() + 60_000),
+    actorId: e.actorId === null ? '00000000-0000-4000-8000-000000000777' : null,
+  };
+  return edits[field];
 }
 
 describe('canonicalJson', () => {
@@ -163,15 +177,7 @@ describe('findChainBreak', () => {
   test.each(['action', 'actorLogin', 'target', 'ip', 'details', 'at'] as const)('an edited %s is found at its entry', (field) => {
     const entries = chain(50);
     const e = entries[24]!;
-    const edited: Record<(typeof field), unknown> = {
-      action: 'nothing.happened',
-      actorLogin: 'someone_else',
-      target: 'case-0',
-      ip: '203.0.113.9',
-      details: { reason: 'edited' },
-      at: new Date(e.at.getTime() + 60_000),
-    };
-    entries[24] = { ...e, [field]: edited[field] } as typeof e;
+    entries[24] = { ...e, [field]: editedValue(e, field) } as typeof e;
     expect(findChainBreak(entries)).toEqual({ seq: 25, problem: 'hash_mismatch' });
   });
 
@@ -281,5 +287,64 @@ describe('findChainBreak', () => {
   // shorter chain. Detecting it needs an anchor outside the table (e.g. a recorded head hash / count).
   test('truncating the tail is not visible to the chain alone', () => {
     expect(findChainBreak(chain(50).slice(0, 45))).toBeNull();
+  });
+});
+
+/** A chain whose first `v1` entries are format 1 and the rest format 2, as on a site upgraded in between. */
+function mixedChain(n: number, v1: number): Entry[] {
+  const out: Entry[] = [];
+  let prev = GENESIS_HASH;
+  for (let seq = 1; seq <= n; seq++) {
+    const c = content(seq);
+    const format = seq <= v1 ? 1 : 2;
+    const hash = format === 1 ? auditEntryHash(prev, c) : auditLinkHash(prev, seq, auditContentHash(c));
+    out.push({ ...c, prevHash: prev, hash, format });
+    prev = hash;
+  }
+  return out;
+}
+
+describe('chain format 2 (the hash finished by the appending statement)', () => {
+  test('a chain of format 1 then format 2 entries has no break', () => {
+    expect(findChainBreak(mixedChain(40, 20))).toBeNull();
+    expect(findChainBreak(mixedChain(10, 0))).toBeNull();
+  });
+
+  test('the content hash leaves out seq, and the link puts it back', () => {
+    const c = content(7);
+    expect(auditContentHash(c)).toBe(auditContentHash({ ...c, seq: 8 } as AuditContent));
+    expect(auditLinkHash(GENESIS_HASH, 7, auditContentHash(c))).not.toBe(auditLinkHash(GENESIS_HASH, 8, auditContentHash(c)));
+  });
+
+  test('the content JSON ends with the target (the SQL builds that end itself for a case view)', () => {
+    expect(auditContentJson({ ...content(1), target: '26-000123' })).toMatch(/"target":"26-000123"\}$/);
+    expect(auditContentJson({ ...content(1), target: null })).toMatch(/"target":null\}$/);
+  });
+
+  test.each(['action', 'actorLogin', 'target', 'ip', 'details', 'at', 'actorId'] as const)('an edited %s in a format 2 entry is found', (field) => {
+    const entries = mixedChain(30, 10);
+    const e = entries[19]!;
+    entries[19] = { ...e, [field]: editedValue(e, field) } as Entry;
+    expect(findChainBreak(entries)).toEqual({ seq: 20, problem: 'hash_mismatch' });
+  });
+
+  test('a format 2 entry relabelled format 1 (or an unknown format) is found', () => {
+    for (const format of [1, 3, undefined]) {
+      const entries = mixedChain(30, 10);
+      entries[19] = { ...entries[19]!, format };
+      expect(findChainBreak(entries)).toEqual({ seq: 20, problem: 'hash_mismatch' });
+    }
+  });
+
+  test('a renumbered format 2 entry is found (seq is in its link)', () => {
+    const entries = mixedChain(30, 10);
+    const moved = entries.slice(0, 20).concat(entries.slice(21).map((e) => ({ ...e, seq: e.seq - 1 })));
+    expect(findChainBreak(moved)).toEqual({ seq: 21, problem: 'prev_hash_mismatch' });
+  });
+
+  test('the link is SHA-256 of "prev \\n seq \\n content" in hex, as the SQL computes it', async () => {
+    const { createHash } = await import('node:crypto');
+    const content = 'c'.repeat(64);
+    expect(auditLinkHash(GENESIS_HASH, 12, content)).toBe(createHash('sha256').update(`${GENESIS_HASH}\n12\n${content}`).digest('hex'));
   });
 });
