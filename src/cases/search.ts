@@ -86,108 +86,89 @@ function toItem(r: { id: string; number: string; client_name: string; problem_co
   return { id: r.id, number: r.number, clientName: r.client_name, problemCode: r.problem_code, disposition: r.disposition, createdAt: new Date(r.created_at) };
 }
 
-/**
- * A name search reads at most this many matching clients (with a case the viewer may see). A common name alone ("Smith": 3% of
- * a million clients) matches far more, and reading all of them and every one of their cases
- * only to show the newest 50 took most of a second.
- */
-export const SEARCH_CLIENT_CAP = 1000;
-
-/** A last name alone is first looked for in this many of the newest cases the viewer may see (and only there past the cap). */
-export const SEARCH_RECENT_WINDOW = 5000;
-
 export interface CaseSearch {
   items: CaseListItem[];
-  /**
-   * True when the name matched more than SEARCH_CLIENT_CAP permitted clients, so only the newest
-   * SEARCH_RECENT_WINDOW permitted cases were searched: the page asks for more of the name.
-   */
-  narrowed: boolean;
 }
 
 type ItemRow = Parameters<typeof toItem>[0];
 
 /**
- * A name search. The answer is the permitted cases whose client matches, names spelled as typed
- * first, then newest first, at most `top`.
- *
- * In general: the matching clients from the name indexes (materialized: left to itself the
- * planner joins cases to every client that matches the first word), then their cases.
- *
- * One word alone (a last name), for a viewer with cases_view_all, can match tens of thousands
- * of clients ("Smith": 3% of a million), and reading them all took most of a second. So:
- *  1. the newest SEARCH_RECENT_WINDOW permitted cases are searched first: if they hold `top`
- *     spelled matches, those are the newest spelled matches of all (a common name ends here);
- *  2. else the matching clients are read, at most SEARCH_CLIENT_CAP + 1, counting only clients
- *     with a case the viewer may see (so the notice below says nothing about others, not even
- *     how many there are), then each one's newest permitted cases by cases_client_idx;
- *  3. past the cap, step 1's cases are the answer, and the page asks for more of the name.
+ * One name word (a last name alone, most often): the permitted cases whose client has that word
+ * in a name or alias, newest first, then those with a word that sounds alike, newest first.
+ * Both come from case_name_terms' index on (term, created_at DESC), read in order and stopped at
+ * `top`, so "Smith" among a million clients reads about as much as a rare name. The order is
+ * the index's own (created_at DESC NULLS LAST, case_id), or the planner would read every case of the word
+ * to sort them. Each sound key is read on its own (an index gives one key's cases in order, not
+ * two keys' merged).
  */
-async function searchByName(app: App, viewer: CaseViewer, tokens: string[], condition: SQL, top: number): Promise<CaseSearch> {
-  // Every word spelled in the name (or an alias), not only sounded alike.
+async function searchOneWord(app: App, viewer: CaseViewer, word: string, top: number): Promise<ItemRow[]> {
+  const visible = visibleTo(viewer);
+  const spelledTerm = `w:${word}`;
+  const newestWith = (term: string, others: SQL) =>
+    sql`(SELECT c.id, c.number, c.client_id, c.problem_code, c.disposition, c.created_at
+           FROM case_name_terms t JOIN cases c ON c.id = t.case_id
+          WHERE t.term = ${term} AND ${visible} ${others}
+          ORDER BY t.created_at DESC NULLS LAST, t.case_id LIMIT ${top})`;
+  const notSpelled = sql`AND NOT EXISTS (SELECT 1 FROM case_name_terms s WHERE s.case_id = t.case_id AND s.term = ${spelledTerm})`;
+  const keys = phoneticKeys(word).map((k) => `k:${k}`);
+  const sounds = keys.length
+    ? sql`SELECT DISTINCT ON (u.id) u.*, false AS exact FROM (${sql.join(
+        keys.map((k) => newestWith(k, notSpelled)),
+        sql` UNION ALL `,
+      )}) u WHERE (SELECT count(*) FROM spelled) < ${top}`
+    : sql`SELECT *, false AS exact FROM spelled WHERE FALSE`;
+  return rowsOf<ItemRow>(
+    app.db,
+    sql`WITH spelled AS ${newestWith(spelledTerm, sql``)},
+             found AS (SELECT *, true AS exact FROM spelled UNION ALL (${sounds}))
+        SELECT f.id, f.number, cl.first_name || ' ' || cl.last_name AS client_name, f.problem_code, f.disposition, f.created_at
+          FROM found f JOIN clients cl ON cl.id = f.client_id
+         ORDER BY f.exact DESC, f.created_at DESC, f.id
+         LIMIT ${top}`,
+  );
+}
+
+/**
+ * Name words that match no whole word (part of a name: "Gonz"), and searches of two words or
+ * more: the matching clients from the name indexes (materialized: left to itself the planner
+ * joins cases to every client that matches the first word), then their permitted cases, names
+ * spelled as typed first.
+ */
+async function searchByNameParts(app: App, viewer: CaseViewer, tokens: string[], condition: SQL, top: number): Promise<ItemRow[]> {
   const spelled = sql`(${sql.join(
     tokens.map((t) => sql`cl.search_name LIKE ${`%${likeEscape(t)}%`}`),
     sql` AND `,
   )})`;
-  const visible = visibleTo(viewer);
-  if (tokens.length > 1 || !viewer.permissions.includes('cases_view_all')) {
-    const rows = await rowsOf<ItemRow>(
-      app.db,
-      sql`WITH m AS MATERIALIZED (
-            SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
-              FROM clients cl WHERE ${condition})
-          SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at
-            FROM m JOIN cases c ON c.client_id = m.id
-           WHERE ${visible}
-           ORDER BY m.exact DESC, c.created_at DESC, c.number DESC
-           LIMIT ${top}`,
-    );
-    return { items: rows.map(toItem), narrowed: false };
-  }
-
-  // Each case's client by its primary key: LATERAL with LIMIT keeps the planner from reading
-  // every client that matches a common name to join them to a few thousand cases.
-  const recent = await rowsOf<ItemRow & { exact: boolean }>(
-    app.db,
-    sql`SELECT c.id, c.number, cl.client_name, c.problem_code, c.disposition, c.created_at, cl.exact
-          FROM (SELECT c.id, c.number, c.client_id, c.problem_code, c.disposition, c.created_at FROM cases c
-                 WHERE ${visible} ORDER BY c.created_at DESC, c.number DESC LIMIT ${SEARCH_RECENT_WINDOW}) c
-          CROSS JOIN LATERAL (
-                SELECT cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
-                  FROM clients cl WHERE cl.id = c.client_id AND ${condition} LIMIT 1) cl
-         ORDER BY cl.exact DESC, c.created_at DESC, c.number DESC
-         LIMIT ${top}`,
-  );
-  if (recent.length >= top && recent.every((r) => r.exact)) return { items: recent.map(toItem), narrowed: false };
-
-  const seesAll = !viewer.offices.length && !viewer.programs.length;
-  const rows = await rowsOf<ItemRow & { candidates: number }>(
+  return rowsOf<ItemRow>(
     app.db,
     sql`WITH m AS MATERIALIZED (
           SELECT cl.id, cl.first_name || ' ' || cl.last_name AS client_name, ${spelled} AS exact
-            FROM clients cl
-           WHERE ${condition} ${seesAll ? sql`` : sql`AND EXISTS (SELECT 1 FROM cases c WHERE c.client_id = cl.id AND ${visible})`}
-           LIMIT ${SEARCH_CLIENT_CAP + 1})
-        SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at,
-               (SELECT count(*)::int FROM m) AS candidates
-          FROM m CROSS JOIN LATERAL (
-                 SELECT c.id, c.number, c.problem_code, c.disposition, c.created_at FROM cases c
-                  WHERE c.client_id = m.id AND ${visible}
-                  ORDER BY c.created_at DESC, c.number DESC LIMIT ${top}) c
+            FROM clients cl WHERE ${condition})
+        SELECT c.id, c.number, m.client_name, c.problem_code, c.disposition, c.created_at
+          FROM m JOIN cases c ON c.client_id = m.id
+         WHERE ${visibleTo(viewer)}
          ORDER BY m.exact DESC, c.created_at DESC, c.number DESC
          LIMIT ${top}`,
   );
-  if (!rows.length || rows[0]!.candidates <= SEARCH_CLIENT_CAP) return { items: rows.map(toItem), narrowed: false };
-  return { items: recent.map(toItem), narrowed: true };
 }
 
-/** The permitted cases matching `q`, best first (names spelled as typed before sounds-alike), at most `limit`. */
+/**
+ * The permitted cases matching `q`, at most `limit`: a case number, a date of birth, or name
+ * words (names spelled as typed before sound-alikes, then newest first).
+ */
 export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseSearch> {
   const query = classifySearch(q);
   const condition = conditionFor(query);
-  if (!condition) return { items: [], narrowed: false };
+  if (!condition) return { items: [] };
   const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
-  if (query.kind === 'name') return searchByName(app, viewer, query.tokens, condition, top);
+  if (query.kind === 'name') {
+    const [word] = query.tokens;
+    if (query.tokens.length === 1) {
+      const rows = await searchOneWord(app, viewer, word!, top);
+      if (rows.length || word!.length < 3) return { items: rows.map(toItem) };
+    }
+    return { items: (await searchByNameParts(app, viewer, query.tokens, condition, top)).map(toItem) };
+  }
   const rows = await rowsOf<ItemRow>(
     app.db,
     sql`SELECT c.id, c.number, cl.first_name || ' ' || cl.last_name AS client_name, c.problem_code, c.disposition, c.created_at
@@ -196,7 +177,7 @@ export async function searchCases(app: App, viewer: CaseViewer, q: string, limit
          ORDER BY c.created_at DESC, c.number DESC
          LIMIT ${top}`,
   );
-  return { items: rows.map(toItem), narrowed: false };
+  return { items: rows.map(toItem) };
 }
 
 /** The cases assigned to the viewer (that they may still see), newest first. */

@@ -4,7 +4,7 @@ import { DISPOSITION_LABELS, actionsAvailable, type DispositionAction } from '..
 import { formatSsn } from '../security/ssn.ts';
 import { ConflictTable } from '../intake/views.tsx';
 import type { CaseDetails, Lookups } from './service.ts';
-import { SEARCH_CLIENT_CAP, SEARCH_LIMIT, SEARCH_RECENT_WINDOW, type CaseListItem, type CaseSearch } from './search.ts';
+import { SEARCH_LIMIT, type CaseListItem, type CaseSearch } from './search.ts';
 
 const when = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
 
@@ -67,12 +67,6 @@ export function CaseListPage({ ctx, q, search, mine, recent, mayIntake }: { ctx:
           <h2 id="results-title">
             {search.items.length ? `${search.items.length >= SEARCH_LIMIT ? `${SEARCH_LIMIT} or more cases` : plural(search.items.length, 'case')} found` : 'No cases found'}
           </h2>
-          {search.narrowed ? (
-            <p id="search-narrowed">
-              More than {SEARCH_CLIENT_CAP.toLocaleString('en-US')} clients of cases you may see have a name like this, so only the {SEARCH_RECENT_WINDOW.toLocaleString('en-US')} newest of
-              those cases were searched. Add a first name, or search by date of birth or case number.
-            </p>
-          ) : null}
           {search.items.length > 0 ? <CaseTable label="Search results" items={search.items} /> : <p>Try another spelling, the case number, or the date of birth.</p>}
         </section>
       ) : (

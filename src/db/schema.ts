@@ -403,6 +403,25 @@ export const cases = pgTable(
   (t) => [uniqueIndex('cases_number_key').on(t.number), index('cases_client_idx').on(t.clientId), index('cases_created_idx').on(t.createdAt)],
 );
 
+/**
+ * Each case's client-name words ("w:smith") and their Double Metaphone keys ("k:SM0"), with
+ * the case's creation time: search by one name word reads the newest cases of that word straight
+ * from the index, however common the name. Kept by triggers on cases and clients (migration 0006).
+ */
+export const caseNameTerms = pgTable(
+  'case_name_terms',
+  {
+    term: text('term').notNull(),
+    caseId: uuid('case_id')
+      .notNull()
+      .references(() => cases.id, { onDelete: 'cascade' }),
+    createdAt: ts('created_at').notNull(),
+    /** A word as spelled, not a sound key. */
+    spelled: boolean('spelled').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caseId, t.term] }), index('case_name_terms_recent_idx').on(t.term, t.createdAt.desc(), t.caseId)],
+);
+
 /** Who works on a case: 'staff' (assigned by cases_edit) or 'intake' (took the application). */
 export const caseAssignments = pgTable(
   'case_assignments',
