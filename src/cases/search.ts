@@ -6,7 +6,7 @@ import type { App } from '../context.ts';
 import { isCaseNumber, type CaseViewer } from '../security/case-access.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import type { Disposition } from '../security/disposition.ts';
-import { visibleTo } from './access.ts';
+import { visibleById, visibleTo } from './access.ts';
 import { rowsOf, textArray } from './service.ts';
 
 export type SearchQuery =
@@ -102,17 +102,18 @@ type ItemRow = Parameters<typeof toItem>[0];
  * two keys' merged).
  */
 async function searchOneWord(app: App, viewer: CaseViewer, word: string, top: number): Promise<ItemRow[]> {
-  const visible = visibleTo(viewer);
+  // Without office or program limits the rule needs only the case's id: the walk down the
+  // index then reads no case row, only the 50 it keeps.
+  const byId = visibleById(viewer, sql`t.case_id`);
+  const walk = byId ? sql`FROM case_name_terms t WHERE ${byId}` : sql`FROM case_name_terms t JOIN cases c ON c.id = t.case_id WHERE ${visibleTo(viewer)}`;
   const spelledTerm = `w:${word}`;
   const newestWith = (term: string, others: SQL) =>
-    sql`(SELECT c.id, c.number, c.client_id, c.problem_code, c.disposition, c.created_at
-           FROM case_name_terms t JOIN cases c ON c.id = t.case_id
-          WHERE t.term = ${term} AND ${visible} ${others}
+    sql`(SELECT t.case_id, t.created_at ${walk} AND t.term = ${term} ${others}
           ORDER BY t.created_at DESC NULLS LAST, t.case_id LIMIT ${top})`;
   const notSpelled = sql`AND NOT EXISTS (SELECT 1 FROM case_name_terms s WHERE s.case_id = t.case_id AND s.term = ${spelledTerm})`;
   const keys = phoneticKeys(word).map((k) => `k:${k}`);
   const sounds = keys.length
-    ? sql`SELECT DISTINCT ON (u.id) u.*, false AS exact FROM (${sql.join(
+    ? sql`SELECT DISTINCT ON (u.case_id) u.*, false AS exact FROM (${sql.join(
         keys.map((k) => newestWith(k, notSpelled)),
         sql` UNION ALL `,
       )}) u WHERE (SELECT count(*) FROM spelled) < ${top}`
@@ -121,9 +122,9 @@ async function searchOneWord(app: App, viewer: CaseViewer, word: string, top: nu
     app.db,
     sql`WITH spelled AS ${newestWith(spelledTerm, sql``)},
              found AS (SELECT *, true AS exact FROM spelled UNION ALL (${sounds}))
-        SELECT f.id, f.number, cl.first_name || ' ' || cl.last_name AS client_name, f.problem_code, f.disposition, f.created_at
-          FROM found f JOIN clients cl ON cl.id = f.client_id
-         ORDER BY f.exact DESC, f.created_at DESC, f.id
+        SELECT c.id, c.number, cl.first_name || ' ' || cl.last_name AS client_name, c.problem_code, c.disposition, c.created_at
+          FROM found f JOIN cases c ON c.id = f.case_id JOIN clients cl ON cl.id = c.client_id
+         ORDER BY f.exact DESC, f.created_at DESC, f.case_id
          LIMIT ${top}`,
   );
 }

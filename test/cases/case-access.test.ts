@@ -11,7 +11,7 @@ import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import type { TestClient } from '../helpers/client.ts';
 import { APPLICANT } from './helpers.ts';
 import { auditRows, countRows, dispositionOf, fieldError, intakeCase, setUserScope, signIn, stablePage } from './attack-kit.ts';
-import { visibleTo } from '../../src/cases/access.ts';
+import { visibleById, visibleTo } from '../../src/cases/access.ts';
 import { insertCase } from '../../src/cases/service.ts';
 import { insertClient } from '../../src/clients/service.ts';
 import { mayViewCase, type CaseAccessFacts, type CaseViewer } from '../../src/security/case-access.ts';
@@ -299,6 +299,13 @@ describe.each(DB_KINDS)('case access (%s)', (kind) => {
             .sort();
           const got = (await haven.app.database.rows<{ id: string }>(sql`SELECT c.id FROM cases c WHERE ${visibleTo(viewer)}`)).map((r) => r.id).sort();
           expect(got, JSON.stringify(viewer)).toEqual(expected);
+          // visibleById, offered only to viewers without office or program limits, agrees too.
+          const byId = visibleById(viewer, sql`x.id`);
+          expect(byId === null).toBe(viewer.offices.length > 0 || viewer.programs.length > 0);
+          if (byId) {
+            const gotById = (await haven.app.database.rows<{ id: string }>(sql`SELECT x.id FROM cases x WHERE ${byId}`)).map((r) => r.id).sort();
+            expect(gotById, JSON.stringify(viewer)).toEqual(expected);
+          }
         }
       }),
       { numRuns: 30 },
