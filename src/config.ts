@@ -1,4 +1,4 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export interface Config {
   dataDir: string;
@@ -16,6 +16,8 @@ export interface Config {
   smtpRequireTls: boolean;
   /** The sender of every outgoing message. */
   mailFrom: string;
+  /** The master key file (created 0600 at first start; never in the database). */
+  masterKeyFile: string;
 }
 
 export class ConfigError extends Error {}
@@ -129,5 +131,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpUrl,
     smtpRequireTls: booleanSetting(env, 'HAVEN_SMTP_REQUIRE_TLS', false),
     mailFrom,
+    masterKeyFile: env.HAVEN_MASTER_KEY_FILE ? resolve(env.HAVEN_MASTER_KEY_FILE) : join(dataDir, 'master.key'),
   };
 }

@@ -26,6 +26,9 @@ async function start(config: Config): Promise<number> {
   say(`Haven is listening on https://${config.host}:${haven.httpsPort} (HTTP ${haven.httpPort} redirects to HTTPS).`);
   say(`Open ${config.baseUrl}/ in a browser.`);
   say(`TLS certificate SHA-256 fingerprint: ${haven.fingerprint}`);
+  if (haven.masterKey.created) {
+    say(`Created the encryption master key file ${haven.masterKey.path}. Without it sealed data cannot be read: keep a copy apart from the backups (docs/OPERATIONS.md).`);
+  }
   say(config.databaseUrl ? 'Database: PostgreSQL server.' : `Database: embedded (PGlite) in ${config.dataDir}. For production, use a PostgreSQL server (DATABASE_URL).`);
   if (haven.setupUrl) {
     say('');

@@ -13,6 +13,8 @@ import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
 import { startMailWorker } from './mail/worker.ts';
 import { startHousekeeping } from './housekeeping/worker.ts';
+import { loadOrCreateKeyRing } from './keys/service.ts';
+import { systemClock } from './clock.ts';
 
 export interface RunningHaven {
   app: App;
@@ -21,6 +23,8 @@ export interface RunningHaven {
   httpPort: number;
   setupUrl: string | null;
   fingerprint: string;
+  /** The master key file, and whether this start created it. */
+  masterKey: { path: string; created: boolean };
   stop(): Promise<void>;
 }
 
@@ -49,6 +53,8 @@ function startRedirectListener(config: Config, host: string, port: number): Prom
  */
 export async function startHaven(config: Config, options: OpenAppOptions & ServerOptions = {}): Promise<RunningHaven> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before anything else: a key file others may read, or that does not parse, stops the start.
+  const keys = loadOrCreateKeyRing(config.masterKeyFile, (options.clock ?? systemClock).now());
   const embedded = !config.databaseUrl && !options.database;
   const unlock = embedded ? await lockDataDir(config.dataDir) : () => {};
   let app: App | undefined;
@@ -90,7 +96,7 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     }
     const token = await issueSetupToken(app);
     const setupUrl = token ? `${config.baseUrl}/setup/${token}` : null;
-    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, stop };
+    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, masterKey: { path: config.masterKeyFile, created: keys.created }, stop };
   } catch (error) {
     await stop();
     throw error;
