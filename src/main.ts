@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { controlSocketPath, sendControlCommand, type CommandResult } from './control/socket.ts';
@@ -91,7 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     const config = loadConfig();
     if (command === 'start') return await start(config);
     const stdin = argv.includes('--password-stdin') ? readStdin() : undefined;
-    const result = await databaseCommand(config, argv, stdin);
+    // A directory named on the command line is the caller's: made absolute here, since a
+    // running server carries the command out from its own working directory.
+    const args = argv[0] === 'export' && argv[1] === '--to' && argv[2] ? [...argv.slice(0, 2), resolve(argv[2]), ...argv.slice(3)] : argv;
+    const result = await databaseCommand(config, args, stdin);
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);
     return result.code;

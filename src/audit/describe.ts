@@ -95,6 +95,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
     choices: [
       { value: 'settings.changed', label: 'Settings changed' },
       { value: 'report.', label: 'Reports exported' },
+      { value: 'export.', label: 'Data exports' },
     ],
   },
   {
@@ -293,6 +294,8 @@ export function describeEntry(entry: DescribableEntry): string {
       const rows = typeof d.rows === 'number' ? d.rows : undefined;
       return `${actor} exported the users report${inParens([format?.toUpperCase(), rows !== undefined && `${rows} ${rows === 1 ? 'row' : 'rows'}`])}`;
     }
+    case 'export.run':
+      return `${actor} exported all data${entry.target ? ` to ${entry.target}` : ''}`;
     case 'mail.retried': {
       const to = textOf(d.to);
       return `${actor} queued a failed message${to ? ` to ${to}` : ''} again`;

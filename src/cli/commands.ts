@@ -6,6 +6,8 @@ import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
 import { truncateFullSsns } from '../clients/service.ts';
+import { exportAll, ExportError } from '../export/service.ts';
+import { isAbsolute } from 'node:path';
 
 export { USAGE } from './usage.ts';
 
@@ -96,6 +98,21 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
       if (rest.length) throw new UsageError('ssn truncate');
       const n = await truncateFullSsns(app, null, null);
       return { code: 0, stdout: `${n} stored full SSN${n === 1 ? '' : 's'} cut to the last four digits\n`, stderr: '' };
+    }
+    if (group === 'export' && action === '--to') {
+      const [dir, extra] = rest;
+      if (!dir || extra !== undefined) throw new UsageError('export --to DIR');
+      // The CLI made DIR absolute (main.ts): the server may run from another directory.
+      if (!isAbsolute(dir)) throw new UsageError('export --to needs an absolute directory');
+      try {
+        const manifest = await exportAll(app, dir, { actor: null, ip: null }, (line) => out.push(`${line}\n`));
+        const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+        out.push(`exported ${manifest.tables.length} tables, ${rows} rows, to ${dir} (manifest.json has each file's row count and SHA-256)\n`);
+        return { code: 0, stdout: out.join(''), stderr: '' };
+      } catch (error) {
+        if (error instanceof ExportError) return fail(error.message);
+        throw error;
+      }
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

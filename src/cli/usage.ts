@@ -8,4 +8,5 @@ export const USAGE = `usage: haven <command>
   settings get [KEY]                      print KEY=VALUE lines
   settings set KEY VALUE
   ssn truncate                            cut stored full SSNs to their last four digits (after ssn_digits=last4)
-  audit verify                            check the audit log's hash chain`;
+  audit verify                            check the audit log's hash chain
+  export --to DIR                         write every table as CSV, with manifest.json, into a new or empty DIR`;

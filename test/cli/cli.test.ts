@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SETTING_KEYS } from '../../src/security/site-settings.ts';
-import { lines, makeHavenDataDir, runHaven, startHavenProcess, type HavenDataDir, type HavenProcess, type HavenRun } from '../helpers/cli.ts';
+import { lines, makeHavenDataDir, PROJECT_ROOT, runHaven, startHavenProcess, type HavenDataDir, type HavenProcess, type HavenRun } from '../helpers/cli.ts';
 
 // The real `haven` processes (node bin/haven.mjs ...) on the embedded database, DESIGN §2.1:
 // the commands work without a server (they take the data directory lock themselves) and while
@@ -148,6 +148,13 @@ describe('haven commands on the embedded database', () => {
     expect(expectAllSettings(expectOk(all)).get('session_timeout_minutes')).toBe('30');
     // grace created and deactivated, one setting changed
     expect(auditEntries(expectOk(audit))).toBeGreaterThanOrEqual(auditAfterOffline + 3);
+
+    // An export through the socket: the directory named relative to the caller lands there, not
+    // relative to the server's working directory.
+    const exportDir = join(data.dir, 'export-1');
+    const exported = expectOk(await haven(['export', '--to', relative(PROJECT_ROOT, exportDir)]));
+    expect(exported).toMatch(/^users: 2 rows$/m);
+    expect(JSON.parse(readFileSync(join(exportDir, 'manifest.json'), 'utf8')).tables.length).toBeGreaterThan(10);
 
     // They went through the socket: the server still runs and still holds the data directory
     // (a command that opened the database itself would have been refused the lock).
