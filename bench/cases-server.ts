@@ -159,7 +159,7 @@ async function main() {
           const n =
             item.kind === 'pk'
               ? (await rowsOf(app.db, sql`SELECT id, first_name, last_name FROM clients WHERE id = ${item.id}`)).length
-              : (await searchCases(app, viewer, item.q)).items.length;
+              : (await searchCases(app, viewer, item.q)).length;
           ms.push(performance.now() - t);
           results.push(n);
         }

@@ -1,7 +1,7 @@
 import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
-import { auditHead, auditLog } from '../db/schema.ts';
+import { auditLog } from '../db/schema.ts';
 import { toStorableText, toStorableValue, truncateCodePoints } from '../security/text.ts';
 import { type AuditContent, auditContentHash, auditContentJson, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
 
@@ -21,7 +21,10 @@ export interface AuditEvent {
   details?: Record<string, unknown>;
 }
 
-/** What is hashed must be exactly what the database stores and gives back: strings are made storable first (no NUL, no lone surrogate), and long ones are cut by code point. */
+/**
+ * What is hashed must be exactly what the database stores and gives back: strings are made
+ * storable first (no NUL, no lone surrogate), and long ones are cut by code point.
+ */
 function storableText(value: string | null | undefined): string | null {
   return value == null ? null : truncateCodePoints(toStorableText(value), MAX_AUDIT_TEXT);
 }

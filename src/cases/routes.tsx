@@ -66,10 +66,10 @@ export const caseRoutes: HavenRoutes = async (server, { app }) => {
     if (!mayViewCases(session.permissions)) return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to cases.');
     const viewer = viewerOf(session);
     const q = request.query.q.trim();
-    const [search, mine, recent] = q
+    const [results, mine, recent] = q
       ? [await searchCases(app, viewer, q), [], []]
       : [null, await myCases(app, viewer), await recentCases(app, viewer)];
-    return sendPage(reply, <CaseListPage ctx={pageContext(request, reply)} q={q} search={search} mine={mine} recent={recent} mayIntake={session.permissions.includes('intake')} />);
+    return sendPage(reply, <CaseListPage ctx={pageContext(request, reply)} q={q} results={results} mine={mine} recent={recent} mayIntake={session.permissions.includes('intake')} />);
   });
 
   const doneQuery = query({ done: z.string().max(20).optional() });

@@ -86,10 +86,6 @@ function toItem(r: { id: string; number: string; client_name: string; problem_co
   return { id: r.id, number: r.number, clientName: r.client_name, problemCode: r.problem_code, disposition: r.disposition, createdAt: new Date(r.created_at) };
 }
 
-export interface CaseSearch {
-  items: CaseListItem[];
-}
-
 type ItemRow = Parameters<typeof toItem>[0];
 
 /**
@@ -157,18 +153,18 @@ async function searchByNameParts(app: App, viewer: CaseViewer, tokens: string[],
  * The permitted cases matching `q`, at most `limit`: a case number, a date of birth, or name
  * words (names spelled as typed before sound-alikes, then newest first).
  */
-export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseSearch> {
+export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseListItem[]> {
   const query = classifySearch(q);
   const condition = conditionFor(query);
-  if (!condition) return { items: [] };
+  if (!condition) return [];
   const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
   if (query.kind === 'name') {
     const [word] = query.tokens;
     if (query.tokens.length === 1) {
       const rows = await searchOneWord(app, viewer, word!, top);
-      if (rows.length || word!.length < 3) return { items: rows.map(toItem) };
+      if (rows.length || word!.length < 3) return rows.map(toItem);
     }
-    return { items: (await searchByNameParts(app, viewer, query.tokens, condition, top)).map(toItem) };
+    return (await searchByNameParts(app, viewer, query.tokens, condition, top)).map(toItem);
   }
   const rows = await rowsOf<ItemRow>(
     app.db,
@@ -178,7 +174,7 @@ export async function searchCases(app: App, viewer: CaseViewer, q: string, limit
          ORDER BY c.created_at DESC, c.number DESC
          LIMIT ${top}`,
   );
-  return { items: rows.map(toItem) };
+  return rows.map(toItem);
 }
 
 /** The cases assigned to the viewer (that they may still see), newest first. */

@@ -4,7 +4,7 @@ import { DISPOSITION_LABELS, actionsAvailable, type DispositionAction } from '..
 import { formatSsn } from '../security/ssn.ts';
 import { ConflictTable } from '../intake/views.tsx';
 import type { CaseDetails, Lookups } from './service.ts';
-import { SEARCH_LIMIT, type CaseListItem, type CaseSearch } from './search.ts';
+import { SEARCH_LIMIT, type CaseListItem } from './search.ts';
 
 const when = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
 
@@ -41,7 +41,7 @@ function CaseTable({ label, items }: { label: string; items: CaseListItem[] }) {
   );
 }
 
-export function CaseListPage({ ctx, q, search, mine, recent, mayIntake }: { ctx: PageContext; q: string; search: CaseSearch | null; mine: CaseListItem[]; recent: CaseListItem[]; mayIntake: boolean }) {
+export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx: PageContext; q: string; results: CaseListItem[] | null; mine: CaseListItem[]; recent: CaseListItem[]; mayIntake: boolean }) {
   return (
     <Layout
       title="Cases"
@@ -62,12 +62,12 @@ export function CaseListPage({ ctx, q, search, mine, recent, mayIntake }: { ctx:
         </div>
         <small id="case-search-help">A case number (26-000123), a client’s name (also other names and names that sound alike), or a date of birth (YYYY-MM-DD).</small>
       </form>
-      {search !== null ? (
+      {results !== null ? (
         <section aria-labelledby="results-title">
           <h2 id="results-title">
-            {search.items.length ? `${search.items.length >= SEARCH_LIMIT ? `${SEARCH_LIMIT} or more cases` : plural(search.items.length, 'case')} found` : 'No cases found'}
+            {results.length ? `${results.length >= SEARCH_LIMIT ? `${SEARCH_LIMIT} or more cases` : plural(results.length, 'case')} found` : 'No cases found'}
           </h2>
-          {search.items.length > 0 ? <CaseTable label="Search results" items={search.items} /> : <p>Try another spelling, the case number, or the date of birth.</p>}
+          {results.length > 0 ? <CaseTable label="Search results" items={results} /> : <p>Try another spelling, the case number, or the date of birth.</p>}
         </section>
       ) : (
         <>
