@@ -10,15 +10,14 @@ import pino from 'pino';
 import pg from 'pg';
 import type { PGlite } from '@electric-sql/pglite';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import { instrument, StatementLog } from './statements.ts';
 import { loadConfig } from '../src/config.ts';
 import { ID_PARAMS, NO_QUERY } from '../src/web/input.ts';
 import { startHaven, type RunningHaven } from '../src/start.ts';
 import type { App } from '../src/context.ts';
-import { openDatabase, sql, type Database } from '../src/db/client.ts';
+import { openDatabase, rowsOf, sql, type Database } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser } from '../src/users/service.ts';
-import { rowsOf } from '../src/cases/service.ts';
 import { searchCases } from '../src/cases/search.ts';
 import type { CaseViewer } from '../src/security/case-access.ts';
 import { checkSearchColumns, seedCases, seedUuid, type SeedSession } from './cases-seed.ts';
@@ -44,36 +43,6 @@ const sampleCount = Number(process.env.BENCH_CASES_SAMPLE_COUNT ?? 2000);
 
 function send(message: CasesChildMessage) {
   process.send!(message);
-}
-
-/** Counts every statement drizzle sends; keeps the text while recording, and the last one with its parameters. */
-class StatementLog implements DrizzleLogger {
-  count = 0;
-  recording: string[] | null = null;
-  last: { query: string; params: unknown[] } | null = null;
-  logQuery(query: string, params: unknown[]): void {
-    this.count++;
-    this.last = { query, params };
-    this.recording?.push(query.replace(/\s+/g, ' ').trim());
-  }
-}
-
-function instrument(database: Database, log: StatementLog) {
-  // As bench/server.ts: the session's logger and the options handed to transaction sessions.
-  const session = (database.db as unknown as { session: { logger: DrizzleLogger; options: { logger?: DrizzleLogger } } }).session;
-  session.logger = log;
-  session.options.logger = log;
-  const db = database.db as unknown as { transaction: (...args: unknown[]) => unknown };
-  const transaction = db.transaction.bind(db);
-  db.transaction = (...args: unknown[]) => {
-    log.recording?.push('[transaction]');
-    return transaction(...args);
-  };
-  const prepared = database.prepared.bind(database);
-  database.prepared = (name, text, params) => {
-    log.logQuery(`[prepared ${name}] ${text}`, params);
-    return prepared(name, text, params);
-  };
 }
 
 /** The driver under drizzle: a node-postgres pool or the PGlite instance. */

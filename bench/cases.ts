@@ -26,16 +26,16 @@
 // default 300), BENCH_CASES_SAMPLES (searches per kind, default 300), BENCH_DURATION (seconds per
 // case page load measurement, default 5), BENCH_CONNECTIONS (default 10).
 // It is a report: the exit code is 0 whatever the numbers.
-import { fork, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg, totalmem } from 'node:os';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { request, type Agent } from 'undici';
 import { normalizeName, phoneticKeys } from '../src/security/conflicts.ts';
 import { classifySearch } from '../src/cases/search.ts';
 import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
 import { CSRF_COOKIE, fullLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
+import { CLOCK_TICK_MS, clusterTicks, machineTicks } from './cpu.ts';
+import { forkBenchChild } from './child.ts';
 import {
   ASSIGNED,
   CASES_ONE_QUERY_PATH,
@@ -99,114 +99,37 @@ interface ServerHandle {
   stop(): Promise<void>;
 }
 
-function startServer(kind: DbKind, size: number, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./cases-server.ts', import.meta.url)), [], {
-    execArgv: [...process.execArgv, ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])],
-    env: {
-      ...process.env,
+async function startServer(kind: DbKind, size: number, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
+  const started = performance.now();
+  const child = forkBenchChild<CasesParentMessage, CasesChildMessage>(
+    new URL('./cases-server.ts', import.meta.url),
+    kind,
+    {
       BENCH_DB_KIND: kind,
       BENCH_DATABASE_URL: databaseUrl ?? '',
       BENCH_CASES_SIZE: String(size),
       BENCH_CASES_CHUNK: String(kind === 'postgres' ? 250_000 : 50_000),
       BENCH_CASES_SEED_BUDGET: String(SEED_BUDGET),
     },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ask: ServerHandle['ask'] = (message, answer) =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: CasesChildMessage) => {
-        if (m.type === 'failed') {
-          cleanup();
-          reject(new Error(`the ${kind} server failed: ${m.error}`));
-        }
-        if (m.type !== answer) return;
-        cleanup();
-        resolve(m as never);
-      };
-      const onExit = () => reject(new Error(`the ${kind} server process exited`));
-      const cleanup = () => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send(message);
-    });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.send({ type: 'stop' } satisfies CasesParentMessage);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    { killAfterMs: 10_000, onProgress: (message) => console.log(`[${kind}]   ${message}`) },
+  );
+  const m = await child.ready;
+  console.log(`[${kind}]   ready after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return {
+    kind,
+    postmasterPidFile,
+    baseUrl: `https://127.0.0.1:${m.httpsPort}`,
+    seed: m.seed,
+    seedColumnProblems: m.seedColumnProblems,
+    samples: m.samples,
+    tableSizes: m.tableSizes,
+    settings: m.settings,
+    ask: child.ask,
+    stop: child.stop,
   };
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: CasesChildMessage) => {
-      if (m.type === 'progress') {
-        console.log(`[${kind}]   ${m.message}`);
-      } else if (m.type === 'ready') {
-        child.off('message', onMessage);
-        console.log(`[${kind}]   ready after ${((performance.now() - started) / 1000).toFixed(0)} s`);
-        resolve({
-          kind,
-          postmasterPidFile,
-          baseUrl: `https://127.0.0.1:${m.httpsPort}`,
-          seed: m.seed,
-          seedColumnProblems: m.seedColumnProblems,
-          samples: m.samples,
-          tableSizes: m.tableSizes,
-          settings: m.settings,
-          ask,
-          stop,
-        });
-      } else if (m.type === 'failed') {
-        reject(new Error(`the ${kind} server failed to start:\n${m.error}`));
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`the ${kind} server process exited early (code ${code})`)));
-  });
 }
 
-// ---- CPU accounting (as bench/run.ts) ------------------------------------------------------
-
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
-
-function machineTicks(): { busy: number; total: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - fields[3]! - fields[4]!, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU ticks of the postmaster (with its reaped children) and of its live children: the backends. */
-function clusterTicks(postmasterPidFile: string | undefined): number {
-  if (!postmasterPidFile) return 0;
-  try {
-    const postmaster = Number(readFileSync(postmasterPidFile, 'utf8').split('\n')[0]);
-    let ticks = 0;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue;
-      }
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-      const [ppid, utime, stime, cutime, cstime] = [f[1]!, f[11]!, f[12]!, f[13]!, f[14]!];
-      if (Number(entry) === postmaster) ticks += utime + stime + cutime + cstime;
-      else if (ppid === postmaster) ticks += utime + stime;
-    }
-    return ticks;
-  } catch {
-    return 0;
-  }
-}
+// ---- CPU accounting (bench/cpu.ts) ----------------------------------------------------------
 
 interface Usage {
   statements: number;

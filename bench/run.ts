@@ -21,17 +21,16 @@
 // BENCH_PROFILE_DIR=dir (CPU-profile the server's main thread during each measurement: slower, for diagnosis),
 // BENCH_SERVER_ARGS (extra Node options for the server process).
 // It is a report: the exit code is 0 whatever the ratios.
-import { fork, type ChildProcess } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import autocannon, { type Result as CannonResult } from 'autocannon';
 import { request, type Agent } from 'undici';
 import { HASHING_SLOTS, verifyPassword } from '../src/users/passwords.ts';
 import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
 import { BASELINE_PATH, PREPARED_BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, totpUser, TOTP_USER_COUNT, PAGE_USER, SIGNED_IN_PATH, type ChildMessage, type ParentMessage, type ThrottleRow } from './protocol.ts';
+import { CLOCK_TICK_MS, clusterTicks, machineTicks } from './cpu.ts';
+import { forkBenchChild } from './child.ts';
 import { CSRF_COOKIE, fullLogin, fullTotpLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
 import { Secret, TOTP } from 'otpauth';
 
@@ -62,51 +61,15 @@ interface ServerHandle {
   stop(): Promise<void>;
 }
 
-function startServer(kind: DbKind, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./server.ts', import.meta.url)), [], {
-    // BENCH_SERVER_ARGS: extra Node options for the server process only, e.g. --cpu-prof.
-    execArgv: [...process.execArgv, ...(process.env.BENCH_SERVER_ARGS?.split(' ').filter(Boolean) ?? [])],
-    env: {
-      ...process.env,
-      BENCH_DB_KIND: kind,
-      BENCH_DATABASE_URL: databaseUrl ?? '',
-      BENCH_LOGIN_USERS: String(2 * CONNECTIONS),
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ask: ServerHandle['ask'] = (message, answer) =>
-    new Promise((resolve, reject) => {
-      const onMessage = (m: ChildMessage) => {
-        if (m.type !== answer) return;
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        resolve(m as never);
-      };
-      const onExit = () => reject(new Error(`the ${kind} server process exited`));
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.send(message);
-    });
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.send({ type: 'stop' } satisfies ParentMessage);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: ChildMessage) => {
-      if (m.type === 'ready') {
-        child.off('message', onMessage);
-        resolve({ kind, postmasterPidFile, baseUrl: `https://127.0.0.1:${m.httpsPort}`, passwordHash: m.passwordHash, ask, stop });
-      } else if (m.type === 'failed') {
-        reject(new Error(`the ${kind} server failed to start:\n${m.error}`));
-      }
-    };
-    child.on('message', onMessage);
-    child.once('exit', (code) => reject(new Error(`the ${kind} server process exited early (code ${code})`)));
-  });
+async function startServer(kind: DbKind, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
+  const child = forkBenchChild<ParentMessage, ChildMessage>(
+    new URL('./server.ts', import.meta.url),
+    kind,
+    { BENCH_DB_KIND: kind, BENCH_DATABASE_URL: databaseUrl ?? '', BENCH_LOGIN_USERS: String(2 * CONNECTIONS) },
+    { killAfterMs: 5_000 },
+  );
+  const m = await child.ready;
+  return { kind, postmasterPidFile, baseUrl: `https://127.0.0.1:${m.httpsPort}`, passwordHash: m.passwordHash, ask: child.ask, stop: child.stop };
 }
 
 // ---- measurements --------------------------------------------------------------------------
@@ -148,44 +111,6 @@ interface Usage {
   dbTicks: number;
   /** From /proc/stat, in clock ticks (Linux only). */
   machine?: { busy: number; total: number };
-}
-
-const CLOCK_TICK_MS = 10; // USER_HZ is 100 on Linux
-
-function machineTicks(): Usage['machine'] {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    const total = fields.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: total - fields[3]! - fields[4]!, total };
-  } catch {
-    return undefined;
-  }
-}
-
-/** CPU ticks of the postmaster (with its reaped children) and of its live children: the backends. */
-function clusterTicks(postmasterPidFile: string | undefined): number {
-  if (!postmasterPidFile) return 0;
-  try {
-    const postmaster = Number(readFileSync(postmasterPidFile, 'utf8').split('\n')[0]);
-    let ticks = 0;
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      let stat: string;
-      try {
-        stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      } catch {
-        continue; // exited meanwhile
-      }
-      // Fields after the command name, which may hold spaces: state ppid ... utime(14) stime(15) cutime(16) cstime(17).
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
-      const [ppid, utime, stime, cutime, cstime] = [f[1]!, f[11]!, f[12]!, f[13]!, f[14]!];
-      if (Number(entry) === postmaster) ticks += utime + stime + cutime + cstime;
-      else if (ppid === postmaster) ticks += utime + stime;
-    }
-    return ticks;
-  } catch {
-    return 0;
-  }
 }
 
 async function usage(server?: ServerHandle): Promise<Usage> {

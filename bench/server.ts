@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { FastifyPluginAsync } from 'fastify';
-import type { Logger as DrizzleLogger } from 'drizzle-orm';
+import { instrument, StatementLog } from './statements.ts';
 import { loadConfig } from '../src/config.ts';
 import { NO_QUERY } from '../src/web/input.ts';
 import { startHaven, type RunningHaven } from '../src/start.ts';
 import type { App } from '../src/context.ts';
-import { openDatabase, sql, type Database } from '../src/db/client.ts';
+import { openDatabase, sql } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser, getUser } from '../src/users/service.ts';
 import { BASELINE_PATH, PREPARED_BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, PAGE_USER, SIGNED_IN_PATH, TOTP_USER_COUNT, type ChildMessage, type ParentMessage } from './protocol.ts';
@@ -23,37 +23,6 @@ const loginUserCount = Number(process.env.BENCH_LOGIN_USERS ?? 20);
 
 function send(message: ChildMessage) {
   process.send!(message);
-}
-
-/** Records every statement drizzle sends (a counter always, the text only while profiling). */
-class StatementLog implements DrizzleLogger {
-  count = 0;
-  recording: string[] | null = null;
-  logQuery(query: string): void {
-    this.count++;
-    this.recording?.push(query.replace(/\s+/g, ' ').trim());
-  }
-}
-
-function instrument(database: Database, log: StatementLog) {
-  // drizzle keeps its logger on the session, and hands the session's options to the sessions
-  // it creates for transactions: set both so that statements inside transactions count too.
-  const session = (database.db as unknown as { session: { logger: DrizzleLogger; options: { logger?: DrizzleLogger } } }).session;
-  session.logger = log;
-  session.options.logger = log;
-  // Explicit transactions are marked in the recording (PGlite's BEGIN/COMMIT are not statements drizzle logs).
-  const db = database.db as unknown as { transaction: (...args: unknown[]) => unknown };
-  const transaction = db.transaction.bind(db);
-  db.transaction = (...args: unknown[]) => {
-    log.recording?.push('[transaction]');
-    return transaction(...args);
-  };
-  // Named statements (the session lookup) bypass drizzle: count them too.
-  const prepared = database.prepared.bind(database);
-  database.prepared = (name, text, params) => {
-    log.logQuery(`[prepared ${name}] ${text}`);
-    return prepared(name, text, params);
-  };
 }
 
 async function main() {

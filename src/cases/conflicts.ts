@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
 import { findConflicts, digitsOnly, phoneticKeys, splitFullName, normalizeName, type ConflictCandidate, type ConflictSubject, type MatchReason } from '../security/conflicts.ts';
 import { givenNameVariants } from '../security/nicknames.ts';
-import { rowsOf, textArray } from './service.ts';
+import { rowsOf, textArray } from '../db/client.ts';
 
 /** How many candidates each subject may bring from each table: the best by name similarity. */
 const CANDIDATES_PER_SUBJECT = 200;

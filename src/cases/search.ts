@@ -7,7 +7,7 @@ import { isCaseNumber, type CaseViewer } from '../security/case-access.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import type { Disposition } from '../security/disposition.ts';
 import { visibleById, visibleTo } from './access.ts';
-import { rowsOf, textArray } from './service.ts';
+import { rowsOf, textArray } from '../db/client.ts';
 
 export type SearchQuery =
   | { kind: 'empty' }

@@ -3,7 +3,7 @@
 // so it is a 404 everywhere, indistinguishable from a missing one.
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import { preparedRows, type Db, type Tx } from '../db/client.ts';
+import { preparedRows, rowsOf, type Db, type Tx } from '../db/client.ts';
 import { adverseParties, caseAssignments, caseNotes, cases, conflictResults, lookups } from '../db/schema.ts';
 import { auditAppendCtes, recordAudit, type Actor } from '../audit/service.ts';
 import { caseNumber, type CaseViewer } from '../security/case-access.ts';
@@ -14,20 +14,6 @@ import { visibleTo } from './access.ts';
 import { isUuid } from '../roles/service.ts';
 
 export type FieldErrors = Record<string, string>;
-
-/** A text[] literal of bound parameters (an empty list is an empty array). */
-export function textArray(values: readonly string[]): SQL {
-  if (!values.length) return sql`ARRAY[]::text[]`;
-  return sql`ARRAY[${sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )}]::text[]`;
-}
-
-/** Rows of a raw query, on either driver. */
-export async function rowsOf<T>(db: Db | Tx, query: SQL): Promise<T[]> {
-  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
-}
 
 // ---- Numbers and creation ------------------------------------------------------------------
 

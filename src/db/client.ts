@@ -159,6 +159,20 @@ function pglitePrepared(client: PGlite): Database['prepared'] {
 
 export { sql };
 
+/** Rows of a raw query, on either driver, in or out of a transaction. */
+export async function rowsOf<T>(db: Db | Tx, query: SQL): Promise<T[]> {
+  return ((await db.execute(query)) as unknown as { rows: T[] }).rows;
+}
+
+/** A text[] literal of bound parameters (an empty list is an empty array). */
+export function textArray(values: readonly string[]): SQL {
+  if (!values.length) return sql`ARRAY[]::text[]`;
+  return sql`ARRAY[${sql.join(
+    values.map((v) => sql`${v}`),
+    sql`, `,
+  )}]::text[]`;
+}
+
 const dialect = new PgDialect();
 
 /**

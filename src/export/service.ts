@@ -9,7 +9,7 @@ import { stringify } from 'csv-stringify/sync';
 import { sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { rowsOf } from '../cases/service.ts';
+import { rowsOf } from '../db/client.ts';
 
 /**
  * Every table, classified: exported (without the columns listed), or not exported and why.
@@ -103,15 +103,25 @@ class HashedFile {
 
 /** An empty directory to write into, made 0700 if it is not there; anything else is refused. */
 function prepareDirectory(dir: string): void {
+  // The name is quoted (JSON) in every message: a line break or a control character in it must
+  // not break the one line a refusal is.
+  const name = JSON.stringify(dir);
+  const refuse = (error: unknown) => new ExportError(`cannot use ${name}: ${(error as NodeJS.ErrnoException).code ?? 'not a usable path'}`);
+  let entries: string[];
   try {
-    const stat = statSync(dir);
-    if (!stat.isDirectory()) throw new ExportError(`${dir} is not a directory`);
-    if (readdirSync(dir).length) throw new ExportError(`${dir} is not empty: export into a new or empty directory`);
+    if (!statSync(dir).isDirectory()) throw new ExportError(`${name} is not a directory`);
+    entries = readdirSync(dir);
   } catch (error) {
     if (error instanceof ExportError) throw error;
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new ExportError(`cannot use ${dir}: ${(error as Error).message}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw refuse(error);
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+    } catch (mkdirError) {
+      throw refuse(mkdirError);
+    }
+    return;
   }
+  if (entries.length) throw new ExportError(`${name} is not empty: export into a new or empty directory`);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 // Envelope encryption (DESIGN §1.5 beyond): each record's sensitive values are sealed with
 // AES-256-GCM under the record's own data key, and the data key is wrapped (sealed too) by the
@@ -107,17 +107,4 @@ export function unwrapDataKey(masters: ReadonlyMap<string, Buffer>, wrapped: str
   const dataKey = decrypt(master, wrapped.slice(WRAPPED_PREFIX.length + id.length + 1), placeBytes('key', place));
   if (dataKey.length !== KEY_BYTES) throw new SealingError('the wrapped data key is not 32 bytes');
   return dataKey;
-}
-
-/** A key for one purpose, derived from a base key (HKDF-SHA256), so one secret never serves two uses. */
-export function deriveKey(base: Buffer, purpose: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', base, Buffer.alloc(0), Buffer.from(`haven ${purpose}`, 'utf8'), KEY_BYTES));
-}
-
-/**
- * The keyed hash that lets a sealed value be searched for by equality (a date of birth) without
- * storing it in clear: HMAC-SHA256 under a search key, hex.
- */
-export function searchHash(searchKey: Buffer, value: string): string {
-  return createHmac('sha256', searchKey).update(value, 'utf8').digest('hex');
 }

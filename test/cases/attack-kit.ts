@@ -2,6 +2,7 @@
 // audit and row counts, a dump of every table, and the pieces of a page the tests compare.
 import { expect } from 'vitest';
 import { sql } from 'drizzle-orm';
+import { textArray } from '../../src/db/client.ts';
 import { TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import type { TestClient, TestResponse } from '../helpers/client.ts';
 import type { Applicant } from './helpers.ts';
@@ -165,14 +166,6 @@ export async function setUserScope(haven: TestHaven, login: string, scope: { off
   await haven.app.database.rows(
     sql`UPDATE users SET offices = ${textArray(offices)}, programs = ${textArray(programs)} WHERE login = ${login}`,
   );
-}
-
-export function textArray(values: readonly string[]) {
-  if (!values.length) return sql`'{}'::text[]`;
-  return sql`ARRAY[${sql.join(
-    values.map((v) => sql`${v}`),
-    sql`, `,
-  )}]::text[]`;
 }
 
 export async function dispositionOf(haven: TestHaven, caseId: string): Promise<string> {

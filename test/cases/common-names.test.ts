@@ -8,6 +8,7 @@ import type { TestClient } from '../helpers/client.ts';
 import { cases, clients } from '../../src/db/schema.ts';
 import { clientSearchColumns } from '../../src/clients/service.ts';
 import { SEARCH_LIMIT } from '../../src/cases/search.ts';
+import { textArray } from '../../src/db/client.ts';
 import { setUserScope, signIn } from './attack-kit.ts';
 
 const FIRST = ['Ann', 'Bea', 'Cal', 'Dee', 'Eli', 'Fay', 'Gus', 'Hal'];
@@ -78,10 +79,7 @@ describe.each(DB_KINDS)('search by one name word, among many namesakes (%s)', (k
     const renamed = { firstName: 'Hal', lastName: 'Quorlby', aliases: ['Hal Smith'] };
     await haven.app.database.rows(sql`
       UPDATE clients SET first_name = ${renamed.firstName}, last_name = ${renamed.lastName},
-             search_name = ${clientSearchColumns(renamed).searchName}, name_keys = ${sql`ARRAY[${sql.join(
-               clientSearchColumns(renamed).nameKeys.map((k) => sql`${k}`),
-               sql`, `,
-             )}]::text[]`}
+             search_name = ${clientSearchColumns(renamed).searchName}, name_keys = ${textArray(clientSearchColumns(renamed).nameKeys)}
        WHERE id = (SELECT client_id FROM cases WHERE number = ${newest})`);
     expect(resultNumbers((await sup.get('/cases?q=Quorlby')).body)).toEqual([newest]);
     // The alias keeps it among the Smiths.

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
+import fc from 'fast-check';
 import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -113,5 +114,29 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     }
     expect(readdirSync(full)).toEqual(['keep.txt']);
     expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  test('hostile text as the directory (NUL, lone surrogates, line breaks, 100 kB) gets one line and writes nothing', async () => {
+    const hostile = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.constantFrom('\u0000', '\ud800', 'a\nb', 'x'.repeat(100_000), '\u202e'));
+    const before = await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'export.run'`);
+    await fc.assert(
+      fc.asyncProperty(hostile, async (text) => {
+        // Relative: refused as usage. Absolute but with a NUL: no file system takes it.
+        for (const [target, code] of [
+          [`x${text}`, 2],
+          [`${scratch}/fuzz/${text}\u0000`, 1],
+        ] as const) {
+          const refused = await runCommand(haven.app, { argv: ['export', '--to', target] });
+          expect(refused.code).toBe(code);
+          expect(refused.stdout).toBe('');
+          expect(refused.stderr.endsWith('\n')).toBe(true);
+          expect(refused.stderr.slice(0, -1)).not.toMatch(/[\r\n]/);
+        }
+      }),
+      { numRuns: 60 },
+    );
+    expect(readdirSync(scratch).sort()).toEqual(['a-file', 'full', 'out']);
+    const after = await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM audit_log WHERE action = 'export.run'`);
+    expect(after[0]!.n).toBe(before[0]!.n);
   });
 });

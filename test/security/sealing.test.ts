@@ -4,13 +4,11 @@
 import { describe, expect, test } from 'vitest';
 import fc from 'fast-check';
 import {
-  deriveKey,
   newDataKey,
   newKeyId,
   openValue,
   sealValue,
   SealingError,
-  searchHash,
   unwrapDataKey,
   wrapDataKey,
   wrappingKeyId,
@@ -109,22 +107,5 @@ describe('wrapDataKey / unwrapDataKey', () => {
 
   test('malformed wrapped keys are refused', () => {
     for (const junk of ['', 'w1.', 'w1.short.abc', `w1.${master.id}.`, `w2.${master.id}.abcd`, 's1.abcd']) expect(() => unwrapDataKey(masters, junk, place)).toThrow(SealingError);
-  });
-});
-
-describe('deriveKey and searchHash', () => {
-  test('derived keys differ by purpose and are deterministic', () => {
-    const base = newDataKey();
-    expect(deriveKey(base, 'backup')).toEqual(deriveKey(base, 'backup'));
-    expect(deriveKey(base, 'backup')).not.toEqual(deriveKey(base, 'search'));
-    expect(deriveKey(base, 'backup')).toHaveLength(32);
-  });
-
-  test('the search hash finds equal values and reveals nothing without the key', () => {
-    const key = newDataKey();
-    expect(searchHash(key, '1984-03-21')).toBe(searchHash(key, '1984-03-21'));
-    expect(searchHash(key, '1984-03-21')).not.toBe(searchHash(key, '1984-03-22'));
-    expect(searchHash(newDataKey(), '1984-03-21')).not.toBe(searchHash(key, '1984-03-21'));
-    expect(searchHash(key, '1984-03-21')).toMatch(/^[0-9a-f]{64}$/);
   });
 });
