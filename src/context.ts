@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Database, Db } from './db/client.ts';
+import type { Keys } from './keys/records.ts';
 
 /**
  * The one context every service receives explicitly: no globals, no container. It lives apart
@@ -13,6 +14,8 @@ export interface App {
   db: Db;
   clock: Clock;
   log: Logger;
+  /** The master keys and the search key (keys/records.ts seals and opens with them). */
+  keys: Keys;
   /** The outgoing-mail worker, as the rest of Haven sees it. Without a running worker, wake() does nothing. */
   mail: { wake(): void };
 }

@@ -3,8 +3,9 @@
 // `data_migrations`, so that two instances starting together run it once.
 import { eq, sql } from 'drizzle-orm';
 import type { App } from './context.ts';
-import type { Tx } from './db/client.ts';
-import { dataMigrations, roles } from './db/schema.ts';
+import { rowsOf, type Tx } from './db/client.ts';
+import { clients, dataMigrations, intakeApplications, roles } from './db/schema.ts';
+import { sealApplicationIdentity, sealedIdentityColumns, type Identity } from './clients/service.ts';
 import { recordAudit } from './audit/service.ts';
 import { SITE_ADMINISTRATOR } from './security/permissions.ts';
 
@@ -68,6 +69,36 @@ const DATA_MIGRATIONS: DataMigration[] = [
           },
           tx,
         );
+      }
+    },
+  },
+  {
+    // Issue 11: dates of birth, SSNs and applications' identities are sealed (keys/records.ts).
+    // Rows stored in clear before this release are sealed here, then the clear columns are
+    // dropped. PostgreSQL keeps the old row versions on disk until they are rewritten:
+    // docs/OPERATIONS.md says to run VACUUM FULL on both tables after upgrading.
+    name: '2026-12-seal-identity',
+    async run(app, tx) {
+      let clientsSealed = 0;
+      for (;;) {
+        const batch = await rowsOf<{ id: string; date_of_birth: string | null; ssn: string | null }>(
+          tx,
+          sql`SELECT id, date_of_birth::text AS date_of_birth, ssn FROM clients WHERE data_key IS NULL ORDER BY id LIMIT 1000`,
+        );
+        if (!batch.length) break;
+        for (const row of batch) {
+          await tx.update(clients).set(sealedIdentityColumns(app, row.id, { dateOfBirth: row.date_of_birth, ssn: row.ssn })).where(eq(clients.id, row.id));
+        }
+        clientsSealed += batch.length;
+      }
+      const applications = await rowsOf<{ id: string; identity: Identity }>(tx, sql`SELECT id, identity FROM intake_applications WHERE identity IS NOT NULL`);
+      for (const row of applications) {
+        await tx.update(intakeApplications).set(sealApplicationIdentity(app, row.id, row.identity)).where(eq(intakeApplications.id, row.id));
+      }
+      await tx.execute(sql`ALTER TABLE clients DROP COLUMN date_of_birth, DROP COLUMN ssn, ALTER COLUMN data_key SET NOT NULL`);
+      await tx.execute(sql`ALTER TABLE intake_applications DROP COLUMN identity`);
+      if (clientsSealed || applications.length) {
+        await recordAudit(app, { action: 'keys.identity_sealed', actor: null, details: { clients: clientsSealed, applications: applications.length } }, tx);
       }
     },
   },

@@ -13,7 +13,7 @@ import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
 import { startMailWorker } from './mail/worker.ts';
 import { startHousekeeping } from './housekeeping/worker.ts';
-import { loadOrCreateKeyRing } from './keys/service.ts';
+import { loadKeys, type Keys } from './keys/records.ts';
 import { systemClock } from './clock.ts';
 
 export interface RunningHaven {
@@ -54,7 +54,7 @@ function startRedirectListener(config: Config, host: string, port: number): Prom
 export async function startHaven(config: Config, options: OpenAppOptions & ServerOptions = {}): Promise<RunningHaven> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Before anything else: a key file others may read, or that does not parse, stops the start.
-  const keys = loadOrCreateKeyRing(config.masterKeyFile, (options.clock ?? systemClock).now());
+  const keys: Keys & { created?: boolean } = options.keys ?? loadKeys(config.masterKeyFile, (options.clock ?? systemClock).now());
   const embedded = !config.databaseUrl && !options.database;
   const unlock = embedded ? await lockDataDir(config.dataDir) : () => {};
   let app: App | undefined;
@@ -71,7 +71,7 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
   };
   closers.push(unlock);
   try {
-    app = await openApp(config, options);
+    app = await openApp(config, { ...options, keys });
     const opened = app;
     closers.push(() => opened.database.close());
     const housekeeping = startHousekeeping(opened);
@@ -96,7 +96,7 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     }
     const token = await issueSetupToken(app);
     const setupUrl = token ? `${config.baseUrl}/setup/${token}` : null;
-    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, masterKey: { path: config.masterKeyFile, created: keys.created }, stop };
+    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, masterKey: { path: config.masterKeyFile, created: keys.created === true }, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -96,6 +96,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'settings.changed', label: 'Settings changed' },
       { value: 'report.', label: 'Reports exported' },
       { value: 'export.', label: 'Data exports' },
+      { value: 'keys.', label: 'Encryption keys' },
     ],
   },
   {
@@ -296,6 +297,14 @@ export function describeEntry(entry: DescribableEntry): string {
     }
     case 'export.run':
       return `${actor} exported all data${entry.target ? ` to ${entry.target}` : ''}`;
+    case 'keys.identity_sealed':
+      return `Haven sealed the dates of birth and SSNs stored before encryption (${textOf(d.clients) ?? '?'} clients, ${textOf(d.applications) ?? '?'} applications)`;
+    case 'keys.rotation_started':
+      return `${actor} started a master key rotation (new key ${textOf(d.key) ?? '?'})`;
+    case 'keys.rotation_resumed':
+      return `${actor} resumed the master key rotation to key ${textOf(d.key) ?? '?'}`;
+    case 'keys.rotation_finished':
+      return `${actor} finished the master key rotation: ${textOf(d.rewrapped) ?? '?'} data keys re-wrapped, key ${textOf(d.retired) ?? '?'} retired`;
     case 'mail.retried': {
       const to = textOf(d.to);
       return `${actor} queued a failed message${to ? ` to ${to}` : ''} again`;

@@ -2,6 +2,8 @@
 // (phonetic keys, trigram similarity, date of birth, phone), then `findConflicts` scores them.
 import { sql } from 'drizzle-orm';
 import type { Tx } from '../db/client.ts';
+import type { App } from '../context.ts';
+import { searchHash } from '../keys/records.ts';
 import { findConflicts, digitsOnly, phoneticKeys, splitFullName, normalizeName, type ConflictCandidate, type ConflictSubject, type MatchReason } from '../security/conflicts.ts';
 import { givenNameVariants } from '../security/nicknames.ts';
 import { rowsOf, textArray } from '../db/client.ts';
@@ -30,21 +32,23 @@ function subjectKeys(name: string): { last: string[]; first: string[] } {
 interface Row {
   name: string;
   aliases: string[] | null;
-  date_of_birth: string | null;
+  same_dob: boolean;
   phone: string | null;
   case_id: string | null;
 }
 
-async function candidatesFor(tx: Tx, subject: ConflictSubject): Promise<(ConflictCandidate & { caseId: string | null })[]> {
+async function candidatesFor(app: App, tx: Tx, subject: ConflictSubject): Promise<(ConflictCandidate & { caseId: string | null })[]> {
   const keys = subjectKeys(subject.name);
   const norm = normalizeName(subject.name);
   const byName = keys.last.length && keys.first.length ? sql`(name_keys && ${textArray(keys.last)} AND name_keys && ${textArray(keys.first)})` : sql`FALSE`;
   const similar = norm ? sql`search_name % ${norm}` : sql`FALSE`;
-  const dob = subject.dateOfBirth ? sql`date_of_birth = ${subject.dateOfBirth}` : sql`FALSE`;
+  // Dates of birth are sealed: the keyed hash finds the same date without opening any.
+  const dobHash = subject.dateOfBirth ? searchHash(app, 'dob', subject.dateOfBirth) : null;
+  const dob = dobHash ? sql`dob_hash = ${dobHash}` : sql`FALSE`;
   const phone = subject.phone && digitsOnly(subject.phone).length >= 7 ? sql`phone_digits = ${digitsOnly(subject.phone).slice(-10)}` : sql`FALSE`;
   const clients = await rowsOf<Row>(
     tx,
-    sql`SELECT cl.first_name || ' ' || cl.last_name AS name, cl.aliases, cl.date_of_birth::text AS date_of_birth, cl.phone,
+    sql`SELECT cl.first_name || ' ' || cl.last_name AS name, cl.aliases, coalesce(${dob}, false) AS same_dob, cl.phone,
                (SELECT c.id FROM cases c WHERE c.client_id = cl.id ORDER BY c.created_at DESC LIMIT 1) AS case_id
           FROM clients cl
          WHERE ${byName} OR ${similar} OR ${dob} OR ${phone}
@@ -52,14 +56,21 @@ async function candidatesFor(tx: Tx, subject: ConflictSubject): Promise<(Conflic
   );
   const adverse = await rowsOf<Row>(
     tx,
-    sql`SELECT p.full_name AS name, NULL AS aliases, NULL AS date_of_birth, NULL AS phone, p.case_id
+    sql`SELECT p.full_name AS name, NULL AS aliases, false AS same_dob, NULL AS phone, p.case_id
           FROM adverse_parties p
          WHERE ${byName} OR ${similar}
          ORDER BY similarity(p.search_name, ${norm}) DESC LIMIT ${CANDIDATES_PER_SUBJECT}`,
   );
   return [
     ...clients.flatMap((r) =>
-      [r.name, ...(r.aliases ?? [])].map((name) => ({ kind: 'client' as const, name, dateOfBirth: r.date_of_birth, phone: r.phone, caseId: r.case_id })),
+      [r.name, ...(r.aliases ?? [])].map((name) => ({
+        kind: 'client' as const,
+        name,
+        // The candidate's date is known to equal the subject's exactly when the hashes match.
+        dateOfBirth: r.same_dob ? subject.dateOfBirth : null,
+        phone: r.phone,
+        caseId: r.case_id,
+      })),
     ),
     ...adverse.map((r) => ({ kind: 'adverse' as const, name: r.name, caseId: r.case_id })),
   ];
@@ -70,6 +81,7 @@ async function candidatesFor(tx: Tx, subject: ConflictSubject): Promise<(Conflic
  * party on file. One finding per subject and matched name and case: the best score.
  */
 export async function runConflictCheck(
+  app: App,
   tx: Tx,
   applicant: { name: string; dateOfBirth: string | null; phone: string | null },
   adverse: readonly string[],
@@ -80,7 +92,7 @@ export async function runConflictCheck(
   ];
   const best = new Map<string, ConflictFinding>();
   for (const subject of subjects) {
-    const candidates = await candidatesFor(tx, subject);
+    const candidates = await candidatesFor(app, tx, subject);
     for (const hit of findConflicts([subject], candidates)) {
       const c = candidates[hit.candidateIndex]!;
       const key = `${subject.kind}\u0000${subject.name}\u0000${c.kind}\u0000${c.name}\u0000${c.caseId}`;

@@ -8,6 +8,7 @@ import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import type { Disposition } from '../security/disposition.ts';
 import { visibleById, visibleTo } from './access.ts';
 import { rowsOf, textArray } from '../db/client.ts';
+import { searchHash } from '../keys/records.ts';
 
 export type SearchQuery =
   | { kind: 'empty' }
@@ -56,7 +57,7 @@ function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-function conditionFor(query: SearchQuery): SQL | null {
+function conditionFor(app: App, query: SearchQuery): SQL | null {
   switch (query.kind) {
     case 'empty':
       return null;
@@ -65,7 +66,8 @@ function conditionFor(query: SearchQuery): SQL | null {
     case 'sequence':
       return sql`c.number IN (SELECT lpad((year % 100)::text, 2, '0') || '-' || ${query.sequence} FROM case_number_counters)`;
     case 'date':
-      return sql`cl.date_of_birth = ${query.date}`;
+      // Dates of birth are sealed; their keyed hash is what can be compared.
+      return sql`cl.dob_hash = ${searchHash(app, 'dob', query.date)}`;
     case 'name':
       // Every word must match, by spelling (part of a name or alias) or by sound. A word of one
       // or two letters (Li, Wu) has no trigram to look up, so it matches by sound only: a
@@ -155,7 +157,7 @@ async function searchByNameParts(app: App, viewer: CaseViewer, tokens: string[],
  */
 export async function searchCases(app: App, viewer: CaseViewer, q: string, limit = SEARCH_LIMIT): Promise<CaseListItem[]> {
   const query = classifySearch(q);
-  const condition = conditionFor(query);
+  const condition = conditionFor(app, query);
   if (!condition) return [];
   const top = Math.max(1, Math.min(limit, SEARCH_LIMIT));
   if (query.kind === 'name') {

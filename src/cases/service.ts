@@ -12,6 +12,8 @@ import { isFullSsn } from '../security/ssn.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import { visibleTo } from './access.ts';
 import { isUuid } from '../roles/service.ts';
+import { openIdentity, type SealedIdentity } from '../clients/service.ts';
+import { SealingError } from '../security/sealing.ts';
 
 export type FieldErrors = Record<string, string>;
 
@@ -166,6 +168,8 @@ export interface CaseDetails {
     aliases: string[];
     dateOfBirth: string | null;
     ssn: string | null;
+    /** The sealed date of birth and SSN did not open (see openIdentityForPage). */
+    unreadable: boolean;
     phone: string | null;
     email: string | null;
     language: string | null;
@@ -197,7 +201,7 @@ interface CaseRow {
   income_override_reason: string | null;
   created_at: string | Date;
   closed_at: string | Date | null;
-  client: CaseDetails['client'];
+  client: Omit<CaseDetails['client'], 'dateOfBirth' | 'ssn' | 'unreadable'> & Omit<SealedIdentity, 'id'>;
   notes: CaseNote[];
   assignees: CaseAssignee[];
   adverse: string[];
@@ -215,7 +219,7 @@ function caseSelect(viewer: CaseViewer, id: string): SQL {
   return sql`SELECT c.id, c.number, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
                c.referral, c.closing_code, c.postal_code, c.county, c.income_override_reason, c.created_at, c.closed_at,
                json_build_object('id', cl.id, 'firstName', cl.first_name, 'lastName', cl.last_name, 'aliases', cl.aliases,
-                 'dateOfBirth', cl.date_of_birth, 'ssn', cl.ssn, 'phone', cl.phone, 'email', cl.email, 'language', cl.language,
+                 'dataKey', cl.data_key, 'dobSealed', cl.dob_sealed, 'ssnSealed', cl.ssn_sealed, 'phone', cl.phone, 'email', cl.email, 'language', cl.language,
                  'householdSize', cl.household_size, 'annualIncome', cl.annual_income) AS client,
                COALESCE((SELECT json_agg(json_build_object('id', n.id, 'at', n.at, 'author', u.login, 'text', n.text) ORDER BY n.at, n.id)
                            FROM case_notes n LEFT JOIN users u ON u.id = n.author_id WHERE n.case_id = c.id), '[]'::json) AS notes,
@@ -241,7 +245,23 @@ function caseSelect(viewer: CaseViewer, id: string): SQL {
          WHERE c.id = ${id} AND ${visible}`;
 }
 
-function toCaseDetails(row: CaseRow): CaseDetails {
+/**
+ * The client's date of birth and SSN for the case page. A value that does not open (moved from
+ * another row, altered, or wrapped by a key the key file lacks) is shown as such, and logged:
+ * the rest of the case stays readable.
+ */
+function openIdentityForPage(app: App, client: SealedIdentity): Pick<CaseDetails['client'], 'dateOfBirth' | 'ssn' | 'unreadable'> {
+  try {
+    return { ...openIdentity(app, client), unreadable: false };
+  } catch (error) {
+    if (!(error instanceof SealingError)) throw error;
+    app.log.error({ client: client.id, reason: error.message }, 'a client\'s sealed date of birth or SSN does not open');
+    return { dateOfBirth: null, ssn: null, unreadable: true };
+  }
+}
+
+function toCaseDetails(app: App, row: CaseRow): CaseDetails {
+  const { dataKey, dobSealed, ssnSealed, ...client } = row.client;
   const lookups: Lookups = { office: [], program: [], funding_code: [], case_status: [] };
   for (const l of row.lookups) if ((LOOKUP_KINDS as readonly string[]).includes(l.kind)) lookups[l.kind as LookupKind].push(l.value);
   return {
@@ -262,7 +282,7 @@ function toCaseDetails(row: CaseRow): CaseDetails {
     incomeOverrideReason: row.income_override_reason,
     createdAt: new Date(row.created_at),
     closedAt: row.closed_at === null ? null : new Date(row.closed_at),
-    client: row.client,
+    client: { ...client, ...openIdentityForPage(app, { id: client.id, dataKey, dobSealed, ssnSealed }) },
     notes: row.notes,
     assignees: row.assignees,
     adverseParties: row.adverse,
@@ -296,7 +316,7 @@ export async function openCase(app: App, viewer: CaseViewer, id: string, who: { 
     return null;
   }
   if (row.audit_seq === null) throw new Error('the case view was not audited: the audit chain has no head row');
-  const details = toCaseDetails(row);
+  const details = toCaseDetails(app, row);
   // Shown only once this entry is committed too; a failure here is a 500 without the number.
   if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
     await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });

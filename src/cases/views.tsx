@@ -7,6 +7,8 @@ import type { CaseDetails, Lookups } from './service.ts';
 import { SEARCH_LIMIT, type CaseListItem } from './search.ts';
 
 const when = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
+/** A sealed value that did not open: said plainly, never guessed at. */
+const UNREADABLE = 'could not be opened (the administrator has been told in the log)';
 
 function CaseTable({ label, items }: { label: string; items: CaseListItem[] }) {
   return (
@@ -162,9 +164,9 @@ export function CasePage(props: {
               {c.client.firstName} {c.client.lastName}
             </Row>
             {c.client.aliases.length > 0 && <Row label="Other names">{c.client.aliases.join(', ')}</Row>}
-            <Row label="Date of birth">{c.client.dateOfBirth ?? 'not given'}</Row>
+            <Row label="Date of birth">{c.client.unreadable ? UNREADABLE : (c.client.dateOfBirth ?? 'not given')}</Row>
             <Row label="SSN">
-              <span id="client-ssn">{c.client.ssn ? formatSsn(c.client.ssn, fullSsn) : 'not given'}</span>
+              <span id="client-ssn">{c.client.unreadable ? UNREADABLE : c.client.ssn ? formatSsn(c.client.ssn, fullSsn) : 'not given'}</span>
             </Row>
             <Row label="Phone">{c.client.phone ?? 'not given'}</Row>
             <Row label="E-mail">{c.client.email ?? 'not given'}</Row>

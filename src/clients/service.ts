@@ -1,9 +1,11 @@
 // Clients: the people cases are for. Every write of an SSN goes through `checkIdentity`, so
 // `ssn_digits=last4` holds on every path (intake, and later the API).
-import { sql } from 'drizzle-orm';
+import { randomUUID } from 'node:crypto';
+import { eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import type { Tx } from '../db/client.ts';
-import { clients } from '../db/schema.ts';
+import { rowsOf, type Tx } from '../db/client.ts';
+import { clients, intakeApplications } from '../db/schema.ts';
+import { openRecord, sealRecord, sealWithRecordKey, searchHash } from '../keys/records.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { parseSsnInput, type SsnDigits } from '../security/ssn.ts';
 import { isEmailAddress } from '../security/email-address.ts';
@@ -102,17 +104,48 @@ export function clientSearchColumns(identity: Pick<Identity, 'firstName' | 'last
   };
 }
 
+/**
+ * A client's date of birth and SSN as stored: sealed under the client's own data key, with the
+ * keyed hash that search and the conflict check compare, and the SSN's length.
+ */
+export function sealedIdentityColumns(app: App, clientId: string, identity: Pick<Identity, 'dateOfBirth' | 'ssn'>) {
+  const sealed = sealRecord(app, 'clients', clientId, { dob_sealed: identity.dateOfBirth, ssn_sealed: identity.ssn });
+  return {
+    dataKey: sealed.dataKey,
+    dobSealed: sealed.values.dob_sealed,
+    ssnSealed: sealed.values.ssn_sealed,
+    dobHash: identity.dateOfBirth ? searchHash(app, 'dob', identity.dateOfBirth) : null,
+    ssnLength: identity.ssn ? identity.ssn.length : null,
+  };
+}
+
+/** A client's sealed columns as the database returns them. */
+export interface SealedIdentity {
+  id: string;
+  dataKey: string;
+  dobSealed: string | null;
+  ssnSealed: string | null;
+}
+
+/** Opens a client's date of birth and SSN. */
+export function openIdentity(app: App, client: SealedIdentity): { dateOfBirth: string | null; ssn: string | null } {
+  const opened = openRecord(app, 'clients', client.id, client.dataKey, { dob_sealed: client.dobSealed, ssn_sealed: client.ssnSealed });
+  return { dateOfBirth: opened.dob_sealed, ssn: opened.ssn_sealed };
+}
+
 /** Inserts a client in the caller's transaction; the SSN must already have passed `checkIdentity`. */
 export async function insertClient(app: App, tx: Tx, identity: Identity, household: { householdSize: number | null; annualIncome: number | null }): Promise<string> {
   const now = app.clock.now();
+  // The id is chosen here: the sealed values are bound to it.
+  const id = randomUUID();
   const [row] = await tx
     .insert(clients)
     .values({
+      id,
       firstName: identity.firstName,
       lastName: identity.lastName,
       aliases: identity.aliases,
-      dateOfBirth: identity.dateOfBirth,
-      ssn: identity.ssn,
+      ...sealedIdentityColumns(app, id, identity),
       phone: identity.phone,
       phoneDigits: identity.phone ? digitsOnly(identity.phone).slice(-10) : null,
       email: identity.email,
@@ -127,32 +160,61 @@ export async function insertClient(app: App, tx: Tx, identity: Identity, househo
   return row!.id;
 }
 
+/** The identity typed at the identity stage, sealed under the application's own data key. */
+export function sealApplicationIdentity(app: App, applicationId: string, identity: Identity) {
+  const sealed = sealRecord(app, 'intake_applications', applicationId, { identity_sealed: JSON.stringify(identity) });
+  return { dataKey: sealed.dataKey, identitySealed: sealed.values.identity_sealed };
+}
+
+/** The identity an application in progress holds, opened; null before the identity stage and after the end. */
+export function applicationIdentity(app: App, application: { id: string; dataKey: string | null; identitySealed: string | null }): Identity | null {
+  if (!application.dataKey || !application.identitySealed) return null;
+  const opened = openRecord(app, 'intake_applications', application.id, application.dataKey, { identity_sealed: application.identitySealed });
+  return JSON.parse(opened.identity_sealed!) as Identity;
+}
+
+/** Applications in progress that hold an identity (few: an application ends within days). */
+async function applicationsWithIdentity(tx: Tx | App['db']) {
+  return tx
+    .select({ id: intakeApplications.id, dataKey: intakeApplications.dataKey, identitySealed: intakeApplications.identitySealed })
+    .from(intakeApplications)
+    .where(sql`${intakeApplications.identitySealed} IS NOT NULL`);
+}
+
 /**
- * How many full (9-digit) SSNs are stored: on clients, and on applications in progress (their
- * identity waits there until the case is created). What switching to last4 leaves behind.
+ * How many full (9-digit) SSNs are stored: on clients (counted by their recorded length, without
+ * opening them), and on applications in progress (their identity waits there until the case is
+ * created). What switching to last4 leaves behind.
  */
 export async function countFullSsns(app: App): Promise<number> {
-  const [row] = await app.database.rows<{ n: number }>(
-    sql`SELECT (SELECT count(*) FROM clients WHERE length(ssn) = 9)
-             + (SELECT count(*) FROM intake_applications WHERE length(identity->>'ssn') = 9) AS n`,
-  );
-  return Number(row?.n ?? 0);
+  const [row] = await app.database.rows<{ n: number }>(sql`SELECT count(*) AS n FROM clients WHERE ssn_length = 9`);
+  const applications = (await applicationsWithIdentity(app.db)).filter((a) => applicationIdentity(app, a)?.ssn?.length === 9).length;
+  return Number(row?.n ?? 0) + applications;
 }
 
 /**
  * Cuts every stored full SSN to its last four digits: what an administrator chooses after
- * switching to `ssn_digits=last4` (never done silently). One audited transaction.
+ * switching to `ssn_digits=last4` (never done silently). One audited transaction; each SSN is
+ * opened, cut and sealed again under its record's data key.
  */
 export async function truncateFullSsns(app: App, actor: Actor | null, ip: string | null): Promise<number> {
   return app.db.transaction(async (tx) => {
-    const now = app.clock.now().toISOString();
-    const count = (result: unknown) => ((result as { rows?: unknown[] }).rows ?? (result as unknown[])).length;
-    const onClients = count(await tx.execute(sql`UPDATE clients SET ssn = right(ssn, 4), updated_at = ${now} WHERE length(ssn) = 9 RETURNING id`));
-    const onApplications = count(
-      await tx.execute(sql`UPDATE intake_applications SET identity = jsonb_set(identity, '{ssn}', to_jsonb(right(identity->>'ssn', 4))), updated_at = ${now}
-                            WHERE length(identity->>'ssn') = 9 RETURNING id`),
-    );
-    await recordAudit(app, { action: 'ssn.truncated', actor, ip, details: { clients: onClients, applications: onApplications } }, tx);
-    return onClients + onApplications;
+    const now = app.clock.now();
+    const full = await rowsOf<{ id: string; data_key: string; ssn_sealed: string }>(tx, sql`SELECT id, data_key, ssn_sealed FROM clients WHERE ssn_length = 9 FOR UPDATE`);
+    for (const client of full) {
+      const ssn = openIdentity(app, { id: client.id, dataKey: client.data_key, dobSealed: null, ssnSealed: client.ssn_sealed }).ssn!;
+      const ssnSealed = sealWithRecordKey(app, 'clients', client.id, client.data_key, 'ssn_sealed', ssn.slice(-4));
+      await tx.update(clients).set({ ssnSealed, ssnLength: 4, updatedAt: now }).where(eq(clients.id, client.id));
+    }
+    let onApplications = 0;
+    for (const application of await applicationsWithIdentity(tx)) {
+      const identity = applicationIdentity(app, application);
+      if (identity?.ssn?.length !== 9) continue;
+      const identitySealed = sealWithRecordKey(app, 'intake_applications', application.id, application.dataKey!, 'identity_sealed', JSON.stringify({ ...identity, ssn: identity.ssn.slice(-4) }));
+      await tx.update(intakeApplications).set({ identitySealed, updatedAt: now }).where(eq(intakeApplications.id, application.id));
+      onApplications++;
+    }
+    await recordAudit(app, { action: 'ssn.truncated', actor, ip, details: { clients: full.length, applications: onApplications } }, tx);
+    return full.length + onApplications;
   });
 }

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // The whole data model. Timestamps come from the application's clock, not the database's,
 // so that expiry rules can be tested with a controllable clock.
@@ -129,6 +129,20 @@ export const auditHead = pgTable('audit_head', {
   hash: text('hash').notNull(),
   /** The hash before the last append: the appending statement reads it back as the new entry's prev_hash. */
   prevHash: text('prev_hash').notNull().default(''),
+});
+
+/**
+ * What this database knows of the key file: a check value of its search key (kind 'search'),
+ * the id of the current master key ('current'), and master keys a rotation has retired
+ * ('retired'). Haven refuses to start with a key file that is not this database's, or that is
+ * older than its last rotation; a trigger refuses data keys wrapped by a retired key.
+ */
+export const sealingKeys = pgTable('sealing_keys', {
+  id: text('id').primaryKey(),
+  // 'search' | 'current' | 'retired'
+  kind: text('kind').notNull(),
+  checkValue: text('check_value'),
+  addedAt: ts('added_at').notNull(),
 });
 
 /** Data changes made once by code at start (with their audit entries), after the SQL migrations. */
@@ -327,7 +341,10 @@ export const intakeApplications = pgTable(
     incomeOverrideReason: text('income_override_reason'),
     // While the income halt waits for an override decision.
     incomeHalt: text('income_halt'),
-    identity: jsonb('identity'),
+    // The identity typed at the identity stage, as JSON sealed under the application's own data
+    // key (keys/service.ts): names, date of birth and SSN are never stored in clear.
+    dataKey: text('data_key'),
+    identitySealed: text('identity_sealed'),
     adverseParties: text('adverse_parties').array(),
     haltReason: text('halt_reason'),
     haltMessage: text('halt_message'),
@@ -346,9 +363,17 @@ export const clients = pgTable(
     firstName: text('first_name').notNull(),
     lastName: text('last_name').notNull(),
     aliases: text('aliases').array().notNull().default(sql`'{}'::text[]`),
-    dateOfBirth: date('date_of_birth', { mode: 'string' }),
-    // Digits only: 9, or 4 under ssn_digits=last4 (security/ssn.ts).
-    ssn: text('ssn'),
+    // The client's own data key, wrapped by a master key (keys/service.ts), and what it seals:
+    // the date of birth (YYYY-MM-DD) and the SSN (digits only: 9, or 4 under ssn_digits=last4).
+    dataKey: text('data_key').notNull(),
+    dobSealed: text('dob_sealed'),
+    ssnSealed: text('ssn_sealed'),
+    // A keyed hash (HMAC with the key file's search key) of the date of birth: search and the
+    // conflict check compare it, so no date is stored in clear.
+    dobHash: text('dob_hash'),
+    // 9 or 4: how many SSN digits are sealed, so that switching to last4 can count full SSNs
+    // without opening them. Null without an SSN.
+    ssnLength: smallint('ssn_length'),
     phone: text('phone'),
     phoneDigits: text('phone_digits'),
     email: text('email'),
@@ -365,7 +390,7 @@ export const clients = pgTable(
   (t) => [
     index('clients_name_keys_idx').using('gin', t.nameKeys),
     index('clients_search_name_trgm_idx').using('gin', sql`${t.searchName} gin_trgm_ops`),
-    index('clients_dob_idx').on(t.dateOfBirth),
+    index('clients_dob_hash_idx').on(t.dobHash),
     index('clients_phone_idx').on(t.phoneDigits),
   ],
 );

@@ -10,13 +10,22 @@ import { sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { rowsOf } from '../db/client.ts';
+import { applicationIdentity, openIdentity } from '../clients/service.ts';
 
 /**
  * Every table, classified: exported (without the columns listed), or not exported and why.
  * A table missing here stops the export (test/export/export.test.ts checks the schema against
  * it), so a new table is a decision, not an accident in either direction.
  */
-export const EXPORTED_TABLES: Record<string, { without: string[] }> = {
+interface TableRule {
+  without: string[];
+  /** Sealed values, written opened: the columns added at the end, computed from each row. */
+  opened?: { columns: string[]; open(app: App, row: Record<string, unknown>): (string | null)[] };
+}
+
+const text = (value: unknown) => (value === null || value === undefined ? null : String(value));
+
+export const EXPORTED_TABLES: Record<string, TableRule> = {
   adverse_parties: { without: [] },
   audit_head: { without: [] },
   audit_log: { without: [] },
@@ -24,10 +33,29 @@ export const EXPORTED_TABLES: Record<string, { without: string[] }> = {
   case_notes: { without: [] },
   case_number_counters: { without: [] },
   cases: { without: [] },
-  clients: { without: [] },
+  // The export is the site's data in a form any program reads: dates of birth and SSNs opened.
+  clients: {
+    without: ['data_key', 'dob_sealed', 'ssn_sealed', 'dob_hash'],
+    opened: {
+      columns: ['date_of_birth', 'ssn'],
+      open(app, row) {
+        const opened = openIdentity(app, { id: String(row.id), dataKey: String(row.data_key), dobSealed: text(row.dob_sealed), ssnSealed: text(row.ssn_sealed) });
+        return [opened.dateOfBirth, opened.ssn];
+      },
+    },
+  },
   conflict_results: { without: [] },
   data_migrations: { without: [] },
-  intake_applications: { without: [] },
+  intake_applications: {
+    without: ['data_key', 'identity_sealed'],
+    opened: {
+      columns: ['identity'],
+      open(app, row) {
+        const identity = applicationIdentity(app, { id: String(row.id), dataKey: text(row.data_key), identitySealed: text(row.identity_sealed) });
+        return [identity ? JSON.stringify(identity) : null];
+      },
+    },
+  },
   intake_stages: { without: [] },
   job_runs: { without: [] },
   lookups: { without: [] },
@@ -49,6 +77,7 @@ export const NOT_EXPORTED: Record<string, string> = {
   mfa_recovery_codes: 'recovery code hashes',
   mfa_trusted_devices: 'device secret hashes',
   password_history: 'password hashes',
+  sealing_keys: 'which master keys the data keys are wrapped by (ids and a check value), of no use outside Haven',
   sessions: 'live sign-in sessions',
   setup_tokens: 'one-time setup token hashes',
   webauthn_credentials: 'security key credentials, of no use outside Haven',
@@ -143,15 +172,15 @@ export async function exportAll(app: App, dir: string, who: { actor: Actor | nul
       const [migration] = await rowsOf<{ hash: string; created_at: string }>(tx, sql`SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY created_at DESC LIMIT 1`);
       const exported: ExportedTable[] = [];
       for (const table of tables.filter((t) => t in EXPORTED_TABLES)) {
-        const columns = (
+        const rule = EXPORTED_TABLES[table]!;
+        const all = (
           await rowsOf<{ name: string }>(tx, sql`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = ${table} ORDER BY ordinal_position`)
-        )
-          .map((c) => c.name)
-          .filter((c) => !EXPORTED_TABLES[table]!.without.includes(c));
+        ).map((c) => c.name);
+        const columns = all.filter((c) => !rule.without.includes(c));
         const file = new HashedFile(join(dir, `${table}.csv`));
         let rows = 0;
         try {
-          file.write(stringify([columns]));
+          file.write(stringify([[...columns, ...(rule.opened?.columns ?? [])]]));
           // Pages by physical position (ctid): stable within the transaction's snapshot, and
           // every table has one, whatever its key.
           let after = '(0,0)';
@@ -159,12 +188,12 @@ export async function exportAll(app: App, dir: string, who: { actor: Actor | nul
             const batch = await rowsOf<Record<string, unknown> & { _ctid: string }>(
               tx,
               sql`SELECT ctid::text AS _ctid, ${sql.join(
-                columns.map((c) => sql.identifier(c)),
+                all.map((c) => sql.identifier(c)),
                 sql`, `,
               )} FROM ${sql.identifier(table)} WHERE ctid > ${after}::tid ORDER BY ctid LIMIT ${BATCH}`,
             );
             if (!batch.length) break;
-            file.write(stringify(batch.map((row) => columns.map((c) => cell(row[c])))));
+            file.write(stringify(batch.map((row) => [...columns.map((c) => cell(row[c])), ...(rule.opened?.open(app, row) ?? [])])));
             rows += batch.length;
             after = batch[batch.length - 1]!._ctid;
             if (batch.length < BATCH) break;

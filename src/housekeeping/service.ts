@@ -38,7 +38,7 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
     // Abandoned applications keep what screened them, like halted ones, and lose the rest.
     const abandoned = await t
       .update(intakeApplications)
-      .set({ status: 'abandoned', identity: null, adverseParties: null, updatedAt: app.clock.now() })
+      .set({ status: 'abandoned', dataKey: null, identitySealed: null, adverseParties: null, updatedAt: app.clock.now() })
       .where(and(eq(intakeApplications.status, 'open'), lte(intakeApplications.updatedAt, cut.applicationsUntouchedBy)))
       .returning({ id: intakeApplications.id });
     if (abandoned.length) await t.delete(conflictResults).where(inArray(conflictResults.applicationId, abandoned.map((a) => a.id)));

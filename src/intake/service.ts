@@ -8,7 +8,7 @@ import type { Tx } from '../db/client.ts';
 import { conflictResults, intakeApplications, intakeStages, povertyGuidelines } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { getSiteSettings } from '../settings/service.ts';
-import { checkIdentity, insertClient, type FieldErrors, type Identity, type IdentityInput } from '../clients/service.ts';
+import { applicationIdentity, checkIdentity, insertClient, sealApplicationIdentity, type FieldErrors, type IdentityInput } from '../clients/service.ts';
 import { insertCase } from '../cases/service.ts';
 import { isUuid } from '../roles/service.ts';
 import { runConflictCheck } from '../cases/conflicts.ts';
@@ -158,7 +158,7 @@ async function halt(app: App, tx: Tx, application: Application, stage: StageSnap
   await tx.delete(conflictResults).where(eq(conflictResults.applicationId, application.id));
   await tx
     .update(intakeApplications)
-    .set({ status: 'halted', identity: null, adverseParties: null, haltReason: reason, haltMessage: message, referral: stage.referral, incomeHalt: null, updatedAt: app.clock.now() })
+    .set({ status: 'halted', dataKey: null, identitySealed: null, adverseParties: null, haltReason: reason, haltMessage: message, referral: stage.referral, incomeHalt: null, updatedAt: app.clock.now() })
     .where(eq(intakeApplications.id, application.id));
   await recordAudit(app, { action: 'intake.halted', actor: worker.actor, ip: worker.ip, target: application.id, details: { stage: stage.kind, reason } }, tx);
 }
@@ -299,15 +299,15 @@ export async function answerStage(app: App, worker: Worker, applicationId: strin
       case 'identity': {
         const checked = checkIdentity(answer as IdentityInput & Record<string, string>, settings.ssn_digits, app.clock.now());
         if (!checked.ok) return invalid(checked.errors);
-        await advance(app, tx, application, { identity: checked.identity });
+        await advance(app, tx, application, sealApplicationIdentity(app, application.id, checked.identity));
         return { kind: 'next', applicationId };
       }
       case 'adverse': {
         const names = adverseNames(answer.adverse_parties ?? '');
-        const identity = application.identity as Identity | null;
+        const identity = applicationIdentity(app, application);
         await tx.delete(conflictResults).where(eq(conflictResults.applicationId, applicationId));
         if (identity) {
-          const findings = await runConflictCheck(tx, { name: `${identity.firstName} ${identity.lastName}`, dateOfBirth: identity.dateOfBirth, phone: identity.phone }, names);
+          const findings = await runConflictCheck(app, tx, { name: `${identity.firstName} ${identity.lastName}`, dateOfBirth: identity.dateOfBirth, phone: identity.phone }, names);
           if (findings.length) {
             await tx.insert(conflictResults).values(findings.map((f) => ({ ...f, applicationId, decision: 'review' })));
           }
@@ -351,7 +351,7 @@ export async function answerStage(app: App, worker: Worker, applicationId: strin
 async function completeApplication(app: App, worker: Worker, application: Application, disposition: 'pending' | 'incomplete_intake'): Promise<StageResult> {
   const settings = await getSiteSettings(app);
   return app.db.transaction(async (tx): Promise<StageResult> => {
-    const identity = application.identity as Identity | null;
+    const identity = applicationIdentity(app, application);
     if (!identity) return { kind: 'gone' };
     // The SSN rule is checked again at the moment of storing: the setting may have changed
     // since the identity stage.
@@ -364,7 +364,7 @@ async function completeApplication(app: App, worker: Worker, application: Applic
       // Back to the identity stage, with nothing of the refused identity kept: it is typed again.
       await tx
         .update(intakeApplications)
-        .set({ identity: null, nextStage: (application.stages as StageSnapshot[]).findIndex((s) => s.kind === 'identity'), updatedAt: app.clock.now() })
+        .set({ dataKey: null, identitySealed: null, nextStage: (application.stages as StageSnapshot[]).findIndex((s) => s.kind === 'identity'), updatedAt: app.clock.now() })
         .where(eq(intakeApplications.id, application.id));
       return { kind: 'invalid', errors: again.errors, applicationId: application.id };
     }
@@ -382,7 +382,7 @@ async function completeApplication(app: App, worker: Worker, application: Applic
     await tx.update(conflictResults).set({ caseId: created.id, applicationId: null }).where(eq(conflictResults.applicationId, application.id));
     await tx
       .update(intakeApplications)
-      .set({ status: 'completed', identity: null, adverseParties: null, caseId: created.id, updatedAt: app.clock.now() })
+      .set({ status: 'completed', dataKey: null, identitySealed: null, adverseParties: null, caseId: created.id, updatedAt: app.clock.now() })
       .where(eq(intakeApplications.id, application.id));
     await recordAudit(app, { action: 'case.created', actor: worker.actor, ip: worker.ip, target: created.number, details: { application: application.id, disposition } }, tx);
     return { kind: 'case', caseId: created.id };

@@ -96,32 +96,42 @@ export function newMasterKey(now: Date): MasterKey {
   return { id: newKeyId(), key: randomBytes(KEY_BYTES), createdAt: now.toISOString() };
 }
 
+/** A new ring: one master key and a search key (a new site's, or a test's held in memory). */
+export function newKeyRing(now: Date): KeyRing {
+  const current = newMasterKey(now);
+  return { current, masters: new Map([[current.id, current.key]]), retiring: [], searchKey: randomBytes(KEY_BYTES) };
+}
+
+/** Reads the key file; a missing file, one that others may read, or one that does not parse is one line. */
+export function loadKeyRing(path: string): KeyRing {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  } catch (error) {
+    throw new KeyFileError(`cannot read the key file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    checkPrivate(path, fstatSync(fd).mode);
+    return parseKeyFile(readFileSync(fd, 'utf8'), path);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Reads the key file, or creates it (mode 0600) when there is none: the first start makes the
  * keys. A file that others may read, or that does not parse, stops the start with one line.
  */
 export function loadOrCreateKeyRing(path: string, now: Date): { ring: KeyRing; created: boolean } {
-  let fd: number;
+  const ring = newKeyRing(now);
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    writeNewPrivateFile(path, keyFileText(ring));
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new KeyFileError(`cannot read the key file ${path}: ${(error as Error).message}`);
-    const ring: KeyRing = { current: newMasterKey(now), masters: new Map(), retiring: [], searchKey: randomBytes(KEY_BYTES) };
-    try {
-      writeNewPrivateFile(path, keyFileText(ring));
-    } catch (writeError) {
-      // Another process made it first: read theirs.
-      if ((writeError as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateKeyRing(path, now);
-      throw new KeyFileError(`cannot create the key file ${path}: ${(writeError as Error).message}`);
-    }
-    return { ring: parseKeyFile(keyFileText(ring), path), created: true };
+    // There is one already (or another process made it first): read it.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return { ring: loadKeyRing(path), created: false };
+    throw new KeyFileError(`cannot create the key file ${path}: ${(error as Error).message}`);
   }
-  try {
-    checkPrivate(path, fstatSync(fd).mode);
-    return { ring: parseKeyFile(readFileSync(fd, 'utf8'), path), created: false };
-  } finally {
-    closeSync(fd);
-  }
+  return { ring: parseKeyFile(keyFileText(ring), path), created: true };
 }
 
 /**

@@ -6,6 +6,7 @@ import { textArray } from '../../src/db/client.ts';
 import { TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import type { TestClient, TestResponse } from '../helpers/client.ts';
 import type { Applicant } from './helpers.ts';
+import { applicationIdentity, openIdentity, type Identity } from '../../src/clients/service.ts';
 
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -171,4 +172,26 @@ export async function setUserScope(haven: TestHaven, login: string, scope: { off
 export async function dispositionOf(haven: TestHaven, caseId: string): Promise<string> {
   const [row] = await haven.app.database.rows<{ disposition: string }>(sql`SELECT disposition FROM cases WHERE id = ${caseId}`);
   return row!.disposition;
+}
+
+/** Every client's identity as Haven opens it (dates of birth and SSNs are sealed at rest). */
+export async function openedClients(haven: TestHaven): Promise<{ id: string; lastName: string; dateOfBirth: string | null; ssn: string | null }[]> {
+  const rows = await haven.app.database.rows<{ id: string; last_name: string; data_key: string; dob_sealed: string | null; ssn_sealed: string | null }>(
+    sql`SELECT id, last_name, data_key, dob_sealed, ssn_sealed FROM clients ORDER BY created_at, id`,
+  );
+  return rows.map((r) => ({ id: r.id, lastName: r.last_name, ...openIdentity(haven.app, { id: r.id, dataKey: r.data_key, dobSealed: r.dob_sealed, ssnSealed: r.ssn_sealed }) }));
+}
+
+/** The SSN of the client of a case, opened. */
+export async function openedSsnOfCase(haven: TestHaven, caseId: string): Promise<string | null> {
+  const [row] = await haven.app.database.rows<{ client_id: string }>(sql`SELECT client_id FROM cases WHERE id = ${caseId}`);
+  return (await openedClients(haven)).find((c) => c.id === row!.client_id)!.ssn;
+}
+
+/** Every application's status and identity as Haven opens it (null when it holds none). */
+export async function openedApplications(haven: TestHaven): Promise<{ id: string; status: string; identity: Identity | null }[]> {
+  const rows = await haven.app.database.rows<{ id: string; status: string; data_key: string | null; identity_sealed: string | null }>(
+    sql`SELECT id, status, data_key, identity_sealed FROM intake_applications ORDER BY created_at, id`,
+  );
+  return rows.map((r) => ({ id: r.id, status: r.status, identity: applicationIdentity(haven.app, { id: r.id, dataKey: r.data_key, identitySealed: r.identity_sealed }) }));
 }

@@ -115,7 +115,7 @@ describe.each(DB_KINDS)('case numbers (%s)', (kind) => {
   test.runIf(kind === 'postgres')('two instances on one PostgreSQL database never share a number', async () => {
     const database = await openDatabase({ databaseUrl: url! });
     const config = loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') });
-    const second = await openApp(config, { clock: haven.clock, database, log: pino({ level: 'silent' }) });
+    const second = await openApp(config, { clock: haven.clock, database, log: pino({ level: 'silent' }), keys: haven.app.keys });
     try {
       const numbers = await Promise.all(
         Array.from({ length: 40 }, (_, i) => (i % 2 ? second : haven.app).db.transaction((tx) => nextCaseNumber(i % 2 ? second : haven.app, tx))),

@@ -6,7 +6,8 @@ import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import type { TestClient } from '../helpers/client.ts';
 import { cases, clients } from '../../src/db/schema.ts';
-import { clientSearchColumns } from '../../src/clients/service.ts';
+import { randomUUID } from 'node:crypto';
+import { sealedIdentityColumns, clientSearchColumns } from '../../src/clients/service.ts';
 import { SEARCH_LIMIT } from '../../src/cases/search.ts';
 import { textArray } from '../../src/db/client.ts';
 import { setUserScope, signIn } from './attack-kit.ts';
@@ -18,7 +19,8 @@ async function seedNamesakes(haven: TestHaven, last: string, n: number, prefix: 
   const rows = Array.from({ length: n }, (_, i) => {
     const name = { firstName: FIRST[i % FIRST.length]!, lastName: last, aliases: [] as string[] };
     const at = new Date(start + i * 60_000);
-    return { ...name, ...clientSearchColumns(name), createdAt: at, updatedAt: at };
+    const id = randomUUID();
+    return { id, ...name, ...clientSearchColumns(name), ...sealedIdentityColumns(haven.app, id, { dateOfBirth: null, ssn: null }), createdAt: at, updatedAt: at };
   });
   const ids = await haven.app.db.insert(clients).values(rows).returning({ id: clients.id });
   const numbers = ids.map((_, i) => `26-${prefix}${String(i).padStart(5, '0')}`);

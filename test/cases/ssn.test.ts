@@ -10,7 +10,7 @@ import type { TestClient } from '../helpers/client.ts';
 import { updateSiteSettings, settingsWarnings } from '../../src/settings/service.ts';
 import { countFullSsns, truncateFullSsns } from '../../src/clients/service.ts';
 import { APPLICANT } from './helpers.ts';
-import { auditRows, dumpDatabase, fieldError, intake, intakeCase, signIn, tablesContaining, textOf } from './attack-kit.ts';
+import { auditRows, dumpDatabase, fieldError, intake, intakeCase, openedApplications, openedClients, openedSsnOfCase, signIn, tablesContaining, textOf } from './attack-kit.ts';
 
 const IDENTITY = {
   first_name: 'Maria',
@@ -50,9 +50,9 @@ async function setSsnDigits(haven: TestHaven, value: 'full' | 'last4') {
 
 /** The stored SSNs of clients and of applications in progress. */
 async function storedSsns(haven: TestHaven): Promise<string[]> {
-  const clients = await haven.app.database.rows<{ ssn: string | null }>(sql`SELECT ssn FROM clients WHERE ssn IS NOT NULL`);
-  const apps = await haven.app.database.rows<{ ssn: string | null }>(sql`SELECT identity->>'ssn' AS ssn FROM intake_applications WHERE identity IS NOT NULL`);
-  return [...clients, ...apps].map((r) => r.ssn).filter((s): s is string => s !== null);
+  const clients = (await openedClients(haven)).map((c) => c.ssn);
+  const apps = (await openedApplications(haven)).map((a) => a.identity?.ssn ?? null);
+  return [...clients, ...apps].filter((s): s is string => s !== null);
 }
 
 describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
@@ -98,7 +98,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
     // Still at the identity stage: nothing was taken.
     expect((await ivy.get(`/intake/${id}`)).body).toContain('name="first_name"');
     expect(await storedSsns(haven)).toEqual([]);
-    expect(await haven.app.database.rows(sql`SELECT 1 FROM intake_applications WHERE identity IS NOT NULL`)).toEqual([]);
+    expect(await haven.app.database.rows(sql`SELECT 1 FROM intake_applications WHERE identity_sealed IS NOT NULL`)).toEqual([]);
   });
 
   test('with last4, generated input with 5 or more ASCII digits is refused or kept to 4 digits', async () => {
@@ -121,8 +121,8 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
         // Taken: then what is kept must be four digits at most.
         expect(answer.status).toBe(303);
         accepted.push(ssn);
-        const [row] = await haven.app.database.rows<{ ssn: string | null }>(sql`SELECT identity->>'ssn' AS ssn FROM intake_applications WHERE id = ${id}`);
-        expect(row!.ssn === null || /^\d{0,4}$/.test(row!.ssn), `${JSON.stringify(ssn)} stored as ${row!.ssn}`).toBe(true);
+        const stored = (await openedApplications(haven)).find((a) => a.id === id)!.identity!.ssn;
+        expect(stored === null || /^\d{0,4}$/.test(stored), `${JSON.stringify(ssn)} stored as ${stored}`).toBe(true);
         id = await atIdentityStage();
       }),
       { numRuns: 60 },
@@ -144,8 +144,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
       const created = await intakeCase(ivy, { ...APPLICANT, ssn });
       const page = await ivy.get(`/cases/${created.id}`);
       expect(textOf(page.body, 'client-ssn'), ssn).toBe('***-**-6789');
-      const [row] = await haven.app.database.rows<{ ssn: string }>(sql`SELECT cl.ssn FROM clients cl JOIN cases c ON c.client_id = cl.id WHERE c.id = ${created.id}`);
-      expect(row!.ssn).toBe('6789');
+      expect(await openedSsnOfCase(haven, created.id)).toBe('6789');
       // ssn_view_full shows nothing more of four digits, and audits no full view.
       const before = (await auditRows(haven, 'ssn.view_full')).length;
       expect(textOf((await sup.get(`/cases/${created.id}`)).body, 'client-ssn')).toBe('***-**-6789');
@@ -163,8 +162,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
   test('with full, only ssn_view_full sees the number, and each such view is audited', async () => {
     await setSsnDigits(haven, 'full');
     const created = await intakeCase(ivy, { ...APPLICANT, first_name: 'Fulton', last_name: 'Numbers', ssn: '123-45-6789' });
-    const [row] = await haven.app.database.rows<{ ssn: string }>(sql`SELECT cl.ssn FROM clients cl JOIN cases c ON c.client_id = cl.id WHERE c.id = ${created.id}`);
-    expect(row!.ssn).toBe('123456789');
+    expect(await openedSsnOfCase(haven, created.id)).toBe('123456789');
     const fullViewsBefore = (await auditRows(haven, 'ssn.view_full')).length;
     for (const login of ['ivy', 'att', 'ro']) {
       const client = login === 'ivy' ? ivy : await signIn(haven, login);
@@ -194,8 +192,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
     expect(await countFullSsns(haven.app)).toBe(2);
     await setSsnDigits(haven, 'last4');
     // Not cut silently: the client keeps the full number, and the administrator is told.
-    const [kept] = await haven.app.database.rows<{ ssn: string }>(sql`SELECT ssn FROM clients WHERE last_name = 'Numbers'`);
-    expect(kept!.ssn).toBe('123456789');
+    expect((await openedClients(haven)).find((c) => c.lastName === 'Numbers')!.ssn).toBe('123456789');
     expect(await countFullSsns(haven.app)).toBe(2);
     expect((await settingsWarnings(haven.app)).join(' ')).toMatch(/full Social Security number/);
     expect(await auditRows(haven, 'ssn.truncated')).toEqual([]);
@@ -214,8 +211,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
 
     const n = await truncateFullSsns(haven.app, null, null);
     expect(n).toBe(1);
-    const [cut] = await haven.app.database.rows<{ ssn: string }>(sql`SELECT ssn FROM clients WHERE last_name = 'Numbers'`);
-    expect(cut!.ssn).toBe('6789');
+    expect((await openedClients(haven)).find((c) => c.lastName === 'Numbers')!.ssn).toBe('6789');
     expect(await countFullSsns(haven.app)).toBe(0);
     const audit = await auditRows(haven, 'ssn.truncated');
     expect(audit).toHaveLength(1);
@@ -224,7 +220,7 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
     const before = (await auditRows(haven, 'ssn.view_full')).length;
     expect(textOf((await sup.get(`/cases/${id}`)).body, 'client-ssn')).toBe('***-**-6789');
     expect((await auditRows(haven, 'ssn.view_full')).length).toBe(before);
-    for (const ssn of await haven.app.database.rows<{ ssn: string }>(sql`SELECT ssn FROM clients WHERE ssn IS NOT NULL`)) expect(ssn.ssn).toMatch(/^\d{4}$/);
+    for (const client of await openedClients(haven)) if (client.ssn !== null) expect(client.ssn).toMatch(/^\d{4}$/);
   });
 
   // Found by this test: truncateFullSsns and countFullSsns once cut and counted only clients.ssn,
@@ -235,8 +231,10 @@ describe.each(DB_KINDS)('SSN collection (%s)', (kind) => {
     expect(inProgress.outcome).toBe('stopped');
     await setSsnDigits(haven, 'last4');
     await truncateFullSsns(haven.app, null, null);
-    const apps = await haven.app.database.rows<{ ssn: string | null }>(sql`SELECT identity->>'ssn' AS ssn FROM intake_applications WHERE identity IS NOT NULL`);
-    for (const a of apps) expect(a.ssn === null || a.ssn.length <= 4, `intake_applications.identity holds ${a.ssn}`).toBe(true);
+    for (const a of await openedApplications(haven)) {
+      const ssn = a.identity?.ssn ?? null;
+      expect(ssn === null || ssn.length <= 4, `an application holds ${ssn}`).toBe(true);
+    }
     expect(tablesContaining(await dumpDatabase(haven), '345678901')).toEqual([]);
   });
 });

@@ -72,6 +72,15 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     expect(clients[0]!.aliases).toBe('[]');
   });
 
+  test('dates of birth and SSNs, sealed in the database, are written opened; the sealed columns are not', () => {
+    const clients = parse(readFileSync(join(dir, 'clients.csv')), { columns: true }) as Record<string, string>[];
+    expect(clients[0]).toMatchObject({ date_of_birth: APPLICANT.date_of_birth, ssn: APPLICANT.ssn.replace(/-/g, '') });
+    for (const sealed of ['data_key', 'dob_sealed', 'ssn_sealed', 'dob_hash']) expect(Object.keys(clients[0]!)).not.toContain(sealed);
+    const applications = parse(readFileSync(join(dir, 'intake_applications.csv')), { columns: true }) as Record<string, string>[];
+    for (const sealed of ['data_key', 'identity_sealed']) expect(Object.keys(applications[0]!)).not.toContain(sealed);
+    expect(Object.keys(applications[0]!)).toContain('identity');
+  });
+
   test('no password hash, TOTP secret, session or token is in any file', async () => {
     const users = parse(readFileSync(join(dir, 'users.csv')), { columns: true }) as Record<string, string>[];
     expect(Object.keys(users[0]!)).not.toContain('password_hash');

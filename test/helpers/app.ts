@@ -15,6 +15,8 @@ import { createUser } from '../../src/users/service.ts';
 import { startMailWorker } from '../../src/mail/worker.ts';
 import type { JobWorker } from '../../src/jobs/worker.ts';
 import { createDatabase } from './postgres.ts';
+import { keysInMemory, type Keys } from '../../src/keys/records.ts';
+import { newKeyRing } from '../../src/keys/service.ts';
 import { TestClient } from './client.ts';
 
 export type DbKind = 'pglite' | 'postgres';
@@ -45,11 +47,12 @@ export interface TestHaven {
 
 export const TEST_PASSWORD = 'tulip7orbit-haven';
 
-export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database; config?: Partial<Config> } = {}): Promise<TestHaven> {
+export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database; config?: Partial<Config>; keys?: Keys } = {}): Promise<TestHaven> {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
   const fresh = options.database ? { database: options.database, cleanup: () => {} } : await freshDatabase(kind);
   const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }), ...options.config };
-  const app = await openApp(config, { clock, database: fresh.database, log: pino({ level: 'silent' }) });
+  const keys = options.keys ?? keysInMemory(newKeyRing(clock.now()));
+  const app = await openApp(config, { clock, database: fresh.database, log: pino({ level: 'silent' }), keys });
   const server = await buildServer(app);
   await server.ready();
   const mailWorker = config.smtpUrl ? startMailWorker(app) : null;

@@ -93,7 +93,7 @@ describe.each(DB_KINDS)('housekeeping prune (%s)', (kind) => {
     answer = await browser.submit(url, { household_size: '1', annual_income: '1000' });
     answer = await browser.submit(url, { first_name: 'Zebulon', last_name: 'Quillfeather', date_of_birth: '1970-01-02', ssn: '', phone: '', email: '' });
     expect(answer.status).toBe(303);
-    const identity = async () => (await haven.app.database.rows<{ identity: unknown; status: string }>(sql`SELECT identity, status FROM intake_applications WHERE worker_id = ${worker.id}`))[0]!;
+    const identity = async () => (await haven.app.database.rows<{ identity: unknown; status: string }>(sql`SELECT identity_sealed AS identity, status FROM intake_applications WHERE worker_id = ${worker.id}`))[0]!;
     expect((await identity()).identity).not.toBeNull();
 
     haven.clock.advance(24 * HOUR - 1);
