@@ -71,7 +71,7 @@ async function databaseCommand(config: Config, argv: string[], stdin: string | u
     const [{ openApp }, { runCommand }, { default: pino }] = await Promise.all([import('./app.ts'), import('./cli/commands.ts'), import('pino')]);
     const app = await openApp(config, { log: pino({ level: 'warn' }, pino.destination(2)) });
     try {
-      return await runCommand(app, { argv, stdin });
+      return await runCommand(app, { argv, stdin }, (line) => process.stdout.write(`${line}\n`));
     } finally {
       await app.database.close();
     }

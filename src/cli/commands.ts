@@ -6,6 +6,9 @@ import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
 import { truncateFullSsns } from '../clients/service.ts';
+import { rotateMasterKey } from '../keys/rotate.ts';
+import { KeyFileError } from '../keys/service.ts';
+import { SealingError } from '../security/sealing.ts';
 import { exportAll, ExportError } from '../export/service.ts';
 import { isAbsolute } from 'node:path';
 
@@ -39,8 +42,11 @@ function firstError(errors: Record<string, string>): string {
  * The `haven` commands that need the database. The same function runs in the CLI process
  * or, when an embedded-database server is running, inside that server (control socket).
  */
-export async function runCommand(app: App, request: CommandRequest): Promise<CommandResult> {
+export async function runCommand(app: App, request: CommandRequest, live?: (line: string) => void): Promise<CommandResult> {
   const out: string[] = [];
+  // Progress lines of long commands: shown as they come when the CLI runs the command itself
+  // (`live`), gathered into standard output when a server ran it for the CLI.
+  const progress = live ?? ((line: string) => out.push(`${line}\n`));
   const fail = (message: string, code = 1): CommandResult => ({ code, stdout: out.join(''), stderr: `haven: ${message}\n` });
   const [group, action, ...rest] = request.argv;
   try {
@@ -105,7 +111,7 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
       // The CLI made DIR absolute (main.ts): the server may run from another directory.
       if (!isAbsolute(dir)) throw new UsageError('export --to needs an absolute directory');
       try {
-        const manifest = await exportAll(app, dir, { actor: null, ip: null }, (line) => out.push(`${line}\n`));
+        const manifest = await exportAll(app, dir, { actor: null, ip: null }, progress);
         const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
         out.push(`exported ${manifest.tables.length} tables, ${rows} rows, to ${dir} (manifest.json has each file's row count and SHA-256)\n`);
         return { code: 0, stdout: out.join(''), stderr: '' };
@@ -113,6 +119,18 @@ export async function runCommand(app: App, request: CommandRequest): Promise<Com
         if (error instanceof ExportError) return fail(error.message);
         throw error;
       }
+    }
+    if (group === 'keys' && action === 'rotate') {
+      const opts = options(rest, ['batch'], []);
+      const batch = opts.batch === undefined ? undefined : Number(opts.batch);
+      if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > 10_000)) throw new UsageError('keys rotate [--batch N]: N is a whole number from 1 to 10000');
+      try {
+        await rotateMasterKey(app, { actor: null, ip: null }, progress, { batch });
+      } catch (error) {
+        if (error instanceof KeyFileError || error instanceof SealingError) return fail(error.message.split('\n')[0]!);
+        throw error;
+      }
+      return { code: 0, stdout: out.join(''), stderr: '' };
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

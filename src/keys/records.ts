@@ -21,7 +21,7 @@ export interface Keys {
   stamp: string;
 }
 
-function fileStamp(path: string): string {
+export function fileStampOf(path: string): string {
   const s = statSync(path);
   return `${s.ino}:${s.size}:${s.mtimeMs}`;
 }
@@ -29,7 +29,7 @@ function fileStamp(path: string): string {
 /** Loads (or, at a site's first start, creates) the key file. */
 export function loadKeys(path: string, now: Date): Keys & { created: boolean } {
   const { ring, created } = loadOrCreateKeyRing(path, now);
-  return { path, ring, stamp: fileStamp(path), created };
+  return { path, ring, stamp: fileStampOf(path), created };
 }
 
 /** Keys held in memory only (tests and benchmarks that never start a server). */
@@ -40,7 +40,7 @@ export function keysInMemory(ring: KeyRing): Keys {
 /** The ring as the key file now holds it: read again only when the file has changed. */
 export function currentRing(keys: Keys): KeyRing {
   if (!keys.path) return keys.ring;
-  const stamp = fileStamp(keys.path);
+  const stamp = fileStampOf(keys.path);
   if (stamp !== keys.stamp) {
     keys.ring = loadKeyRing(keys.path);
     keys.stamp = stamp;
