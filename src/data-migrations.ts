@@ -79,6 +79,9 @@ const DATA_MIGRATIONS: DataMigration[] = [
     // docs/OPERATIONS.md says to run VACUUM FULL on both tables after upgrading.
     name: '2026-12-seal-identity',
     async run(app, tx) {
+      // Run again on a database whose clear columns are gone already (its name claim was lost): nothing to do.
+      const [clear] = await rowsOf<{ n: number }>(tx, sql`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_schema = 'public' AND table_name = 'clients' AND column_name = 'ssn'`);
+      if (!Number(clear?.n)) return;
       let clientsSealed = 0;
       for (;;) {
         const batch = await rowsOf<{ id: string; date_of_birth: string | null; ssn: string | null }>(

@@ -2,6 +2,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyPluginAsync }
 import fastifyCookie from '@fastify/cookie';
 import fastifyHelmet from '@fastify/helmet';
 import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyMultipart from '@fastify/multipart';
 import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
 import { COOKIE_OPTIONS, CSRF_COOKIE } from './web/cookies.ts';
@@ -25,6 +26,7 @@ import { preferencesRoutes } from './preferences/routes.tsx';
 import { dashboardRoutes } from './dashboard/routes.tsx';
 import { intakeRoutes } from './intake/routes.tsx';
 import { caseRoutes } from './cases/routes.tsx';
+import { documentRoutes } from './documents/routes.tsx';
 import { intakeAdminRoutes } from './intake/admin-routes.tsx';
 import { lookupRoutes } from './lookups/routes.tsx';
 
@@ -66,6 +68,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     referrerPolicy: { policy: 'same-origin' },
   });
   await server.register(fastifyCookie);
+  // Multipart bodies (document uploads) are parsed only by the handler that asks, as a stream;
+  // these are outer bounds, the handler sets the site's own size limit.
+  await server.register(fastifyMultipart, { limits: { files: 1, fields: 4, parts: 5, fieldSize: 1024, fileSize: 200 * 1024 * 1024, headerPairs: 50 } });
   server.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_request, body, done) => done(null, parseUrlEncoded(body as string)));
   server.setValidatorCompiler(validatorCompiler);
   server.setSerializerCompiler(serializerCompiler);
@@ -75,7 +80,10 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     cookieOpts: COOKIE_OPTIONS,
     getToken: (request) => {
       const body = request.body as Record<string, unknown> | undefined;
-      return (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? (request.headers['x-csrf-token'] as string | undefined);
+      // A multipart body (a document upload) is read by its handler, after this check: its
+      // form carries the token in the address instead.
+      const query = request.isMultipart() ? (request.query as Record<string, unknown> | undefined) : undefined;
+      return (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? (typeof query?._csrf === 'string' ? query._csrf : undefined) ?? (request.headers['x-csrf-token'] as string | undefined);
     },
   });
   registerAccessControl(server, app);
@@ -93,6 +101,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   });
 
   await server.register(webRoutes, { app });
+  await server.register(documentRoutes, { app });
   await server.register(authRoutes, { app });
   await server.register(sessionRoutes, { app });
   await server.register(userAdminRoutes, { app });

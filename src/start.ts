@@ -14,6 +14,7 @@ import { issueSetupToken } from './auth/service.ts';
 import { startMailWorker } from './mail/worker.ts';
 import { startHousekeeping } from './housekeeping/worker.ts';
 import { loadKeys, type Keys } from './keys/records.ts';
+import { clearUploadSpool } from './documents/service.ts';
 import { systemClock } from './clock.ts';
 
 export interface RunningHaven {
@@ -73,6 +74,8 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
   try {
     app = await openApp(config, { ...options, keys });
     const opened = app;
+    // Uploads a crash cut short left sealed spool files behind; no request is under way yet.
+    clearUploadSpool(opened);
     closers.push(() => opened.database.close());
     const housekeeping = startHousekeeping(opened);
     closers.push(() => housekeeping.stop());

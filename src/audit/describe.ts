@@ -112,6 +112,8 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'case.note_added', label: 'Note added' },
       { value: 'case.updated', label: 'Case details changed' },
       { value: 'conflict.decided', label: 'Conflict decision' },
+      { value: 'document.uploaded', label: 'Document added' },
+      { value: 'document.downloaded', label: 'Document downloaded' },
       { value: 'ssn.view_full', label: 'Full SSN shown' },
       { value: 'ssn.truncated', label: 'Full SSNs cut to four digits' },
     ],
@@ -361,6 +363,10 @@ export function describeEntry(entry: DescribableEntry): string {
       return `${actor} added a note to case ${target}`;
     case 'case.updated':
       return `${actor} changed the details of case ${target}`;
+    case 'document.uploaded':
+      return textOf(d.source) === 'mail' ? `An e-mail attachment was filed on case ${target}` : `${actor} added a document to case ${target}`;
+    case 'document.downloaded':
+      return `${actor} downloaded a document of case ${target}`;
     case 'conflict.decided':
       return `${actor} recorded a conflict decision (${textOf(d.decision) ?? '?'}) on ${target}`;
     case 'ssn.view_full':

@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
+import type { App } from '../context.ts';
 import { sendPage } from '../web/render.ts';
 import { pageContext } from '../web/page.ts';
 import { form, line, lines, optional, query, type FieldErrors } from '../web/input.ts';
@@ -28,25 +29,36 @@ function mayViewCases(permissions: readonly string[]): boolean {
   return permissions.includes('cases_view_all') || permissions.includes('cases_view_assigned');
 }
 
+export interface CasePageExtra {
+  errors?: FieldErrors;
+  formError?: string;
+  status?: number;
+  done?: CaseDone;
+}
+
+/** The case page, or 404; with errors beside their fields after a refused form (any route of the case's). */
+export async function renderCasePage(app: App, request: FastifyRequest, reply: FastifyReply, id: string, extra: CasePageExtra = {}) {
+  const session = request.session!;
+  const c = await openCase(app, viewerOf(session), id, { actor: session.user, ip: request.ip });
+  if (!c) return reply.callNotFound();
+  // The worker who just completed the intake lands here: say what happened.
+  const justCreated = app.clock.now().getTime() - c.createdAt.getTime() < 5 * 60_000 && c.assignees.some((a) => a.userId === session.user.id && a.kind === 'intake');
+  const values: Record<string, string> = {};
+  if (extra.status) for (const [k, v] of Object.entries((request.body ?? {}) as Record<string, unknown>)) if (typeof v === 'string') values[k] = v;
+  return sendPage(
+    reply,
+    <CasePage ctx={pageContext(request, reply)} c={c} permissions={session.permissions} lookups={c.options.lookups} staff={c.options.staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
+    extra.status ?? 200,
+  );
+}
+
+
 export const caseRoutes: HavenRoutes = async (server, { app }) => {
   // Every case route is open to any signed-in user: the service answers 404 for a case the
   // viewer may not see (with or without a view permission), which is what DESIGN §1.4 asks.
   const access = 'signed-in' as const;
 
-  async function casePage(request: FastifyRequest, reply: FastifyReply, id: string, extra: { errors?: FieldErrors; formError?: string; status?: number; done?: CaseDone } = {}) {
-    const session = request.session!;
-    const c = await openCase(app, viewerOf(session), id, { actor: session.user, ip: request.ip });
-    if (!c) return reply.callNotFound();
-    // The worker who just completed the intake lands here: say what happened.
-    const justCreated = app.clock.now().getTime() - c.createdAt.getTime() < 5 * 60_000 && c.assignees.some((a) => a.userId === session.user.id && a.kind === 'intake');
-    const values: Record<string, string> = {};
-    if (extra.status) for (const [k, v] of Object.entries((request.body ?? {}) as Record<string, unknown>)) if (typeof v === 'string') values[k] = v;
-    return sendPage(
-      reply,
-      <CasePage ctx={pageContext(request, reply)} c={c} permissions={session.permissions} lookups={c.options.lookups} staff={c.options.staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
-      extra.status ?? 200,
-    );
-  }
+  const casePage = (request: FastifyRequest, reply: FastifyReply, id: string, extra: CasePageExtra = {}) => renderCasePage(app, request, reply, id, extra);
 
   /** After a change: back to the case with what was done, or the case again with what is wrong. */
   function afterChange(request: FastifyRequest, reply: FastifyReply, id: string, result: CaseChange, done: CaseDone) {

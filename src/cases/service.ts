@@ -14,6 +14,8 @@ import { visibleTo } from './access.ts';
 import { isUuid } from '../roles/service.ts';
 import { openIdentity, type SealedIdentity } from '../clients/service.ts';
 import { SealingError } from '../security/sealing.ts';
+import { SITE_SETTINGS } from '../security/site-settings.ts';
+import { caseDocumentsJson, openDocumentList, type DocumentListItem, type SealedDocumentRow } from '../documents/service.ts';
 
 export type FieldErrors = Record<string, string>;
 
@@ -180,6 +182,9 @@ export interface CaseDetails {
   assignees: CaseAssignee[];
   adverseParties: string[];
   conflicts: CaseConflict[];
+  documents: DocumentListItem[];
+  /** The site's limit on a document, in MB (the upload form says it). */
+  documentMaxMb: number;
   /** What the page's forms offer: the active lookups, and (for `cases_edit`) the users one may assign. */
   options: { lookups: Lookups; staff: { login: string; fullName: string }[] };
 }
@@ -208,6 +213,8 @@ interface CaseRow {
   conflicts: (Omit<CaseConflict, 'matchedCase'> & { matchedCaseId: string | null; matchedCaseNumber: string | null; matchedVisible: boolean })[];
   lookups: { kind: string; value: string }[];
   staff: { login: string; fullName: string }[] | null;
+  documents: SealedDocumentRow[];
+  document_max_mb: string | null;
 }
 
 /**
@@ -233,6 +240,8 @@ function caseSelect(viewer: CaseViewer, id: string): SQL {
                             ORDER BY r.score DESC, r.subject_name, r.matched_name)
                            FROM conflict_results r LEFT JOIN cases m ON m.id = r.matched_case_id LEFT JOIN users du ON du.id = r.decided_by
                           WHERE r.case_id = c.id), '[]'::json) AS conflicts,
+               ${caseDocumentsJson(sql`c.id`)} AS documents,
+               (SELECT value FROM site_settings WHERE key = 'document_max_mb') AS document_max_mb,
                COALESCE((SELECT json_agg(json_build_object('kind', l.kind, 'value', l.value) ORDER BY l.kind, l.position, l.value)
                            FROM lookups l WHERE l.active), '[]'::json) AS lookups,
                CASE WHEN ${viewer.permissions.includes('cases_edit')} THEN
@@ -286,6 +295,8 @@ function toCaseDetails(app: App, row: CaseRow): CaseDetails {
     notes: row.notes,
     assignees: row.assignees,
     adverseParties: row.adverse,
+    documents: openDocumentList(app, row.documents),
+    documentMaxMb: Number(row.document_max_mb ?? SITE_SETTINGS.document_max_mb.defaultValue),
     conflicts: row.conflicts.map(({ matchedCaseId, matchedCaseNumber, matchedVisible, ...c }) => ({
       ...c,
       matchedCase: matchedVisible && matchedCaseId && matchedCaseNumber ? { id: matchedCaseId, number: matchedCaseNumber } : null,

@@ -7,6 +7,12 @@ import type { CaseDetails, Lookups } from './service.ts';
 import { SEARCH_LIMIT, type CaseListItem } from './search.ts';
 
 const when = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace('T', ' ');
+function formatBytes(n: number): string {
+  if (n < 1024) return `${n} bytes`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(0)} KB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MB`;
+}
+
 /** A sealed value that did not open: said plainly, never guessed at. */
 const UNREADABLE = 'could not be opened (the administrator has been told in the log)';
 
@@ -87,7 +93,7 @@ export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx
   );
 }
 
-export type CaseDone = 'created' | 'note' | 'disposition' | 'assigned' | 'unassigned' | 'conflict' | 'details';
+export type CaseDone = 'created' | 'note' | 'disposition' | 'assigned' | 'unassigned' | 'conflict' | 'details' | 'document';
 const DONE_TEXT: Record<CaseDone, string> = {
   created: 'Case created from the application.',
   note: 'Note added.',
@@ -96,6 +102,7 @@ const DONE_TEXT: Record<CaseDone, string> = {
   unassigned: 'Assignment removed.',
   conflict: 'Conflict decision recorded.',
   details: 'Case details saved.',
+  document: 'Document uploaded.',
 };
 export const CASE_DONE = Object.keys(DONE_TEXT) as CaseDone[];
 
@@ -326,6 +333,47 @@ export function CasePage(props: {
           </form>
         </section>
       )}
+
+      <section aria-labelledby="documents-title">
+        <h2 id="documents-title">Documents</h2>
+        {c.documents.length ? (
+          <TableScroll label="Documents on this case, newest first">
+            <table id="documents">
+              <thead>
+                <tr>
+                  <th scope="col">Name</th>
+                  <th scope="col">Size</th>
+                  <th scope="col">From</th>
+                  <th scope="col">Added</th>
+                </tr>
+              </thead>
+              <tbody>
+                {c.documents.map((d) => (
+                  <tr>
+                    <td>
+                      <a href={`${base}/documents/${d.id}`} download>
+                        {d.name}
+                      </a>
+                    </td>
+                    <td>{formatBytes(d.size)}</td>
+                    <td>{d.source === 'mail' ? 'E-mail' : (d.uploadedBy ?? 'Haven')}</td>
+                    <td>{when(d.createdAt)} UTC</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </TableScroll>
+        ) : (
+          <p>No documents yet.</p>
+        )}
+        {canEdit && (
+          // The CSRF token rides in the address: a multipart body is read only after the check.
+          <form method="post" action={`${base}/documents?_csrf=${encodeURIComponent(ctx.csrfToken)}`} enctype="multipart/form-data">
+            <Field name="file" type="file" label="Add a document" error={errors.file} help={`Any kind of file, up to ${c.documentMaxMb} MB. It is stored encrypted and always downloaded as a file.`} />
+            <button type="submit">Upload</button>
+          </form>
+        )}
+      </section>
 
       <section aria-labelledby="notes-title">
         <h2 id="notes-title">Notes</h2>

@@ -7,6 +7,7 @@ import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
 import { truncateFullSsns } from '../clients/service.ts';
 import { rotateMasterKey } from '../keys/rotate.ts';
+import { verifyDocuments } from '../documents/service.ts';
 import { KeyFileError } from '../keys/service.ts';
 import { SealingError } from '../security/sealing.ts';
 import { exportAll, ExportError } from '../export/service.ts';
@@ -131,6 +132,14 @@ export async function runCommand(app: App, request: CommandRequest, live?: (line
         throw error;
       }
       return { code: 0, stdout: out.join(''), stderr: '' };
+    }
+    if (group === 'documents' && action === 'verify') {
+      if (rest.length) throw new UsageError('documents verify');
+      const result = await verifyDocuments(app, progress);
+      for (const p of result.problems) out.push(`case ${p.caseNumber} document ${p.documentId}: ${p.problem}\n`);
+      const summary = `${result.checked} document${result.checked === 1 ? '' : 's'} checked (${result.bytes} bytes)`;
+      if (result.problems.length) return fail(`${summary}: ${result.problems.length} missing or damaged`);
+      return { code: 0, stdout: `${out.join('')}${summary}: all present and intact\n`, stderr: '' };
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

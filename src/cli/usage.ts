@@ -9,5 +9,6 @@ export const USAGE = `usage: haven <command>
   settings set KEY VALUE
   ssn truncate                            cut stored full SSNs to their last four digits (after ssn_digits=last4)
   audit verify                            check the audit log's hash chain
+  documents verify                        check every document's chunks and SHA-256; list missing or damaged ones
   keys rotate [--batch N]                 new master key; re-wrap every data key online (resumable), then retire the old key
   export --to DIR                         write every table as CSV, with manifest.json, into a new or empty DIR`;

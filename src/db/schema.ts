@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, customType, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 
 // The whole data model. Timestamps come from the application's clock, not the database's,
 // so that expiry rules can be tested with a controllable clock.
@@ -470,6 +470,47 @@ export const caseNotes = pgTable(
     text: text('text').notNull(),
   },
   (t) => [index('case_notes_case_idx').on(t.caseId, t.at)],
+);
+
+const bytea = customType<{ data: Buffer; driverData: Buffer }>({ dataType: () => 'bytea' });
+
+/**
+ * A document on a case (issue 11): an upload, or an e-mail attachment. Its name and its
+ * SHA-256 are sealed under its own data key, and its bytes are in document_chunks, sealed
+ * chunk by chunk. A row exists only once every chunk is stored (one transaction).
+ */
+export const documents = pgTable(
+  'documents',
+  {
+    id: uuid('id').primaryKey(),
+    caseId: uuid('case_id').notNull().references(() => cases.id),
+    dataKey: text('data_key').notNull(),
+    nameSealed: text('name_sealed').notNull(),
+    // The SHA-256 (hex) of the exact bytes uploaded: `haven documents verify` recomputes it.
+    sha256Sealed: text('sha256_sealed').notNull(),
+    // Sniffed from the bytes, never taken from the upload's own claim.
+    contentType: text('content_type').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    chunks: integer('chunks').notNull(),
+    // 'upload' | 'mail'
+    source: text('source').notNull(),
+    uploadedBy: uuid('uploaded_by').references(() => users.id),
+    createdAt: ts('created_at').notNull(),
+  },
+  (t) => [index('documents_case_idx').on(t.caseId, t.createdAt)],
+);
+
+/** A document's bytes, in sealed chunks of at most DOCUMENT_CHUNK_BYTES (documents/service.ts). */
+export const documentChunks = pgTable(
+  'document_chunks',
+  {
+    documentId: uuid('document_id')
+      .notNull()
+      .references(() => documents.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.documentId, t.seq] })],
 );
 
 export const adverseParties = pgTable(

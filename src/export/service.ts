@@ -3,14 +3,17 @@
 // and SHA-256, written last. Read in one REPEATABLE READ transaction, so the files are one
 // consistent picture of the site even while it keeps working.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { rowsOf } from '../db/client.ts';
+import { rowsOf, type Tx } from '../db/client.ts';
 import { applicationIdentity, openIdentity } from '../clients/service.ts';
+import { openDataKey } from '../keys/records.ts';
+import { DamagedDocumentError, documentName, documentSha256, openDocument } from '../documents/service.ts';
+import { SealingError } from '../security/sealing.ts';
 
 /**
  * Every table, classified: exported (without the columns listed), or not exported and why.
@@ -46,6 +49,16 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   },
   conflict_results: { without: [] },
   data_migrations: { without: [] },
+  documents: {
+    without: ['data_key', 'name_sealed', 'sha256_sealed'],
+    opened: {
+      columns: ['name', 'sha256'],
+      open(app, row) {
+        const key = openDataKey(app, 'documents', String(row.id), String(row.data_key));
+        return [documentName(key, String(row.id), String(row.name_sealed)), documentSha256(key, String(row.id), String(row.sha256_sealed))];
+      },
+    },
+  },
   intake_applications: {
     without: ['data_key', 'identity_sealed'],
     opened: {
@@ -78,6 +91,7 @@ export const NOT_EXPORTED: Record<string, string> = {
   mfa_trusted_devices: 'device secret hashes',
   password_history: 'password hashes',
   sealing_keys: 'which master keys the data keys are wrapped by (ids and a check value), of no use outside Haven',
+  document_chunks: 'the documents themselves: written opened, as files under documents/',
   sessions: 'live sign-in sessions',
   setup_tokens: 'one-time setup token hashes',
   webauthn_credentials: 'security key credentials, of no use outside Haven',
@@ -99,6 +113,18 @@ export interface ExportManifest {
   schema: string;
   tables: ExportedTable[];
   notExported: Record<string, string>;
+  /** Every document, opened, in a folder per case: `documents/<case number>/<id>-<name>`. */
+  documents: ExportedDocument[];
+  /** Documents that could not be opened whole (see `haven documents verify`): not written. */
+  damagedDocuments: { caseNumber: string; id: string; problem: string }[];
+}
+
+export interface ExportedDocument {
+  caseNumber: string;
+  id: string;
+  file: string;
+  size: number;
+  sha256: string;
 }
 
 export class ExportError extends Error {}
@@ -118,8 +144,8 @@ class HashedFile {
   constructor(readonly path: string) {
     this.fd = openSync(path, 'wx', 0o600);
   }
-  write(text: string): void {
-    const bytes = Buffer.from(text, 'utf8');
+  write(text: string | Buffer): void {
+    const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
     this.hash.update(bytes);
     writeSync(this.fd, bytes);
   }
@@ -128,6 +154,49 @@ class HashedFile {
     closeSync(this.fd);
     return this.hash.digest('hex');
   }
+}
+
+/**
+ * Writes every document, opened, into `documents/<case number>/`, each file's SHA-256 checked
+ * against the one recorded at upload. A damaged document is listed, not written.
+ */
+async function exportDocuments(app: App, tx: Tx, dir: string, progress: (line: string) => void): Promise<Pick<ExportManifest, 'documents' | 'damagedDocuments'>> {
+  const documents: ExportedDocument[] = [];
+  const damagedDocuments: ExportManifest['damagedDocuments'] = [];
+  const rows = await rowsOf<{ id: string; case_id: string; number: string }>(
+    tx,
+    sql`SELECT d.id, d.case_id, c.number FROM documents d JOIN cases c ON c.id = d.case_id ORDER BY c.number, d.created_at, d.id`,
+  );
+  for (const row of rows) {
+    const caseDir = join(dir, 'documents', row.number);
+    mkdirSync(caseDir, { recursive: true, mode: 0o700 });
+    let file: HashedFile | null = null;
+    try {
+      const document = (await openDocument(app, row.case_id, row.id, tx))!;
+      const name = `${document.id}-${document.name}`;
+      file = new HashedFile(join(caseDir, name));
+      for await (const piece of document.bytes()) file.write(piece);
+      const sha256 = file.close();
+      if (sha256 !== document.sha256) {
+        rmSync(file.path, { force: true });
+        file = null;
+        throw new DamagedDocumentError('its SHA-256 differs from the one recorded at upload');
+      }
+      file = null;
+      documents.push({ caseNumber: row.number, id: row.id, file: `documents/${row.number}/${name}`, size: document.size, sha256 });
+    } catch (error) {
+      if (!(error instanceof DamagedDocumentError || error instanceof SealingError)) throw error;
+      // What was written of it goes: a partial file must not pass for the document.
+      if (file) {
+        file.close();
+        rmSync(file.path, { force: true });
+      }
+      damagedDocuments.push({ caseNumber: row.number, id: row.id, problem: error.message });
+      progress(`document ${row.id} of case ${row.number} is damaged (${error.message}): not written`);
+    }
+  }
+  if (rows.length) progress(`documents: ${documents.length.toLocaleString('en-US')} written, ${damagedDocuments.length} damaged`);
+  return { documents, damagedDocuments };
 }
 
 /** An empty directory to write into, made 0700 if it is not there; anything else is refused. */
@@ -203,7 +272,9 @@ export async function exportAll(app: App, dir: string, who: { actor: Actor | nul
         }
         progress(`${table}: ${rows.toLocaleString('en-US')} row${rows === 1 ? '' : 's'}`);
       }
+      const written = await exportDocuments(app, tx, dir, progress);
       return {
+        ...written,
         format: 'haven-export-1' as const,
         exportedAt: app.clock.now().toISOString(),
         schema: migration ? `${migration.created_at}:${migration.hash}` : 'unknown',

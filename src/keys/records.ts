@@ -69,6 +69,15 @@ export function sealRecord<C extends string>(app: App, table: string, row: strin
   return { dataKey: wrapDataKey(currentRing(app.keys).current, dataKey, dataKeyPlace(table, row)), values: sealed };
 }
 
+/**
+ * A new data key for row `row` of `table`, and its wrapped form to store: for records whose
+ * values are sealed as they arrive (a document's chunks), not all at once.
+ */
+export function newRecordKey(app: App, table: string, row: string): { key: Buffer; wrapped: string } {
+  const key = newDataKey();
+  return { key, wrapped: wrapDataKey(currentRing(app.keys).current, key, dataKeyPlace(table, row)) };
+}
+
 /** Unwraps a record's data key, reading the key file again if another process rotated it. */
 export function openDataKey(app: App, table: string, row: string, wrapped: string): Buffer {
   let ring = app.keys.ring;

@@ -36,19 +36,28 @@ function placeBytes(kind: 'value' | 'key', place: SealedPlace): Buffer {
   return Buffer.from(`haven ${kind} v1\n${place.table}\n${place.column}\n${place.row}`, 'utf8');
 }
 
-function encrypt(key: Buffer, plaintext: Buffer, aad: Buffer): string {
+function encryptBytes(key: Buffer, plaintext: Buffer, aad: Buffer): Buffer {
   if (key.length !== KEY_BYTES) throw new SealingError('an AES-256 key is 32 bytes');
   const iv = randomBytes(IV_BYTES);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   cipher.setAAD(aad);
   const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64url');
+  return Buffer.concat([iv, body, cipher.getAuthTag()]);
+}
+
+function encrypt(key: Buffer, plaintext: Buffer, aad: Buffer): string {
+  return encryptBytes(key, plaintext, aad).toString('base64url');
 }
 
 function decrypt(key: Buffer, encoded: string, aad: Buffer): Buffer {
-  if (key.length !== KEY_BYTES) throw new SealingError('an AES-256 key is 32 bytes');
   const raw = Buffer.from(encoded, 'base64url');
-  if (raw.length < IV_BYTES + TAG_BYTES || raw.toString('base64url') !== encoded) throw new SealingError('not a sealed value');
+  if (raw.toString('base64url') !== encoded) throw new SealingError('not a sealed value');
+  return decryptBytes(key, raw, aad);
+}
+
+function decryptBytes(key: Buffer, raw: Buffer, aad: Buffer): Buffer {
+  if (key.length !== KEY_BYTES) throw new SealingError('an AES-256 key is 32 bytes');
+  if (raw.length < IV_BYTES + TAG_BYTES) throw new SealingError('not a sealed value');
   const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, IV_BYTES));
   decipher.setAAD(aad);
   decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
@@ -83,6 +92,19 @@ export function sealValue(dataKey: Buffer, plaintext: string | Buffer, place: Se
 export function openValue(dataKey: Buffer, sealed: string, place: SealedPlace): Buffer {
   if (!sealed.startsWith(SEALED_PREFIX)) throw new SealingError('not a sealed value');
   return decrypt(dataKey, sealed.slice(SEALED_PREFIX.length), placeBytes('value', place));
+}
+
+/**
+ * Seals bytes for exactly `place`, as bytes (iv ‖ ciphertext ‖ tag): a document's chunks, kept
+ * in `bytea` without the third that base64 would add.
+ */
+export function sealBytes(dataKey: Buffer, plaintext: Buffer, place: SealedPlace): Buffer {
+  return encryptBytes(dataKey, plaintext, placeBytes('value', place));
+}
+
+/** Opens bytes sealed by sealBytes for the same place; throws SealingError otherwise. */
+export function openBytes(dataKey: Buffer, sealed: Buffer, place: SealedPlace): Buffer {
+  return decryptBytes(dataKey, sealed, placeBytes('value', place));
 }
 
 /** Wraps a record's data key with a master key; the wrapped form names the master key. */

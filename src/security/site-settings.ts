@@ -114,7 +114,7 @@ function rolesSetting(raw: string, context?: SettingsContext): Parsed {
   return { ok: true, value: chosen.join(',') };
 }
 
-export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent'] as const;
+export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent', 'document_max_mb'] as const;
 
 /** Settings edited as one line of text or one choice (a select). */
 export const TEXT_SETTING_KEYS = ['ssn_digits', 'intake_postal_codes', 'intake_problem_codes'] as const;
@@ -253,6 +253,15 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     defaultValue: 125,
     note: 'Applicants whose household income is above it are referred out, unless a worker who may override records a reason.',
   }),
+  document_max_mb: numberSetting('document_max_mb', {
+    label: 'Largest case document',
+    section: 'Intake and client data',
+    unit: 'MB',
+    min: 1,
+    max: 200,
+    defaultValue: 25,
+    note: 'A larger upload, or e-mail attachment, is refused before it is stored.',
+  }),
 };
 
 export function isSettingKey(key: string): key is SettingKey {
@@ -271,6 +280,7 @@ export interface SiteSettings {
   intake_postal_codes: string[];
   intake_problem_codes: string[];
   intake_income_limit_percent: number;
+  document_max_mb: number;
 }
 
 /** Typed settings from their stored (canonical string) values; absent keys take the defaults. */
@@ -288,6 +298,7 @@ export function decodeSiteSettings(stored: Partial<Record<SettingKey, string>>):
     intake_postal_codes: commaList(raw('intake_postal_codes')),
     intake_problem_codes: commaList(raw('intake_problem_codes')),
     intake_income_limit_percent: Number(raw('intake_income_limit_percent')),
+    document_max_mb: Number(raw('document_max_mb')),
   };
 }
 

@@ -313,7 +313,7 @@ function FieldNotes({ props, helpId, errorId }: { props: FieldCommon; helpId: st
  */
 export function Field(
   props: FieldCommon & {
-    type?: 'text' | 'password' | 'email' | 'number' | 'date' | 'tel' | 'url' | 'search';
+    type?: 'text' | 'password' | 'email' | 'number' | 'date' | 'tel' | 'url' | 'search' | 'file';
     value?: string;
     autocomplete?: string;
     placeholder?: string;
@@ -329,7 +329,8 @@ export function Field(
           name: props.name,
           id,
           type: props.type ?? 'text',
-          value: props.value ?? '',
+          // A file input cannot be given a value.
+          value: props.type === 'file' ? undefined : (props.value ?? ''),
           autocomplete: props.autocomplete,
           placeholder: props.placeholder,
           inputmode: props.inputmode,

@@ -325,7 +325,7 @@ describe('failed-login delays across two Haven instances on one PostgreSQL datab
     const clock = new ManualClock();
     const fresh = await freshDatabase('postgres');
     const one = await startTestHaven('postgres', { clock, database: fresh.database });
-    const two = await startTestHaven('postgres', { clock, database: await openDatabase({ databaseUrl: fresh.url! }) });
+    const two = await startTestHaven('postgres', { clock, database: await openDatabase({ databaseUrl: fresh.url! }), keys: one.app.keys });
     try {
       await one.createUser('shared', 'Paralegal');
       const c1 = one.client({ ip: '198.51.100.1' });

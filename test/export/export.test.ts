@@ -16,6 +16,18 @@ import { describeEntry } from '../../src/audit/describe.ts';
 import { APPLICANT, runIntake } from '../cases/helpers.ts';
 import { signIn } from '../cases/attack-kit.ts';
 
+/** Every file under `dir`, the documents' folders included. */
+function filesIn(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile());
+}
+
+const DOCUMENTS: [string, Buffer][] = [
+  ['Notice to quit.txt', Buffer.from('Notice to quit, served 3 March.\n')],
+  ['scan.bin', Buffer.concat(Array.from({ length: 40 }, (_, i) => createHash('sha256').update(String(i)).digest()).concat(Buffer.alloc(300_000, 7)))],
+];
+
 describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
   let haven: TestHaven;
   const scratch = mkdtempSync(join(tmpdir(), 'haven-export-test-'));
@@ -28,7 +40,16 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     await haven.createUser('root', 'Site Administrator');
     await haven.createUser('ivy', 'Intake Worker');
     const ivy = await signIn(haven, 'ivy');
-    expect((await runIntake(ivy, { ...APPLICANT, adverse_parties: 'Ronald "Ron" O\'Neil, Jr.\nAcme, Inc.' })).outcome).toBe('case');
+    const intake = await runIntake(ivy, { ...APPLICANT, adverse_parties: 'Ronald "Ron" O\'Neil, Jr.\nAcme, Inc.' });
+    expect(intake.outcome).toBe('case');
+    // Two documents on the case, one of several chunks.
+    const root = await signIn(haven, 'root');
+    const caseUrl = intake.url.split('?')[0]!;
+    for (const [name, bytes] of DOCUMENTS) {
+      haven.clock.advance(1000);
+      await root.get(caseUrl);
+      expect((await root.upload(`${caseUrl}/documents`, name, bytes)).status).toBe(303);
+    }
     run = await runCommand(haven.app, { argv: ['export', '--to', dir] });
     manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as ExportManifest;
   }, 60_000);
@@ -48,7 +69,7 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     const tables = (await haven.app.database.rows<{ name: string }>(sql`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`)).map((t) => t.name);
     for (const table of tables) expect(table in EXPORTED_TABLES || table in NOT_EXPORTED, table).toBe(true);
     expect(manifest.tables.map((t) => t.table).sort()).toEqual(tables.filter((t) => t in EXPORTED_TABLES).sort());
-    expect(readdirSync(dir).sort()).toEqual([...manifest.tables.map((t) => t.file), 'manifest.json'].sort());
+    expect(readdirSync(dir).sort()).toEqual([...manifest.tables.map((t) => t.file), 'documents', 'manifest.json'].sort());
   });
 
   test('each file hashes to the manifest, and re-counting its rows gives the manifest and the database', async () => {
@@ -72,6 +93,22 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     expect(clients[0]!.aliases).toBe('[]');
   });
 
+  test('documents are written opened, in a folder per case, each matching its size and SHA-256 in the manifest', () => {
+    expect(manifest.documents).toHaveLength(DOCUMENTS.length);
+    expect(manifest.damagedDocuments).toEqual([]);
+    for (const [name, bytes] of DOCUMENTS) {
+      const entry = manifest.documents.find((d) => d.file.endsWith(`-${name}`))!;
+      expect(entry.file).toMatch(new RegExp(`^documents/\\d{2}-\\d{6}/[0-9a-f-]{36}-`));
+      const written = readFileSync(join(dir, entry.file));
+      expect(written.equals(bytes), name).toBe(true);
+      expect(entry).toMatchObject({ size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    }
+    const listed = parse(readFileSync(join(dir, 'documents.csv')), { columns: true }) as Record<string, string>[];
+    expect(listed.map((d) => d.name).sort()).toEqual(DOCUMENTS.map(([name]) => name).sort());
+    for (const sealed of ['data_key', 'name_sealed', 'sha256_sealed']) expect(Object.keys(listed[0]!)).not.toContain(sealed);
+    expect(run.stdout).toMatch(/^documents: 2 written, 0 damaged$/m);
+  });
+
   test('dates of birth and SSNs, sealed in the database, are written opened; the sealed columns are not', () => {
     const clients = parse(readFileSync(join(dir, 'clients.csv')), { columns: true }) as Record<string, string>[];
     expect(clients[0]).toMatchObject({ date_of_birth: APPLICANT.date_of_birth, ssn: APPLICANT.ssn.replace(/-/g, '') });
@@ -87,13 +124,16 @@ describe.each(DB_KINDS)('haven export --to DIR (%s)', (kind) => {
     expect(Object.keys(users[0]!)).not.toContain('mfa_totp_secret');
     const secrets = await haven.app.database.rows<{ s: string }>(sql`SELECT password_hash AS s FROM users UNION ALL SELECT id FROM sessions`);
     expect(secrets.length).toBeGreaterThan(2);
-    const everything = readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const everything = filesIn(dir).map((f) => readFileSync(f, 'utf8')).join('\n');
     for (const { s } of secrets) expect(everything.includes(s)).toBe(false);
   });
 
   test('only its owner may read it', () => {
     expect(statSync(dir).mode & 0o777).toBe(0o700);
-    for (const f of readdirSync(dir)) expect(statSync(join(dir, f)).mode & 0o777, f).toBe(0o600);
+    for (const f of filesIn(dir)) expect(statSync(f).mode & 0o777, f).toBe(0o600);
+    for (const d of readdirSync(dir, { recursive: true, encoding: 'utf8' }).map((f) => join(dir, f)).filter((f) => statSync(f).isDirectory())) {
+      expect(statSync(d).mode & 0o777, d).toBe(0o700);
+    }
   });
 
   test('it is in the audit log, recorded before anything was read', async () => {

@@ -62,6 +62,37 @@ export class TestClient {
     return this.post(action, fields);
   }
 
+  /**
+   * Uploads a file as a browser's multipart form would (field `file`), the CSRF token in the
+   * address as the case page's form carries it. The file name goes into the part's header as
+   * UTF-8, as browsers send it.
+   */
+  async upload(url: string, fileName: string, bytes: Buffer, options: { field?: string; csrf?: string | null; contentType?: string } = {}): Promise<TestResponse> {
+    const boundary = `----haven${Math.random().toString(16).slice(2)}`;
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${options.field ?? 'file'}"; filename="${fileName}"\r\nContent-Type: ${options.contentType ?? 'application/octet-stream'}\r\n\r\n`),
+      bytes,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const csrf = options.csrf === undefined ? this.csrf : options.csrf;
+    const r = await this.server.inject({
+      method: 'POST',
+      url: csrf === null ? url : `${url}?_csrf=${encodeURIComponent(csrf)}`,
+      payload: body,
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      cookies: Object.fromEntries(this.cookies),
+      remoteAddress: this.ip,
+    });
+    return this.toResponse(r);
+  }
+
+  /** GETs a download: the exact bytes and the headers. */
+  async download(url: string): Promise<{ status: number; headers: TestResponse['headers']; bytes: Buffer }> {
+    const r = await this.server.inject({ method: 'GET', url, cookies: Object.fromEntries(this.cookies), remoteAddress: this.ip });
+    this.remember(r);
+    return { status: r.statusCode, headers: r.headers as TestResponse['headers'], bytes: r.rawPayload };
+  }
+
   async login(login: string, password: string): Promise<TestResponse> {
     return this.submit('/login', { login, password }, '/login');
   }

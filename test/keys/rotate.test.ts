@@ -38,15 +38,20 @@ async function seedClients(haven: TestHaven, n: number): Promise<void> {
 /** How many data keys each master key wraps, over both sealed tables. */
 async function wrapsByKey(haven: TestHaven): Promise<Record<string, number>> {
   const rows = await haven.app.database.rows<{ data_key: string }>(
-    sql`SELECT data_key FROM clients UNION ALL SELECT data_key FROM intake_applications WHERE data_key IS NOT NULL`,
+    sql`SELECT data_key FROM clients UNION ALL SELECT data_key FROM intake_applications WHERE data_key IS NOT NULL UNION ALL SELECT data_key FROM documents`,
   );
   const counts: Record<string, number> = {};
   for (const r of rows) counts[wrappingKeyId(r.data_key)] = (counts[wrappingKeyId(r.data_key)] ?? 0) + 1;
   return counts;
 }
 
-/** Every client opens with these keys alone, and their values are the ones seeded. */
-async function expectAllOpen(haven: TestHaven): Promise<void> {
+const DOCUMENT = Buffer.concat([Buffer.from('rotation document '), Buffer.alloc(300_000, 5)]);
+
+/** Every client opens with these keys alone, and their values are the ones seeded; so does the document. */
+async function expectAllOpen(haven: TestHaven, sup: TestClient, caseId: string): Promise<void> {
+  const page = await sup.get(`/cases/${caseId}`);
+  const id = /\/documents\/([0-9a-f-]{36})"/.exec(page.body)![1]!;
+  expect((await sup.download(`/cases/${caseId}/documents/${id}`)).bytes.equals(DOCUMENT)).toBe(true);
   for (const client of await openedClients(haven)) {
     const m = /^Rotation(\d+)$/.exec(client.lastName);
     if (m) expect(client.ssn).toBe(`6${m[1]!.padStart(8, '0')}`);
@@ -74,6 +79,9 @@ describe.each(DB_KINDS)('keys rotate (%s)', (kind) => {
       const created = await intakeCase(ivy, { ...APPLICANT, first_name: `Page${i}`, last_name: 'Servedduring', ssn });
       pages.push({ id: created.id, ssn }); // a Supervisor (ssn_view_full) sees the whole number
     }
+    // A document too: its data key is re-wrapped like the clients'.
+    await sup.get(`/cases/${pages[0]!.id}`);
+    expect((await sup.upload(`/cases/${pages[0]!.id}/documents`, 'rotated.bin', DOCUMENT)).status).toBe(303);
     await seedClients(haven, kind === 'postgres' ? 4000 : 1500);
   }, 120_000);
   afterAll(async () => {
@@ -112,7 +120,7 @@ describe.each(DB_KINDS)('keys rotate (%s)', (kind) => {
     expect(await wrapsByKey(haven)).toEqual({ [after.current.id]: expect.any(Number) });
     // The old key is not needed: the key file alone opens everything.
     haven.app.keys = keysInMemory(after);
-    await expectAllOpen(haven);
+    await expectAllOpen(haven, sup, pages[0]!.id);
     haven.app.keys = loadKeys(keyPath, new Date());
     expect((await auditRows(haven, 'keys.rotation_started')).length).toBe(1);
     expect((await auditRows(haven, 'keys.rotation_resumed')).length).toBe(1);
@@ -192,7 +200,7 @@ describe.each(DB_KINDS)('keys rotate (%s)', (kind) => {
       expect([...after.masters.keys()]).toEqual([half.current.id]);
       expect(Object.keys(await wrapsByKey(haven))).toEqual([after.current.id]);
       haven.app.keys = keysInMemory(after);
-      await expectAllOpen(haven);
+      await expectAllOpen(haven, sup, pages[0]!.id);
       haven.app.keys = loadKeys(keyPath, new Date());
     } finally {
       serving = false;

@@ -63,6 +63,11 @@ describe.each(DB_KINDS)('nothing sensitive on disk (%s)', (kind) => {
       // Haven itself opens them.
       const sup = await signIn(haven, 'sup');
       expect(textOf((await sup.get(`/cases/${created.id}`)).body, 'client-ssn')).toBe('619-27-4853');
+      // A document: its text and its name are sealed too (several chunks, so the scan sees more than one).
+      const text = `Affidavit of Ottoline Quarrendon: the heating failed on 4 January. ${'Witnessed and sworn. '.repeat(20_000)}`;
+      expect((await sup.upload(`/cases/${created.id}/documents`, 'Quarrendon-affidavit-xq7.txt', Buffer.from(text))).status).toBe(303);
+      const listed = await sup.get(`/cases/${created.id}`);
+      expect(listed.body).toContain('Quarrendon-affidavit-xq7.txt');
       expect((await openedApplications(haven)).find((a) => a.id === pending.applicationId)!.identity).toMatchObject({ ssn: '618352947', dateOfBirth: '1939-02-17' });
 
       let dirs: string[];
@@ -79,7 +84,7 @@ describe.each(DB_KINDS)('nothing sensitive on disk (%s)', (kind) => {
       }
       // The scan reads the right bytes: the names, which are not sealed, are there.
       expect(filesContaining(dirs, 'Quarrendon').length).toBeGreaterThan(0);
-      for (const needle of [ssn, ssn.replace(/-/g, ''), dob, '618352947', '618-35-2947', '1939-02-17']) {
+      for (const needle of [ssn, ssn.replace(/-/g, ''), dob, '618352947', '618-35-2947', '1939-02-17', 'the heating failed on 4 January', 'Witnessed and sworn', 'affidavit-xq7']) {
         expect(filesContaining(dirs, needle), needle).toEqual([]);
       }
     } finally {

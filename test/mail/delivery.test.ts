@@ -143,7 +143,7 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
       await before.close();
 
       const database = await openDatabase(fresh.url ? { databaseUrl: fresh.url } : { pgliteDir: fresh.dir! });
-      const after = await startTestHaven(kind, { database, clock: new ManualClock(), config: { smtpUrl: peer.url } });
+      const after = await startTestHaven(kind, { database, clock: new ManualClock(), config: { smtpUrl: peer.url }, keys: before.app.keys });
       try {
         await runSender(after);
         await peer.waitForMail((m) => m.to.includes('in-flight@example.org'));
@@ -214,7 +214,7 @@ describe.each(DB_KINDS)('outgoing mail through a real SMTP peer (%s)', (kind) =>
     // PostgreSQL: a second instance with its own connections. PGlite serves one process, so the
     // second "instance" shares its connection and the claims interleave on it.
     const second = fresh.url ? await openDatabase({ databaseUrl: fresh.url }) : null;
-    const two = second ? await startTestHaven(kind, { database: second, clock: one.clock }) : one;
+    const two = second ? await startTestHaven(kind, { database: second, clock: one.clock, keys: one.app.keys }) : one;
     try {
       const ids = new Set<string>();
       for (let i = 0; i < 10; i++) ids.add(await enqueueMail(one.app, { to: `c${i}@example.org`, subject: `claim ${i}`, text: '-' }));

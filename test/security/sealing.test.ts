@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import {
   newDataKey,
   newKeyId,
+  openBytes,
   openValue,
+  sealBytes,
   sealValue,
   SealingError,
   unwrapDataKey,
@@ -20,6 +22,36 @@ const placeArb = fc.record({
   table: fc.stringMatching(/^[a-z_]{1,20}$/),
   column: fc.stringMatching(/^[a-z_]{1,20}$/),
   row: fc.uuid(),
+});
+
+describe('sealBytes / openBytes (document chunks)', () => {
+  test('any bytes round-trip, and only for their own place', () => {
+    const key = newDataKey();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 2000 }).map((a) => Buffer.from(a)), placeArb, placeArb, (bytes, where, elsewhere) => {
+        const sealed = sealBytes(key, bytes, where);
+        expect(sealed.length).toBe(bytes.length + 28);
+        expect(openBytes(key, sealed, where)).toEqual(bytes);
+        fc.pre(where.table !== elsewhere.table || where.column !== elsewhere.column || where.row !== elsewhere.row);
+        expect(() => openBytes(key, sealed, elsewhere)).toThrow(SealingError);
+      }),
+    );
+  });
+
+  test('a flipped bit, a cut or an added byte is refused', () => {
+    const key = newDataKey();
+    const sealed = sealBytes(key, Buffer.from('Lease agreement, page 1'), place);
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: sealed.length * 8 - 1 }), (bit) => {
+        const flipped = Buffer.from(sealed);
+        flipped[bit >> 3]! ^= 1 << (bit & 7);
+        expect(() => openBytes(key, flipped, place)).toThrow(SealingError);
+      }),
+    );
+    expect(() => openBytes(key, sealed.subarray(0, sealed.length - 1), place)).toThrow(SealingError);
+    expect(() => openBytes(key, Buffer.concat([sealed, Buffer.from([0])]), place)).toThrow(SealingError);
+    expect(() => openBytes(key, Buffer.alloc(10), place)).toThrow(SealingError);
+  });
 });
 
 describe('sealValue / openValue', () => {
