@@ -253,7 +253,7 @@ describe('an Intake Worker runs applications in a browser', { timeout: 150_000 }
 
     // And on the server: the application halted holding no identity.
     const [row] = await real.haven.app.database.rows<{ status: string; halt_reason: string; identity: unknown }>(
-      sql`SELECT status, halt_reason, identity FROM intake_applications WHERE id = ${run.applicationId}`,
+      sql`SELECT status, halt_reason, identity_sealed AS identity FROM intake_applications WHERE id = ${run.applicationId}`,
     );
     expect(row).toEqual({ status: 'halted', halt_reason: 'out_of_area', identity: null });
   });
@@ -331,5 +331,24 @@ describe('an Intake Worker runs applications in a browser', { timeout: 150_000 }
     expect(await sam.getByRole('status').first().textContent()).toBe('Conflict decision recorded.');
     expect((await conflictRows(sam))[0]![4]).toBe('No conflict');
     await checkPage(sam, 'the case after the decision', false);
+  });
+
+  test('the Supervisor uploads a document on the case page and downloads exactly the same bytes, as a file', async () => {
+    const sam = await signIn(SUPERVISOR.login);
+    await sam.goto(bobCase);
+    const bytes = Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(400_000, 42), Buffer.from('\n%%EOF\n')]);
+    await sam.getByLabel('Add a document').setInputFiles({ name: 'Lease — signed.pdf', mimeType: 'application/pdf', buffer: bytes });
+    const posted = sam.waitForResponse((r) => r.request().method() === 'POST' && r.request().isNavigationRequest());
+    await sam.getByRole('button', { name: 'Upload', exact: true }).click();
+    expect((await posted).status()).toBe(303);
+    await sam.waitForURL(`${real.baseUrl}${bobCase}?done=document`);
+    expect(await sam.getByRole('status').first().textContent()).toBe('Document uploaded.');
+    const link = sam.locator('#documents a', { hasText: 'Lease — signed.pdf' });
+    expect(await link.count()).toBe(1);
+    await checkPage(sam, 'the case with a document', true);
+    const [download] = await Promise.all([sam.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('Lease — signed.pdf');
+    const { readFile } = await import('node:fs/promises');
+    expect((await readFile(await download.path())).equals(bytes)).toBe(true);
   });
 });
