@@ -18,6 +18,9 @@ export interface Config {
   mailFrom: string;
   /** The master key file (created 0600 at first start; never in the database). */
   masterKeyFile: string;
+  /** The incoming-mail listener (DESIGN §1.9): both set, or neither (no listener). */
+  inboundSmtpPort: number | undefined;
+  inboundDomain: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -118,7 +121,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!MAIL_FROM.test(mailFrom)) {
     throw new ConfigError(`HAVEN_MAIL_FROM must be an e-mail address such as haven@example.org or "Haven <haven@example.org>", got ${JSON.stringify(mailFrom)}.`);
   }
+  const inboundDomain = (env.HAVEN_INBOUND_DOMAIN || '').trim().toLowerCase() || undefined;
+  const inboundSmtpPort = env.HAVEN_INBOUND_SMTP_PORT ? port(env, 'HAVEN_INBOUND_SMTP_PORT', 0) : undefined;
+  if ((inboundDomain === undefined) !== (inboundSmtpPort === undefined)) {
+    throw new ConfigError('HAVEN_INBOUND_SMTP_PORT and HAVEN_INBOUND_DOMAIN must be set together.');
+  }
+  if (inboundDomain && !/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$/.test(inboundDomain)) {
+    throw new ConfigError(`HAVEN_INBOUND_DOMAIN must be a domain name such as cases.example.org, got ${JSON.stringify(inboundDomain)}.`);
+  }
   return {
+    inboundSmtpPort,
+    inboundDomain,
     dataDir,
     databaseUrl,
     httpsPort,

@@ -30,6 +30,7 @@ async function start(config: Config): Promise<number> {
   if (haven.masterKey.created) {
     say(`Created the encryption master key file ${haven.masterKey.path}. Without it sealed data cannot be read: keep a copy apart from the backups (docs/OPERATIONS.md).`);
   }
+  if (haven.inboundPort !== null) say(`Incoming case mail: SMTP with STARTTLS on ${config.host}:${haven.inboundPort}, for case-<number>@${config.inboundDomain}.`);
   say(config.databaseUrl ? 'Database: PostgreSQL server.' : `Database: embedded (PGlite) in ${config.dataDir}. For production, use a PostgreSQL server (DATABASE_URL).`);
   if (haven.setupUrl) {
     say('');

@@ -15,6 +15,7 @@ import { startMailWorker } from './mail/worker.ts';
 import { startHousekeeping } from './housekeeping/worker.ts';
 import { loadKeys, type Keys } from './keys/records.ts';
 import { clearUploadSpool } from './documents/service.ts';
+import { startInboundListener } from './inbound/listener.ts';
 import { systemClock } from './clock.ts';
 
 export interface RunningHaven {
@@ -26,6 +27,8 @@ export interface RunningHaven {
   fingerprint: string;
   /** The master key file, and whether this start created it. */
   masterKey: { path: string; created: boolean };
+  /** The incoming-mail listener's port, when HAVEN_INBOUND_SMTP_PORT is set. */
+  inboundPort: number | null;
   stop(): Promise<void>;
 }
 
@@ -86,6 +89,12 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
       app.log.warn('HAVEN_SMTP_URL is not set: outgoing mail stays queued until it is.');
     }
     const tls = await loadOrCreateTls(config);
+    let inboundPort: number | null = null;
+    if (config.inboundSmtpPort !== undefined) {
+      const inbound = await startInboundListener(opened, tls, config.inboundSmtpPort, config.host);
+      closers.push(() => inbound.close());
+      inboundPort = inbound.port;
+    }
     const server = await buildServer(app, { https: { key: tls.key, cert: tls.cert, ...TLS_PROTOCOL_OPTIONS }, extraRoutes: options.extraRoutes });
     await server.listen({ port: config.httpsPort, host: config.host });
     closers.push(() => server.close());
@@ -99,7 +108,7 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     }
     const token = await issueSetupToken(app);
     const setupUrl = token ? `${config.baseUrl}/setup/${token}` : null;
-    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, masterKey: { path: config.masterKeyFile, created: keys.created === true }, stop };
+    return { app, server, httpsPort, httpPort, setupUrl, fingerprint: tls.fingerprint, masterKey: { path: config.masterKeyFile, created: keys.created === true }, inboundPort, stop };
   } catch (error) {
     await stop();
     throw error;

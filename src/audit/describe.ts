@@ -114,6 +114,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'conflict.decided', label: 'Conflict decision' },
       { value: 'document.uploaded', label: 'Document added' },
       { value: 'document.downloaded', label: 'Document downloaded' },
+      { value: 'mail.received', label: 'E-mail filed on a case' },
       { value: 'ssn.view_full', label: 'Full SSN shown' },
       { value: 'ssn.truncated', label: 'Full SSNs cut to four digits' },
     ],
@@ -365,6 +366,8 @@ export function describeEntry(entry: DescribableEntry): string {
       return `${actor} changed the details of case ${target}`;
     case 'document.uploaded':
       return textOf(d.source) === 'mail' ? `An e-mail attachment was filed on case ${target}` : `${actor} added a document to case ${target}`;
+    case 'mail.received':
+      return `An e-mail was filed on case ${target}${typeof d.attachments === 'number' && d.attachments ? ` with ${d.attachments} attachment${d.attachments === 1 ? '' : 's'}` : ''}`;
     case 'document.downloaded':
       return `${actor} downloaded a document of case ${target}`;
     case 'conflict.decided':

@@ -513,6 +513,24 @@ export const documentChunks = pgTable(
   (t) => [primaryKey({ columns: [t.documentId, t.seq] })],
 );
 
+/**
+ * Mail filed on a case (DESIGN §1.9): one row per message and case, keyed by the message's
+ * identity, so that a sender retrying after a dropped connection does not file it twice.
+ */
+export const inboundMessages = pgTable(
+  'inbound_messages',
+  {
+    caseId: uuid('case_id')
+      .notNull()
+      .references(() => cases.id),
+    // SHA-256 of the Message-ID header, or of the whole message when it has none.
+    messageKey: text('message_key').notNull(),
+    noteId: uuid('note_id').references(() => caseNotes.id),
+    receivedAt: ts('received_at').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.caseId, t.messageKey] })],
+);
+
 export const adverseParties = pgTable(
   'adverse_parties',
   {

@@ -64,20 +64,24 @@ export interface StoredDocument {
   contentType: string;
 }
 
+/** A document sealed into its spool file, not yet in the database. */
+export interface SpooledDocument extends StoredDocument {
+  key: { key: Buffer; wrapped: string };
+  chunks: number;
+  spoolPath: string;
+}
+
 /**
- * Stores `bytes` (read as they come) as a document on case `caseId`: refused once it passes
- * `maxBytes`, or if empty. The caller has checked that the case may receive it; this audits
- * `document.uploaded` in the transaction that stores it.
+ * Reads `bytes` as they come into a sealed spool file: refused once past `maxBytes`, or if
+ * empty. The caller stores it (insertSpooledDocument, in its own transaction) and then
+ * discards the spool (discardSpool), stored or not.
  */
-export async function storeDocument(
-  app: App,
-  input: { caseId: string; caseNumber: string; name: string; source: 'upload' | 'mail'; bytes: AsyncIterable<Buffer>; maxBytes: number; who: { actor: Actor | null; ip: string | null } },
-): Promise<StoredDocument> {
+export async function spoolDocument(app: App, input: { name: string; bytes: AsyncIterable<Buffer> | Iterable<Buffer>; maxBytes: number }): Promise<SpooledDocument> {
   const id = randomUUID();
   const key = newRecordKey(app, 'documents', id);
   mkdirSync(spoolDir(app), { recursive: true, mode: 0o700 });
   const spoolPath = join(spoolDir(app), `${id}.${randomBytes(4).toString('hex')}.sealed`);
-  const spool = await open(spoolPath, 'wx+', 0o600);
+  const spool = await open(spoolPath, 'wx', 0o600);
   try {
     const hash = createHash('sha256');
     let size = 0;
@@ -106,33 +110,73 @@ export async function storeDocument(
     if (pendingBytes) await flush(Buffer.concat(pending));
     if (!size || !head) throw new EmptyDocumentError();
     const sniffed = await fileTypeFromBuffer(head);
-    const contentType = sniffed?.mime ?? typeOfUnrecognised(head);
-    const name = safeFileName(input.name);
-    const sha256 = hash.digest('hex');
-    await app.db.transaction(async (tx) => {
-      await tx.insert(documents).values({
-        id,
-        caseId: input.caseId,
-        dataKey: key.wrapped,
-        nameSealed: sealValue(key.key, name, namePlace(id)),
-        sha256Sealed: sealValue(key.key, sha256, shaPlace(id)),
-        contentType,
-        size,
-        chunks,
-        source: input.source,
-        uploadedBy: input.who.actor?.id ?? null,
-        createdAt: app.clock.now(),
-      });
-      for (let seq = 0; seq < chunks; seq++) {
-        const plain = seq === chunks - 1 ? size - seq * DOCUMENT_CHUNK_BYTES : DOCUMENT_CHUNK_BYTES;
-        await tx.insert(documentChunks).values({ documentId: id, seq, data: await readAt(spool, seq * (DOCUMENT_CHUNK_BYTES + SEAL_OVERHEAD), plain + SEAL_OVERHEAD) });
-      }
-      await recordAudit(app, { action: 'document.uploaded', actor: input.who.actor, ip: input.who.ip, target: input.caseNumber, details: { document: id, size, source: input.source } }, tx);
-    });
-    return { id, name, size, sha256, contentType };
+    return {
+      id,
+      key,
+      name: safeFileName(input.name),
+      size,
+      chunks,
+      sha256: hash.digest('hex'),
+      contentType: sniffed?.mime ?? typeOfUnrecognised(head),
+      spoolPath,
+    };
+  } catch (error) {
+    rmSync(spoolPath, { force: true });
+    throw error;
   } finally {
     await spool.close();
-    rmSync(spoolPath, { force: true });
+  }
+}
+
+/** Stores a spooled document on case `caseId` in the caller's transaction. */
+export async function insertSpooledDocument(app: App, tx: Tx, spooled: SpooledDocument, on: { caseId: string; source: 'upload' | 'mail'; uploadedBy: string | null }): Promise<void> {
+  const { id, key } = spooled;
+  await tx.insert(documents).values({
+    id,
+    caseId: on.caseId,
+    dataKey: key.wrapped,
+    nameSealed: sealValue(key.key, spooled.name, namePlace(id)),
+    sha256Sealed: sealValue(key.key, spooled.sha256, shaPlace(id)),
+    contentType: spooled.contentType,
+    size: spooled.size,
+    chunks: spooled.chunks,
+    source: on.source,
+    uploadedBy: on.uploadedBy,
+    createdAt: app.clock.now(),
+  });
+  const spool = await open(spooled.spoolPath, 'r');
+  try {
+    for (let seq = 0; seq < spooled.chunks; seq++) {
+      const plain = seq === spooled.chunks - 1 ? spooled.size - seq * DOCUMENT_CHUNK_BYTES : DOCUMENT_CHUNK_BYTES;
+      await tx.insert(documentChunks).values({ documentId: id, seq, data: await readAt(spool, seq * (DOCUMENT_CHUNK_BYTES + SEAL_OVERHEAD), plain + SEAL_OVERHEAD) });
+    }
+  } finally {
+    await spool.close();
+  }
+}
+
+export function discardSpool(spooled: SpooledDocument): void {
+  rmSync(spooled.spoolPath, { force: true });
+}
+
+/**
+ * Stores `bytes` (read as they come) as a document on case `caseId`: refused once it passes
+ * `maxBytes`, or if empty. The caller has checked that the case may receive it; this audits
+ * `document.uploaded` in the transaction that stores it.
+ */
+export async function storeDocument(
+  app: App,
+  input: { caseId: string; caseNumber: string; name: string; source: 'upload' | 'mail'; bytes: AsyncIterable<Buffer>; maxBytes: number; who: { actor: Actor | null; ip: string | null } },
+): Promise<StoredDocument> {
+  const spooled = await spoolDocument(app, input);
+  try {
+    await app.db.transaction(async (tx) => {
+      await insertSpooledDocument(app, tx, spooled, { caseId: input.caseId, source: input.source, uploadedBy: input.who.actor?.id ?? null });
+      await recordAudit(app, { action: 'document.uploaded', actor: input.who.actor, ip: input.who.ip, target: input.caseNumber, details: { document: spooled.id, size: spooled.size, source: input.source } }, tx);
+    });
+    return { id: spooled.id, name: spooled.name, size: spooled.size, sha256: spooled.sha256, contentType: spooled.contentType };
+  } finally {
+    discardSpool(spooled);
   }
 }
 

@@ -69,6 +69,7 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
       },
     },
   },
+  inbound_messages: { without: [] },
   intake_stages: { without: [] },
   job_runs: { without: [] },
   lookups: { without: [] },

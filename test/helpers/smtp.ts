@@ -34,7 +34,7 @@ export interface SmtpPeer {
 let certificate: Promise<{ key: string; cert: string }> | undefined;
 
 /** One self-signed certificate for every peer of the test file (generating one takes a while). */
-function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
+export function selfSignedCertificate(): Promise<{ key: string; cert: string }> {
   certificate ??= generate([{ name: 'commonName', value: 'localhost' }], {
     keyType: 'ec',
     algorithm: 'sha256',

@@ -69,3 +69,19 @@ describe('mail settings (HAVEN_SMTP_URL, HAVEN_SMTP_REQUIRE_TLS, HAVEN_MAIL_FROM
     }
   });
 });
+
+describe('incoming mail settings (HAVEN_INBOUND_SMTP_PORT, HAVEN_INBOUND_DOMAIN)', () => {
+  test('unset: no listener; both set: the port and the domain in lower case', () => {
+    expect(load({})).toMatchObject({ inboundSmtpPort: undefined, inboundDomain: undefined });
+    expect(load({ HAVEN_INBOUND_SMTP_PORT: '2525', HAVEN_INBOUND_DOMAIN: 'Cases.Example.ORG' })).toMatchObject({ inboundSmtpPort: 2525, inboundDomain: 'cases.example.org' });
+  });
+
+  test('one without the other, a bad port or a bad domain is one line', () => {
+    expect(refused({ HAVEN_INBOUND_SMTP_PORT: '2525' })).toMatch(/must be set together/);
+    expect(refused({ HAVEN_INBOUND_DOMAIN: 'cases.example.org' })).toMatch(/must be set together/);
+    expect(refused({ HAVEN_INBOUND_SMTP_PORT: '70000', HAVEN_INBOUND_DOMAIN: 'cases.example.org' })).toMatch(/port number/);
+    for (const domain of ['cases example.org', 'a@b.org', '-bad.example', 'x'.repeat(300), 'bad\n.example', '.example']) {
+      expect(refused({ HAVEN_INBOUND_SMTP_PORT: '2525', HAVEN_INBOUND_DOMAIN: domain })).toMatch(/^HAVEN_INBOUND_DOMAIN must be a domain name/);
+    }
+  });
+});
