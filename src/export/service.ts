@@ -3,7 +3,7 @@
 // and SHA-256, written last. Read in one REPEATABLE READ transaction, so the files are one
 // consistent picture of the site even while it keeps working.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { sql } from 'drizzle-orm';
@@ -291,4 +291,68 @@ export async function exportAll(app: App, dir: string, who: { actor: Actor | nul
   file.close();
   renameSync(temporary, join(dir, 'manifest.json'));
   return manifest;
+}
+
+/** Where Admin > Export writes: a folder per export under the data directory. */
+export function exportsDir(app: App): string {
+  return join(app.config.dataDir, 'exports');
+}
+
+/** An export started from Admin > Export, followed by its page. */
+export interface ExportRun {
+  dir: string;
+  lines: string[];
+  result: { ok: boolean; message: string } | null;
+}
+
+/** Starts a full export into a new folder under exportsDir, in the background; the run fills in as it goes. */
+export function startWebExport(app: App, who: { actor: Actor; ip: string | null }): ExportRun {
+  mkdirSync(exportsDir(app), { recursive: true, mode: 0o700 });
+  const dir = join(exportsDir(app), `export-${app.clock.now().toISOString().replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`);
+  const run: ExportRun = { dir, lines: [`exporting to ${dir}`], result: null };
+  exportAll(app, dir, who, (line) => run.lines.push(line)).then(
+    (manifest) => {
+      const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+      run.result = { ok: true, message: `${manifest.tables.length} tables, ${rows} rows and ${manifest.documents.length} documents in ${dir}` };
+    },
+    (error: Error) => {
+      app.log.error({ err: error }, 'export failed');
+      run.result = { ok: false, message: error instanceof ExportError ? error.message : 'an unexpected error (see the server log); the folder is incomplete (it has no manifest.json)' };
+    },
+  );
+  return run;
+}
+
+export interface ExportListing {
+  path: string;
+  exportedAt: string;
+  tables: number;
+  rows: number;
+  documents: number;
+}
+
+/** The finished exports under exportsDir (those with a manifest), newest first. */
+export function listExports(app: App): ExportListing[] {
+  const listings: ExportListing[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(exportsDir(app));
+  } catch {
+    return [];
+  }
+  for (const name of names) {
+    try {
+      const manifest = JSON.parse(readFileSync(join(exportsDir(app), name, 'manifest.json'), 'utf8')) as ExportManifest;
+      listings.push({
+        path: join(exportsDir(app), name),
+        exportedAt: manifest.exportedAt,
+        tables: manifest.tables.length,
+        rows: manifest.tables.reduce((n, t) => n + t.rows, 0),
+        documents: manifest.documents?.length ?? 0,
+      });
+    } catch {
+      // Unfinished (no manifest) or not an export.
+    }
+  }
+  return listings.sort((a, b) => b.exportedAt.localeCompare(a.exportedAt));
 }

@@ -111,7 +111,12 @@ export const PERMISSION_INFO: Record<Permission, PermissionInfo> = {
     area: 'administration',
     inUse: false,
   },
-  admin_backups: { label: 'Backups', description: 'See backups and restore tests, and start a backup.', area: 'administration', inUse: false },
+  admin_backups: {
+    label: 'Backups and export',
+    description: 'Export all data (every table and document, opened, to a folder on the server); later, see backups and restore tests and start a backup.',
+    area: 'administration',
+    inUse: true,
+  },
   mail_queue_view: {
     label: 'Mail queue',
     description: 'See queued, sent and failed e-mail, and send failed messages again.',

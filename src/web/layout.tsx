@@ -54,6 +54,7 @@ const ADMIN_LINKS: NavLink[] = [
   { href: '/admin/lookups', label: 'Case lists', anyOf: ['admin_site_settings'] },
   { href: '/admin/audit', label: 'Audit', anyOf: ['audit_view'] },
   { href: '/mail/queue', label: 'Mail queue', anyOf: ['mail_queue_view'] },
+  { href: '/admin/export', label: 'Export', anyOf: ['admin_backups'] },
   { href: '/reports/users', label: 'Users Report', anyOf: ['admin_users'] },
 ];
 
@@ -195,12 +196,15 @@ export function Layout({
   children,
   subtitle,
   actions,
+  refreshSeconds,
 }: {
   title: string;
   ctx: PageContext;
   children: ComponentChildren;
   subtitle?: ComponentChildren;
   actions?: ComponentChildren;
+  /** Reload the page after this long: a page showing the progress of work under way. */
+  refreshSeconds?: number;
 }) {
   return (
     <html lang="en">
@@ -208,6 +212,7 @@ export function Layout({
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} - Haven`}</title>
+        {refreshSeconds !== undefined && <meta http-equiv="refresh" content={String(refreshSeconds)} />}
         <link rel="stylesheet" href="/assets/pico.min.css" />
         <link rel="stylesheet" href="/assets/haven.css" />
         <script type="module" src="/assets/session.js"></script>

@@ -111,6 +111,7 @@ const PAGES = [
   { name: 'mail-queue', path: () => '/mail/queue' },
   { name: 'users-report', path: () => '/reports/users' },
   { name: 'preferences', path: () => '/preferences' },
+  { name: 'export', path: () => '/admin/export' },
 ];
 
 describe.each(WIDTHS)('every page at $width px', (viewport) => {
