@@ -13,7 +13,7 @@ import { sql } from 'drizzle-orm';
 import { fileTypeFromBuffer } from 'file-type';
 import type { App } from '../context.ts';
 import { rowsOf, type Db, type Tx } from '../db/client.ts';
-import { documentChunks, documents } from '../db/schema.ts';
+import { documents } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { newRecordKey, openDataKey } from '../keys/records.ts';
 import { openBytes, openValue, sealBytes, sealValue, SealingError } from '../security/sealing.ts';
@@ -148,7 +148,10 @@ export async function insertSpooledDocument(app: App, tx: Tx, spooled: SpooledDo
   try {
     for (let seq = 0; seq < spooled.chunks; seq++) {
       const plain = seq === spooled.chunks - 1 ? spooled.size - seq * DOCUMENT_CHUNK_BYTES : DOCUMENT_CHUNK_BYTES;
-      await tx.insert(documentChunks).values({ documentId: id, seq, data: await readAt(spool, seq * (DOCUMENT_CHUNK_BYTES + SEAL_OVERHEAD), plain + SEAL_OVERHEAD) });
+      const sealed = await readAt(spool, seq * (DOCUMENT_CHUNK_BYTES + SEAL_OVERHEAD), plain + SEAL_OVERHEAD);
+      // As base64 text, decoded by the database: PGlite's own bytea parameter encoding is
+      // about ten times slower (docs/DECISIONS.md, Documents).
+      await tx.execute(sql`INSERT INTO document_chunks (document_id, seq, data) VALUES (${id}, ${seq}, decode(${sealed.toString('base64')}, 'base64'))`);
     }
   } finally {
     await spool.close();
@@ -280,15 +283,15 @@ export class DamagedDocumentError extends Error {}
 async function* documentBytes(db: Db | Tx, id: string, key: Buffer, chunks: number): AsyncGenerator<Buffer> {
   for (let from = 0; from < chunks; from += CHUNKS_PER_READ) {
     const to = Math.min(chunks, from + CHUNKS_PER_READ);
-    const rows = await rowsOf<{ seq: number; data: Buffer | Uint8Array }>(
+    const rows = await rowsOf<{ seq: number; data: string }>(
       db,
-      sql`SELECT seq, data FROM document_chunks WHERE document_id = ${id} AND seq >= ${from} AND seq < ${to} ORDER BY seq`,
+      sql`SELECT seq, encode(data, 'base64') AS data FROM document_chunks WHERE document_id = ${id} AND seq >= ${from} AND seq < ${to} ORDER BY seq`,
     );
     for (let seq = from; seq < to; seq++) {
       const row = rows[seq - from];
       if (!row || row.seq !== seq) throw new DamagedDocumentError(`chunk ${seq} of ${chunks} is missing`);
       try {
-        yield openBytes(key, Buffer.from(row.data), chunkPlace(id, seq));
+        yield openBytes(key, Buffer.from(row.data, 'base64'), chunkPlace(id, seq));
       } catch (error) {
         if (error instanceof SealingError) throw new DamagedDocumentError(`chunk ${seq} of ${chunks} does not open (altered, or moved from elsewhere)`);
         throw error;

@@ -1,0 +1,35 @@
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { loadConfig } from '../src/config.ts';
+import { openApp } from '../src/app.ts';
+import { keysInMemory } from '../src/keys/records.ts';
+import { newKeyRing } from '../src/keys/service.ts';
+import { spoolDocument, insertSpooledDocument, openDocument } from '../src/documents/service.ts';
+import { insertClient } from '../src/clients/service.ts';
+import { insertCase } from '../src/cases/service.ts';
+const dir = mkdtempSync(join(tmpdir(), 'prof-'));
+const app = await openApp(loadConfig({ HAVEN_DATA_DIR: dir }), { log: pino({ level: 'silent' }), keys: keysInMemory(newKeyRing(new Date())) });
+await app.database.rows(sql`INSERT INTO users (id, login, full_name, email, role_id, password_hash, login_active, created_at, updated_at) SELECT gen_random_uuid(), 'u', 'u', 'u@x.org', id, 'x', true, now(), now() FROM roles LIMIT 1`).catch(e => console.log('user', e.message));
+const [u] = await app.database.rows<{id:string}>(sql`SELECT id FROM users LIMIT 1`);
+const caseId = await app.db.transaction(async (tx) => {
+  const clientId = await insertClient(app, tx, { firstName: 'a', lastName: 'b', dateOfBirth: null, ssn: null, phone: null, email: null, language: null, aliases: [] }, { householdSize: 1, annualIncome: 1 });
+  return (await insertCase(app, tx, { clientId, problemCode: '63', disposition: 'open', postalCode: null, county: null, incomeOverrideReason: null, adverseParties: [], createdBy: u!.id })).id;
+});
+const data = randomBytes(4 * 1024 * 1024);
+function* pieces() { for (let i = 0; i < data.length; i += 65536) yield data.subarray(i, i + 65536); }
+let t = performance.now();
+const spooled = await spoolDocument(app, { name: 'x.bin', bytes: pieces(), maxBytes: 1e9 });
+console.log('spool', (performance.now() - t).toFixed(0), 'ms');
+t = performance.now();
+await app.db.transaction(async (tx) => insertSpooledDocument(app, tx, spooled, { caseId, source: 'upload', uploadedBy: null }));
+console.log('insert', (performance.now() - t).toFixed(0), 'ms');
+t = performance.now();
+const d = await openDocument(app, caseId, spooled.id);
+let n = 0; for await (const p of d!.bytes()) n += p.length;
+console.log('read', (performance.now() - t).toFixed(0), 'ms', n);
+await app.database.close();
