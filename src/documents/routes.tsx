@@ -12,7 +12,7 @@ import { viewerOf, visibleTo } from '../cases/access.ts';
 import { renderCasePage } from '../cases/routes.tsx';
 import type { CaseViewer } from '../security/case-access.ts';
 import { attachmentDisposition, servedContentType } from '../security/documents.ts';
-import { DamagedDocumentError, DocumentTooLargeError, EmptyDocumentError, openDocument, storeDocument } from './service.ts';
+import { DamagedDocumentError, DocumentTooLargeError, EmptyDocumentError, IncompleteUploadError, openDocument, storeDocument } from './service.ts';
 
 const CASE_PARAMS = z.object({ id: z.uuid() });
 const DOCUMENT_PARAMS = z.object({ id: z.uuid(), documentId: z.uuid() });
@@ -67,7 +67,7 @@ export const documentRoutes: HavenRoutes = async (server, { app }) => {
           reply.header('connection', 'close');
           return refuse(request, reply, 413, { file: new DocumentTooLargeError(maxBytes).message });
         }
-        if (error instanceof EmptyDocumentError) return refuse(request, reply, 400, { file: error.message });
+        if (error instanceof EmptyDocumentError || error instanceof IncompleteUploadError) return refuse(request, reply, 400, { file: error.message });
         throw error;
       }
       return reply.redirect(`/cases/${found.id}?done=document`, 303);

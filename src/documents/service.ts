@@ -38,6 +38,24 @@ export class EmptyDocumentError extends Error {
   }
 }
 
+/** The upload's bytes stopped before the end (the client went away, or sent a broken body). */
+export class IncompleteUploadError extends Error {
+  constructor() {
+    super('The file did not arrive whole. Try again.');
+  }
+}
+
+/** The incoming bytes, with a failure of their source (not of what reads them) named as such. */
+async function* incoming(bytes: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    for await (const piece of bytes) yield piece;
+  } catch (error) {
+    // Past the multipart limit is a size problem, reported as such by the route.
+    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw error;
+    throw new IncompleteUploadError();
+  }
+}
+
 const chunkPlace = (documentId: string, seq: number) => ({ table: 'document_chunks', column: 'data', row: `${documentId}:${seq}` });
 const namePlace = (documentId: string) => ({ table: 'documents', column: 'name_sealed', row: documentId });
 const shaPlace = (documentId: string) => ({ table: 'documents', column: 'sha256_sealed', row: documentId });
@@ -94,7 +112,7 @@ export async function spoolDocument(app: App, input: { name: string; bytes: Asyn
       await spool.write(sealBytes(key.key, piece, chunkPlace(id, chunks)));
       chunks++;
     };
-    for await (const data of input.bytes) {
+    for await (const data of incoming(input.bytes)) {
       size += data.length;
       if (size > input.maxBytes) throw new DocumentTooLargeError(input.maxBytes);
       hash.update(data);

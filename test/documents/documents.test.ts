@@ -146,6 +146,22 @@ describe.each(DB_KINDS)('case documents (%s)', (kind) => {
     expect(fieldError(plain.body, 'file')).toMatch(/Choose a file/);
   });
 
+  test('a multipart body cut off in the middle of the file is refused beside the field, and nothing is stored', async () => {
+    await att.get(`/cases/${caseId}`);
+    const before = await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM documents`);
+    const boundary = '----cutoff';
+    const r = await haven.server.inject({
+      method: 'POST',
+      url: `/cases/${caseId}/documents?_csrf=${encodeURIComponent(att.csrf)}`,
+      payload: Buffer.concat([Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.bin"\r\n\r\n`), randomBytes(300_000)]),
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      cookies: Object.fromEntries(att.cookies),
+    });
+    expect(r.statusCode).toBe(400);
+    expect(fieldError(r.body, 'file')).toMatch(/did not arrive whole/);
+    expect(await haven.app.database.rows<{ n: number }>(sql`SELECT count(*)::int AS n FROM documents`)).toEqual(before);
+  });
+
   test('without the CSRF token the upload is refused; a user who may not see the case gets 404 for upload and download alike', async () => {
     const id = newestDocument((await att.get(`/cases/${caseId}`)).body, caseId);
     expect((await upload(att, 'forged.txt', Buffer.from('forged'), { csrf: null })).status).toBe(403);
