@@ -525,7 +525,8 @@ export const inboundMessages = pgTable(
       .references(() => cases.id),
     // SHA-256 of the Message-ID header, or of the whole message when it has none.
     messageKey: text('message_key').notNull(),
-    noteId: uuid('note_id').references(() => caseNotes.id),
+    // The note it became (no foreign key: case_notes refuses TRUNCATE itself, append-only).
+    noteId: uuid('note_id'),
     receivedAt: ts('received_at').notNull(),
   },
   (t) => [primaryKey({ columns: [t.caseId, t.messageKey] })],
