@@ -6,7 +6,7 @@ import { NO_BODY, NO_QUERY, query } from '../web/input.ts';
 import { sendErrorPage } from '../web/errors.tsx';
 import { seesChecklist, sendTestMail, siteChecklist } from './service.ts';
 import { DashboardPage, dashboardNotice } from './views.tsx';
-import { countMyOpenCases, myCases } from '../cases/search.ts';
+import { myCaseSummary } from '../cases/search.ts';
 import { viewerOf } from '../cases/access.ts';
 
 /** The dashboard: where everyone starts, and a new administrator's checklist. */
@@ -16,7 +16,7 @@ export const dashboardRoutes: HavenRoutes = async (server, { app }) => {
     const checklist = seesChecklist(session) ? await siteChecklist(app, session) : null;
     const seesCases = session.permissions.includes('cases_view_all') || session.permissions.includes('cases_view_assigned');
     const viewer = viewerOf(session);
-    const cases = seesCases ? { open: await countMyOpenCases(app, viewer), recent: await myCases(app, viewer, 5) } : null;
+    const cases = seesCases ? await myCaseSummary(app, viewer, 5) : null;
     return sendPage(reply, <DashboardPage ctx={pageContext(request, reply)} checklist={checklist} notice={dashboardNotice(request.query.done)} cases={cases} />);
   });
 

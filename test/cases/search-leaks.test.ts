@@ -7,7 +7,7 @@ import type { TestClient } from '../helpers/client.ts';
 import { APPLICANT } from './helpers.ts';
 import { intakeCase, setUserScope, signIn } from './attack-kit.ts';
 import { sql } from 'drizzle-orm';
-import { countMyOpenCases, myCases } from '../../src/cases/search.ts';
+import { countMyOpenCases, myCaseSummary, myCases } from '../../src/cases/search.ts';
 import type { CaseViewer } from '../../src/security/case-access.ts';
 
 /** The page without the two places that repeat what was typed: the search box and the session form's return URL. */
@@ -161,6 +161,12 @@ describe.each(DB_KINDS)('search and lists never leak (%s)', (kind) => {
     expect(await countMyOpenCases(haven.app, await viewer('pro'))).toBe(1);
     expect(await countMyOpenCases(haven.app, await viewer('ivy'))).toBe(1);
     expect((await myCases(haven.app, await viewer('far'))).map((c) => c.id)).toEqual([]);
+    // The dashboard's one-statement summary says the same as the two queries, for everyone.
+    for (const login of ['far', 'pro', 'ivy', 'ivy2', 'sup']) {
+      const v = await viewer(login);
+      expect(await myCaseSummary(haven.app, v, 5), login).toEqual({ open: await countMyOpenCases(haven.app, v), recent: await myCases(haven.app, v, 5) });
+    }
+    expect((await myCaseSummary(haven.app, await viewer('far'))).recent).toEqual([]);
   });
 
   test('the dashboard never shows it', async () => {

@@ -1,0 +1,34 @@
+import { performance } from 'node:perf_hooks';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { randomBytes } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { loadConfig } from '../src/config.ts';
+import { openApp } from '../src/app.ts';
+import { keysInMemory } from '../src/keys/records.ts';
+import { newKeyRing } from '../src/keys/service.ts';
+import { spoolDocument, insertSpooledDocument } from '../src/documents/service.ts';
+import { insertClient } from '../src/clients/service.ts';
+import { insertCase } from '../src/cases/service.ts';
+const dir = mkdtempSync(join(tmpdir(), 'prof-'));
+const app = await openApp(loadConfig({ HAVEN_DATA_DIR: dir }), { log: pino({ level: 'silent' }), keys: keysInMemory(newKeyRing(new Date())) });
+await app.database.rows(sql`INSERT INTO users (id, login, full_name, email, role_id, password_hash, login_active, created_at, updated_at) SELECT gen_random_uuid(), 'u', 'u', 'u@x.org', id, 'x', true, now(), now() FROM roles LIMIT 1`);
+const [u] = await app.database.rows<{id:string}>(sql`SELECT id FROM users LIMIT 1`);
+const caseId = await app.db.transaction(async (tx) => {
+  const clientId = await insertClient(app, tx, { firstName: 'a', lastName: 'b', dateOfBirth: null, ssn: null, phone: null, email: null, language: null, aliases: [] }, { householdSize: 1, annualIncome: 1 });
+  return (await insertCase(app, tx, { clientId, problemCode: '63', disposition: 'open', postalCode: null, county: null, incomeOverrideReason: null, adverseParties: [], createdBy: u!.id })).id;
+});
+const pattern = randomBytes(1 << 20);
+const MB = Number(process.env.MB ?? 60);
+function* pieces() { for (let i = 0; i < MB * 16; i++) yield pattern.subarray((i % 16) * 65536, (i % 16 + 1) * 65536); }
+const base = process.memoryUsage();
+let peak = { rss: 0, ab: 0, heap: 0 };
+const s = setInterval(() => { const m = process.memoryUsage(); peak = { rss: Math.max(peak.rss, m.rss - base.rss), ab: Math.max(peak.ab, m.arrayBuffers - base.arrayBuffers), heap: Math.max(peak.heap, m.heapUsed - base.heapUsed) }; }, 5);
+const spooled = await spoolDocument(app, { name: 'x.bin', bytes: pieces(), maxBytes: 1e9 });
+console.log('after spool', JSON.stringify(peak));
+await app.db.transaction(async (tx) => insertSpooledDocument(app, tx, spooled, { caseId, source: 'upload', uploadedBy: null }));
+clearInterval(s); (globalThis as { gc?: () => void }).gc?.(); const after = process.memoryUsage(); console.log('retained after gc', ((after.rss - base.rss) / 1048576).toFixed(1), 'MB rss', ((after.heapUsed - base.heapUsed) / 1048576).toFixed(1), 'MB heap');
+console.log('after insert', JSON.stringify(Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, (v / 1048576).toFixed(1) + ' MB']))));
+await app.database.close();
