@@ -7,7 +7,7 @@ import { statSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { rowsOf, type Db, type Tx } from '../db/client.ts';
-import { newDataKey, openValue, sealValue, SealingError, unwrapDataKey, wrapDataKey, wrappingKeyId, type SealedPlace } from '../security/sealing.ts';
+import { newDataKey, openValue, sealValue, unwrapDataKey, wrapDataKey, wrappingKeyId, type SealedPlace } from '../security/sealing.ts';
 import { KeyFileError, loadKeyRing, loadOrCreateKeyRing, type KeyRing } from './service.ts';
 
 /**
@@ -146,5 +146,3 @@ export async function recordCurrentMasterKey(db: Db | Tx, id: string, now: strin
   await db.execute(sql`DELETE FROM sealing_keys WHERE kind = 'current'`);
   await db.execute(sql`INSERT INTO sealing_keys (id, kind, added_at) VALUES (${id}, 'current', ${now}) ON CONFLICT (id) DO UPDATE SET kind = 'current'`);
 }
-
-export { SealingError };
