@@ -115,6 +115,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'document.uploaded', label: 'Document added' },
       { value: 'document.downloaded', label: 'Document downloaded' },
       { value: 'mail.received', label: 'E-mail filed on a case' },
+      { value: 'case.mail_alias_changed', label: 'Case e-mail address changed' },
       { value: 'ssn.view_full', label: 'Full SSN shown' },
       { value: 'ssn.truncated', label: 'Full SSNs cut to four digits' },
     ],
@@ -366,6 +367,8 @@ export function describeEntry(entry: DescribableEntry): string {
       return `${actor} changed the details of case ${target}`;
     case 'document.uploaded':
       return textOf(d.source) === 'mail' ? `An e-mail attachment was filed on case ${target}` : `${actor} added a document to case ${target}`;
+    case 'case.mail_alias_changed':
+      return textOf(d.to) ? `${actor} gave case ${target} the e-mail address ${textOf(d.to)}@…` : `${actor} removed the other e-mail address of case ${target}`;
     case 'mail.received':
       return `An e-mail was filed on case ${target}${typeof d.attachments === 'number' && d.attachments ? ` with ${d.attachments} attachment${d.attachments === 1 ? '' : 's'}` : ''}`;
     case 'document.downloaded':

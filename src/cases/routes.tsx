@@ -8,7 +8,7 @@ import { form, line, lines, optional, query, type FieldErrors } from '../web/inp
 import { sendErrorPage } from '../web/errors.tsx';
 import { DISPOSITION_ACTIONS } from '../security/disposition.ts';
 import { viewerOf } from './access.ts';
-import { addNote, changeAssignment, changeDisposition, CONFLICT_DECISIONS, decideConflict, openCase, updateCaseDetails, type CaseChange } from './service.ts';
+import { addNote, changeAssignment, changeDisposition, CONFLICT_DECISIONS, decideConflict, openCase, setMailAlias, updateCaseDetails, type CaseChange } from './service.ts';
 import { myCases, recentCases, searchCases } from './search.ts';
 import { CASE_DONE, CaseListPage, CasePage, type CaseDone } from './views.tsx';
 
@@ -23,6 +23,7 @@ const dispositionForm = form({
 });
 const assignmentForm = form({ assignee: optional(line(64)), remove: optional(z.enum(['yes', 'no'])) });
 const conflictForm = form({ decision: z.enum(CONFLICT_DECISIONS, { error: 'Choose a decision.' }) });
+const mailAliasForm = form({ mail_alias: optional(line(100)) });
 const detailsForm = form({ office: optional(line(200)), program: optional(line(200)), funding_code: optional(line(200)), status: optional(line(200)) });
 
 function mayViewCases(permissions: readonly string[]): boolean {
@@ -47,7 +48,7 @@ export async function renderCasePage(app: App, request: FastifyRequest, reply: F
   if (extra.status) for (const [k, v] of Object.entries((request.body ?? {}) as Record<string, unknown>)) if (typeof v === 'string') values[k] = v;
   return sendPage(
     reply,
-    <CasePage ctx={pageContext(request, reply)} c={c} permissions={session.permissions} lookups={c.options.lookups} staff={c.options.staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
+    <CasePage ctx={pageContext(request, reply)} inboundDomain={app.config.inboundDomain} c={c} permissions={session.permissions} lookups={c.options.lookups} staff={c.options.staff} errors={extra.errors ?? {}} formError={extra.formError} done={extra.done ?? (justCreated ? 'created' : undefined)} values={values} />,
     extra.status ?? 200,
   );
 }
@@ -113,6 +114,15 @@ export const caseRoutes: HavenRoutes = async (server, { app }) => {
       const remove = request.body.remove === 'yes';
       const result = await changeAssignment(app, viewerOf(request.session!), request.params.id, request.body.assignee, remove, who(request));
       return afterChange(request, reply, request.params.id, result, remove ? 'unassigned' : 'assigned');
+    },
+  );
+
+  server.post(
+    '/cases/:id/mail-alias',
+    { config: { access, onInvalidInput: invalid }, schema: { params: CASE_PARAMS, body: mailAliasForm, querystring: query({}) } },
+    async (request, reply) => {
+      const result = await setMailAlias(app, viewerOf(request.session!), request.params.id, request.body.mail_alias, who(request));
+      return afterChange(request, reply, request.params.id, result, 'mail_alias');
     },
   );
 

@@ -15,6 +15,7 @@ import { isUuid } from '../roles/service.ts';
 import { openIdentity, type SealedIdentity } from '../clients/service.ts';
 import { SealingError } from '../security/sealing.ts';
 import { SITE_SETTINGS } from '../security/site-settings.ts';
+import { mailAliasProblem, normalizeMailAlias } from '../security/mail-alias.ts';
 import { caseDocumentsJson, openDocumentList, type DocumentListItem, type SealedDocumentRow } from '../documents/service.ts';
 
 export type FieldErrors = Record<string, string>;
@@ -185,6 +186,8 @@ export interface CaseDetails {
   documents: DocumentListItem[];
   /** The site's limit on a document, in MB (the upload form says it). */
   documentMaxMb: number;
+  /** Another address for mail to the case (security/mail-alias.ts), if set. */
+  mailAlias: string | null;
   /** What the page's forms offer: the active lookups, and (for `cases_edit`) the users one may assign. */
   options: { lookups: Lookups; staff: { login: string; fullName: string }[] };
 }
@@ -215,6 +218,7 @@ interface CaseRow {
   staff: { login: string; fullName: string }[] | null;
   documents: SealedDocumentRow[];
   document_max_mb: string | null;
+  mail_alias: string | null;
 }
 
 /**
@@ -223,7 +227,7 @@ interface CaseRow {
  */
 function caseSelect(viewer: CaseViewer, id: string): SQL {
   const visible = visibleTo(viewer);
-  return sql`SELECT c.id, c.number, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
+  return sql`SELECT c.id, c.number, c.mail_alias, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
                c.referral, c.closing_code, c.postal_code, c.county, c.income_override_reason, c.created_at, c.closed_at,
                json_build_object('id', cl.id, 'firstName', cl.first_name, 'lastName', cl.last_name, 'aliases', cl.aliases,
                  'dataKey', cl.data_key, 'dobSealed', cl.dob_sealed, 'ssnSealed', cl.ssn_sealed, 'phone', cl.phone, 'email', cl.email, 'language', cl.language,
@@ -297,6 +301,7 @@ function toCaseDetails(app: App, row: CaseRow): CaseDetails {
     adverseParties: row.adverse,
     documents: openDocumentList(app, row.documents),
     documentMaxMb: Number(row.document_max_mb ?? SITE_SETTINGS.document_max_mb.defaultValue),
+    mailAlias: row.mail_alias,
     conflicts: row.conflicts.map(({ matchedCaseId, matchedCaseNumber, matchedVisible, ...c }) => ({
       ...c,
       matchedCase: matchedVisible && matchedCaseId && matchedCaseNumber ? { id: matchedCaseId, number: matchedCaseNumber } : null,
@@ -474,6 +479,21 @@ export async function decideConflict(
 }
 
 /** Changes the case's office, program, funding code and status (active lookup values only). */
+/** Sets, changes or (with '') clears the case's mail alias: unique across cases, audited. */
+export async function setMailAlias(app: App, viewer: CaseViewer, id: string, raw: string, who: { actor: Actor; ip: string | null }): Promise<CaseChange> {
+  const alias = normalizeMailAlias(raw);
+  const problem = mailAliasProblem(alias);
+  if (problem) return { ok: false, status: 400, message: problem, fields: { mail_alias: problem } };
+  return editCase(app, viewer, id, async (tx, found) => {
+    const [taken] = await rowsOf<{ id: string }>(tx, sql`SELECT id FROM cases WHERE mail_alias = ${alias} AND id <> ${found.id}`);
+    if (alias && taken) return { ok: false, status: 409, message: 'Another case already has this address.', fields: { mail_alias: 'Another case already has this address.' } };
+    const [before] = await rowsOf<{ mail_alias: string | null }>(tx, sql`SELECT mail_alias FROM cases WHERE id = ${found.id}`);
+    await tx.update(cases).set({ mailAlias: alias || null, updatedAt: app.clock.now() }).where(eq(cases.id, found.id));
+    await recordAudit(app, { action: 'case.mail_alias_changed', actor: who.actor, ip: who.ip, target: found.number, details: { from: before?.mail_alias ?? null, to: alias || null } }, tx);
+    return { ok: true, message: alias ? `Mail to ${alias}@… now reaches case ${found.number}.` : 'The other address is removed.' };
+  });
+}
+
 export async function updateCaseDetails(
   app: App,
   viewer: CaseViewer,

@@ -93,7 +93,7 @@ export function CaseListPage({ ctx, q, results, mine, recent, mayIntake }: { ctx
   );
 }
 
-export type CaseDone = 'created' | 'note' | 'disposition' | 'assigned' | 'unassigned' | 'conflict' | 'details' | 'document';
+export type CaseDone = 'created' | 'note' | 'disposition' | 'assigned' | 'unassigned' | 'conflict' | 'details' | 'document' | 'mail_alias';
 const DONE_TEXT: Record<CaseDone, string> = {
   created: 'Case created from the application.',
   note: 'Note added.',
@@ -103,6 +103,7 @@ const DONE_TEXT: Record<CaseDone, string> = {
   conflict: 'Conflict decision recorded.',
   details: 'Case details saved.',
   document: 'Document uploaded.',
+  mail_alias: 'The case’s e-mail address is saved.',
 };
 export const CASE_DONE = Object.keys(DONE_TEXT) as CaseDone[];
 
@@ -127,6 +128,8 @@ export function CasePage(props: {
   formError?: string;
   done?: CaseDone;
   values?: Record<string, string>;
+  /** HAVEN_INBOUND_DOMAIN: when set, the page shows the case's mail addresses. */
+  inboundDomain?: string;
 }) {
   const { ctx, c, permissions, errors, values = {} } = props;
   const canEdit = permissions.includes('cases_edit');
@@ -374,6 +377,36 @@ export function CasePage(props: {
           </form>
         )}
       </section>
+
+      {props.inboundDomain && (
+        <section aria-labelledby="mail-title">
+          <h2 id="mail-title">E-mail to this case</h2>
+          <p>
+            Mail sent to <code id="case-mail-address">{`case-${c.number}@${props.inboundDomain}`}</code>
+            {c.mailAlias && (
+              <>
+                {' '}
+                or <code id="case-mail-alias">{`${c.mailAlias}@${props.inboundDomain}`}</code>
+              </>
+            )}{' '}
+            is filed here while the case is open or pending: its text as a note, its attachments as documents.
+          </p>
+          {canEdit && (
+            <form method="post" action={`${base}/mail-alias`}>
+              <Csrf token={ctx.csrfToken} />
+              <Field
+                name="mail_alias"
+                label={`Another address (before @${props.inboundDomain})`}
+                value={values.mail_alias ?? c.mailAlias ?? ''}
+                error={errors.mail_alias}
+                help="Optional, e.g. smith-eviction. Leave empty for none."
+                autocomplete="off"
+              />
+              <button type="submit">Save address</button>
+            </form>
+          )}
+        </section>
+      )}
 
       <section aria-labelledby="notes-title">
         <h2 id="notes-title">Notes</h2>

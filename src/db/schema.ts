@@ -424,8 +424,16 @@ export const cases = pgTable(
     createdAt: ts('created_at').notNull(),
     updatedAt: ts('updated_at').notNull(),
     closedAt: ts('closed_at'),
+    // Another address for mail to this case (DESIGN §1.9): <mail_alias>@<inbound domain>, set on
+    // the case page; lowercase, unique (security/mail-alias.ts).
+    mailAlias: text('mail_alias'),
   },
-  (t) => [uniqueIndex('cases_number_key').on(t.number), index('cases_client_idx').on(t.clientId), index('cases_created_idx').on(t.createdAt)],
+  (t) => [
+    uniqueIndex('cases_number_key').on(t.number),
+    index('cases_client_idx').on(t.clientId),
+    index('cases_created_idx').on(t.createdAt),
+    uniqueIndex('cases_mail_alias_key').on(t.mailAlias),
+  ],
 );
 
 /**

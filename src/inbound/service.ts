@@ -12,6 +12,7 @@ import { recordAudit } from '../audit/service.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { discardSpool, DocumentTooLargeError, EmptyDocumentError, insertSpooledDocument, spoolDocument, type SpooledDocument } from '../documents/service.ts';
 import { NOTE_MAX } from '../cases/service.ts';
+import { mailAliasProblem } from '../security/mail-alias.ts';
 
 /** Why a recipient is refused, as the SMTP reply says it. */
 export type RecipientRefusal = { code: 550; message: string };
@@ -21,18 +22,26 @@ export interface RecipientCase {
   number: string;
 }
 
-const CASE_ADDRESS = /^case-(\d{2}-\d{6})@(.+)$/i;
+const ADDRESS = /^([^@]+)@([^@]+)$/;
+const CASE_LOCAL_PART = /^case-(\d{2}-\d{6})$/;
 
 /**
- * The case a recipient address names, if it may receive mail: `case-<number>@<domain>`, the
+ * The case a recipient address names, if it may receive mail: `case-<number>@<domain>` or the
+ * case's alias (`<mail_alias>@<domain>`), the
  * case exists and is neither closed nor rejected. The same one-line refusal for a case that
  * does not exist as for a malformed address: the listener does not confirm case numbers.
  */
 export async function caseForRecipient(app: App, address: string): Promise<RecipientCase | RecipientRefusal> {
-  const match = CASE_ADDRESS.exec(address.trim());
+  const match = ADDRESS.exec(address.trim().toLowerCase());
   const unknown: RecipientRefusal = { code: 550, message: '5.1.1 No such case mailbox here' };
-  if (!match || match[2]!.toLowerCase() !== app.config.inboundDomain) return unknown;
-  const [row] = await rowsOf<{ id: string; number: string; disposition: string }>(app.db, sql`SELECT id, number, disposition FROM cases WHERE number = ${match[1]!}`);
+  if (!match || match[2] !== app.config.inboundDomain) return unknown;
+  const local = match[1]!;
+  const number = CASE_LOCAL_PART.exec(local)?.[1];
+  if (!number && mailAliasProblem(local) !== null) return unknown;
+  const [row] = await rowsOf<{ id: string; number: string; disposition: string }>(
+    app.db,
+    number ? sql`SELECT id, number, disposition FROM cases WHERE number = ${number}` : sql`SELECT id, number, disposition FROM cases WHERE mail_alias = ${local}`,
+  );
   if (!row) return unknown;
   if (row.disposition === 'closed' || row.disposition === 'rejected') return { code: 550, message: '5.2.1 This case is closed: its mailbox takes no mail' };
   return { id: row.id, number: row.number };

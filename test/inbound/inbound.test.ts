@@ -12,7 +12,7 @@ import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import { selfSignedCertificate } from '../helpers/smtp.ts';
 import type { TestClient } from '../helpers/client.ts';
 import { APPLICANT } from '../cases/helpers.ts';
-import { auditRows, intakeCase, signIn } from '../cases/attack-kit.ts';
+import { auditRows, fieldError, intakeCase, signIn } from '../cases/attack-kit.ts';
 import { startInboundListener, type InboundListener } from '../../src/inbound/listener.ts';
 import { changeDisposition } from '../../src/cases/service.ts';
 import { updateSiteSettings } from '../../src/settings/service.ts';
@@ -184,6 +184,43 @@ describe.each(DB_KINDS)('incoming mail (%s)', (kind) => {
     );
     for (const info of again) expect(info.response).toMatch(/^250/);
     expect(await count()).toBe(1);
+  });
+
+  test('a case alias set on the case page receives mail too; a taken, malformed or reserved alias is refused beside the field; a removed one refuses mail', async () => {
+    const page = await sup.get(`/cases/${open.id}`);
+    expect(page.body).toContain(`case-${open.number}@${DOMAIN}`);
+    for (const [alias, message] of [
+      ['Case-26-000001', /beginning with &quot;case-&quot;/],
+      ['postmaster', /kept for the people who run the mail domain/],
+      ['no spaces', /lowercase letters, digits and single hyphens/],
+      ['x', /lowercase letters/],
+    ] as const) {
+      const refused = await sup.post(`/cases/${open.id}/mail-alias`, { mail_alias: alias });
+      expect(refused.status, alias).toBe(400);
+      expect(fieldError(refused.body, 'mail_alias'), alias).toMatch(message);
+    }
+    const saved = await sup.post(`/cases/${open.id}/mail-alias`, { mail_alias: ' Inboxer-Eviction ' });
+    expect(saved.status).toBe(303);
+    expect((await sup.get(saved.location!)).body).toContain(`inboxer-eviction@${DOMAIN}`);
+    const info = await transport(listener.port).sendMail({ from: 'clerk@court.example', to: `Inboxer-Eviction@${DOMAIN}`, subject: 'Docket entry', text: 'Entered today.' });
+    expect(info.response).toMatch(/^250 .*Filed on case/);
+    expect((await notesOf(open.id)).some((n) => n.text.includes('Subject: Docket entry'))).toBe(true);
+    // Another case cannot take it.
+    const ivy = await signIn(haven, 'ivy');
+    const other = await intakeCase(ivy, { ...APPLICANT, first_name: 'Otto', last_name: 'Othercase' });
+    const taken = await sup.post(`/cases/${other.id}/mail-alias`, { mail_alias: 'inboxer-eviction' });
+    expect(taken.status).toBe(409);
+    expect(fieldError(taken.body, 'mail_alias')).toMatch(/Another case already has this address/);
+    // Removed: the alias no longer takes mail.
+    expect((await sup.post(`/cases/${open.id}/mail-alias`, { mail_alias: '' })).status).toBe(303);
+    await expect(transport(listener.port).sendMail({ from: 'clerk@court.example', to: `inboxer-eviction@${DOMAIN}`, subject: 'x', text: 'x' })).rejects.toMatchObject({ responseCode: 550 });
+    expect((await auditRows(haven, 'case.mail_alias_changed')).map((e) => e.details)).toEqual([
+      { from: null, to: 'inboxer-eviction' },
+      { from: 'inboxer-eviction', to: null },
+    ]);
+    // Without cases_edit there is no form, and the post is refused.
+    expect((await ivy.get(`/cases/${open.id}`)).body).not.toContain('name="mail_alias"');
+    expect((await ivy.post(`/cases/${open.id}/mail-alias`, { mail_alias: 'sneaky-alias' })).status).toBe(403);
   });
 
   test('a message larger than the document limit allows is refused at DATA, and nothing is stored', async () => {
