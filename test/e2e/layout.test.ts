@@ -167,6 +167,7 @@ describe('the navigation', () => {
       'Case lists',
       'Audit',
       'Mail queue',
+      'Export',
       'Users Report',
     ]);
     // The focus indicator is a visible outline, not Pico's faint shadow.
