@@ -13,26 +13,23 @@
 //   BENCH_DB=pglite|postgres, BENCH_ROTATE_SIZE (default 100000), BENCH_DOCUMENT_MB (default 20)
 // A report: the exit code is 0 whatever the numbers.
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { open, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { spawnSync } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import pino from 'pino';
 import { request } from 'undici';
 import { sql } from 'drizzle-orm';
-import { loadConfig } from '../src/config.ts';
-import { startHaven, type RunningHaven } from '../src/start.ts';
+import type { RunningHaven } from '../src/start.ts';
 import { runCommand } from '../src/cli/commands.ts';
 import { clientSearchColumns, insertClient, openIdentity, sealedIdentityColumns } from '../src/clients/service.ts';
 import { insertCase } from '../src/cases/service.ts';
 import { clients } from '../src/db/schema.ts';
 import { rotateMasterKey } from '../src/keys/rotate.ts';
 import { startPgCluster, createDatabase, type PgCluster } from '../test/helpers/postgres.ts';
-import { freePort } from '../test/helpers/ports.ts';
+import { startRealHaven } from '../test/helpers/server.ts';
 import { fullLogin, insecureAgent, type CookieJar } from './login.ts';
 
 type DbKind = 'pglite' | 'postgres';
@@ -81,20 +78,13 @@ interface Site {
   jar: CookieJar;
   caseId: string;
   dataDir: string;
+  /** Stops Haven and removes its data directory. */
+  stop(): Promise<void>;
 }
 
 async function startSite(kind: DbKind, cluster: PgCluster | undefined): Promise<Site> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'haven-bench-documents-'));
-  const port = await freePort();
-  const baseUrl = `https://localhost:${port}`;
-  const config = loadConfig({
-    HAVEN_DATA_DIR: dataDir,
-    HAVEN_HTTPS_PORT: String(port),
-    HAVEN_HTTP_PORT: '0',
-    HAVEN_BASE_URL: baseUrl,
-    ...(kind === 'postgres' ? { DATABASE_URL: await createDatabase(cluster!.url) } : {}),
-  });
-  const haven = await startHaven(config, { log: pino({ level: 'silent' }) });
+  const real = await startRealHaven(kind === 'postgres' ? { databaseUrl: await createDatabase(cluster!.url) } : {});
+  const { haven, baseUrl } = real;
   const created = await runCommand(haven.app, { argv: ['users', 'create', '--login', 'bench', '--email', 'bench@example.org', '--role', 'Supervisor', '--password-stdin'], stdin: `${PASSWORD}\n` });
   if (created.code !== 0) throw new Error(created.stderr);
   // Room for the document under measurement (the default limit is 25 MB).
@@ -108,7 +98,7 @@ async function startSite(kind: DbKind, cluster: PgCluster | undefined): Promise<
   });
   const login = await fullLogin({ baseUrl, agent, login: 'bench', password: PASSWORD });
   if (!login.ok) throw new Error(`login failed: ${JSON.stringify(login)}`);
-  return { haven, baseUrl, jar: login.jar, caseId, dataDir };
+  return { haven, baseUrl, jar: login.jar, caseId, dataDir: haven.app.config.dataDir, stop: () => real.stop() };
 }
 
 const agent = insecureAgent();
@@ -246,8 +236,7 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
       (updateMs / rotateMs).toFixed(3),
     ]);
   } finally {
-    await site.haven.stop();
-    rmSync(site.dataDir, { recursive: true, force: true });
+    await site.stop();
   }
   return rows;
 }

@@ -205,7 +205,7 @@ export async function recentCases(app: App, viewer: CaseViewer, limit = 25): Pro
 
 /**
  * The dashboard's "My cases": how many permitted cases assigned to the viewer are open or
- * pending (countMyOpenCases), and the newest `limit` of them (myCases), in one named prepared
+ * pending, and the newest `limit` of them (as myCases lists them), in one named prepared
  * statement: the dashboard is the page everyone opens first and most often.
  */
 export async function myCaseSummary(app: App, viewer: CaseViewer, limit = 5): Promise<{ open: number; recent: CaseListItem[] }> {
@@ -224,12 +224,3 @@ export async function myCaseSummary(app: App, viewer: CaseViewer, limit = 5): Pr
   return { open: Number(row?.open ?? 0), recent: (row?.recent ?? []).map(toItem) };
 }
 
-/** How many permitted cases are open or pending and assigned to the viewer (the dashboard's count). */
-export async function countMyOpenCases(app: App, viewer: CaseViewer): Promise<number> {
-  const [row] = await rowsOf<{ n: number }>(
-    app.db,
-    sql`SELECT count(*)::int AS n FROM case_assignments a JOIN cases c ON c.id = a.case_id
-         WHERE a.user_id = ${viewer.userId} AND c.disposition IN ('pending', 'open', 'prescreen', 'incomplete_intake') AND ${visibleTo(viewer)}`,
-  );
-  return row?.n ?? 0;
-}
