@@ -21,6 +21,12 @@ export interface Config {
   /** The incoming-mail listener (DESIGN §1.9): both set, or neither (no listener). */
   inboundSmtpPort: number | undefined;
   inboundDomain: string | undefined;
+  /** Where backups are written (DESIGN §1.10). */
+  backupDir: string;
+  /** A read-only standby (DESIGN §2.2), served from in read-only mode; unset = none. */
+  replicaUrl: string | undefined;
+  /** Where Haven finds pg_dump, pg_restore, pg_basebackup and pg_verifybackup; unset = looked up. */
+  pgBinDir: string | undefined;
 }
 
 export class ConfigError extends Error {}
@@ -115,6 +121,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError('DATABASE_URL must be a postgres:// URL.');
   }
+  const replicaUrl = env.HAVEN_REPLICA_URL || undefined;
+  if (replicaUrl && !/^postgres(ql)?:\/\//.test(replicaUrl)) {
+    throw new ConfigError('HAVEN_REPLICA_URL must be a postgres:// URL.');
+  }
+  if (replicaUrl && !databaseUrl) throw new ConfigError('HAVEN_REPLICA_URL needs DATABASE_URL: the embedded database has no standby.');
   const smtpUrl = env.HAVEN_SMTP_URL || undefined;
   if (smtpUrl) parseSmtpUrl(smtpUrl);
   const mailFrom = (env.HAVEN_MAIL_FROM || 'haven@localhost').trim();
@@ -145,5 +156,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     smtpRequireTls: booleanSetting(env, 'HAVEN_SMTP_REQUIRE_TLS', false),
     mailFrom,
     masterKeyFile: env.HAVEN_MASTER_KEY_FILE ? resolve(env.HAVEN_MASTER_KEY_FILE) : join(dataDir, 'master.key'),
+    backupDir: env.HAVEN_BACKUP_DIR ? resolve(env.HAVEN_BACKUP_DIR) : join(dataDir, 'backups'),
+    replicaUrl,
+    pgBinDir: env.HAVEN_PG_BIN_DIR ? resolve(env.HAVEN_PG_BIN_DIR) : undefined,
   };
 }

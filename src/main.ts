@@ -95,7 +95,7 @@ export async function main(argv: string[]): Promise<number> {
     const stdin = argv.includes('--password-stdin') ? readStdin() : undefined;
     // A directory named on the command line is the caller's: made absolute here, since a
     // running server carries the command out from its own working directory.
-    const args = argv[0] === 'export' && argv[1] === '--to' && argv[2] ? [...argv.slice(0, 2), resolve(argv[2]), ...argv.slice(3)] : argv;
+    const args = argv.map((arg, i) => (argv[i - 1] === '--to' && !/^postgres(ql)?:\/\//.test(arg) ? resolve(arg) : arg));
     const result = await databaseCommand(config, args, stdin);
     process.stdout.write(result.stdout);
     process.stderr.write(result.stderr);

@@ -13,6 +13,7 @@ import { runCommand } from './cli/commands.ts';
 import { issueSetupToken } from './auth/service.ts';
 import { startMailWorker } from './mail/worker.ts';
 import { startHousekeeping } from './housekeeping/worker.ts';
+import { startBackupSchedule } from './backup/worker.ts';
 import { loadKeys, type Keys } from './keys/records.ts';
 import { clearUploadSpool } from './documents/service.ts';
 import { startInboundListener } from './inbound/listener.ts';
@@ -82,6 +83,8 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     closers.push(() => opened.database.close());
     const housekeeping = startHousekeeping(opened);
     closers.push(() => housekeeping.stop());
+    const backups = startBackupSchedule(opened);
+    closers.push(() => backups.stop());
     if (config.smtpUrl) {
       const mailWorker = startMailWorker(opened);
       closers.push(() => mailWorker.stop());

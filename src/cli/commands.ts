@@ -12,6 +12,9 @@ import { KeyFileError } from '../keys/service.ts';
 import { SealingError } from '../security/sealing.ts';
 import { exportAll, ExportError } from '../export/service.ts';
 import { isAbsolute } from 'node:path';
+import { BackupError, listBackups, restoreBackup, runBackup, verifyBackup } from '../backup/service.ts';
+import { BackupDamagedError } from '../security/backup-sealing.ts';
+import { DumpToolError } from '../db/dump.ts';
 
 export { USAGE } from './usage.ts';
 
@@ -140,6 +143,42 @@ export async function runCommand(app: App, request: CommandRequest, live?: (line
       const summary = `${result.checked} document${result.checked === 1 ? '' : 's'} checked (${result.bytes} bytes)`;
       if (result.problems.length) return fail(`${summary}: ${result.problems.length} missing or damaged`);
       return { code: 0, stdout: `${out.join('')}${summary}: all present and intact\n`, stderr: '' };
+    }
+    if (group === 'backup') {
+      const system = { actor: null, ip: null };
+      try {
+        if (action === 'run') {
+          if (rest.length) throw new UsageError('backup run');
+          const { id } = await runBackup(app, 'manual', system, progress);
+          return { code: 0, stdout: `${out.join('')}${id}\n`, stderr: '' };
+        }
+        if (action === 'list') {
+          if (rest.length) throw new UsageError('backup list');
+          for (const b of await listBackups(app)) {
+            const rows = Object.values(b.manifest.tables).reduce((n, c) => n + c, 0);
+            const tested = b.check ? `${b.check.status === 'passed' ? 'verified' : 'restore test failed'} ${b.check.startedAt.toISOString()}` : 'not yet tested';
+            out.push(`${b.id}\t${b.manifest.startedAt}\t${b.manifest.database}\t${b.bytes} bytes\t${rows} rows\t${tested}\n`);
+          }
+          return { code: 0, stdout: out.join(''), stderr: '' };
+        }
+        if (action === 'verify') {
+          if (rest.length > 1 || rest[0]?.startsWith('--')) throw new UsageError('backup verify [ID]');
+          const check = await verifyBackup(app, rest[0], system, progress);
+          if (!check.passed) return fail(`restore test of backup ${check.backupId} failed: ${check.reason}`);
+          return { code: 0, stdout: out.join(''), stderr: '' };
+        }
+        if (action === 'restore') {
+          const [id, ...more] = rest;
+          if (!id || id.startsWith('--')) throw new UsageError('backup restore ID --to DATABASE_URL|DIR [--force]');
+          const opts = options(more, ['to'], ['force']);
+          if (!opts.to) throw new UsageError('backup restore ID --to DATABASE_URL|DIR [--force]');
+          const message = await restoreBackup(app, id, opts.to, opts.force === 'yes', system, progress);
+          return { code: 0, stdout: `${out.join('')}${message}\n`, stderr: '' };
+        }
+      } catch (error) {
+        if (error instanceof BackupError || error instanceof BackupDamagedError || error instanceof DumpToolError) return fail(error.message);
+        throw error;
+      }
     }
     if (group === 'audit' && action === 'verify') {
       const result = await verifyAuditChain(app);

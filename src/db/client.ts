@@ -40,13 +40,16 @@ export interface Database {
   withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<{ acquired: true; value: T } | { acquired: false }>;
   migrate(): Promise<void>;
   close(): Promise<void>;
+  /** What the database is, for db/dump.ts alone (backups): the server's URL, or the PGlite handle. */
+  source: { kind: 'postgres'; url: string } | { kind: 'pglite'; client: PGlite };
 }
 
 type AdvisoryLockResult<T> = { acquired: true; value: T } | { acquired: false };
 
 const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
-export type DatabaseTarget = { databaseUrl: string } | { pgliteDir: string } | { pgliteMemory: true };
+/** `load`: a PGlite data directory image (PGlite's own dump) to start from: a restored backup. */
+export type DatabaseTarget = { databaseUrl: string } | { pgliteDir: string; load?: Blob } | { pgliteMemory: true; load?: Blob };
 
 /** The only place that knows how to connect: PGlite when there is no DATABASE_URL, node-postgres otherwise. */
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
@@ -81,14 +84,15 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
       },
       migrate: () => migratePg(db as never, { migrationsFolder }),
       close: () => pool.end(),
+      source: { kind: 'postgres', url: target.databaseUrl },
     };
   }
   let client: PGlite;
   if ('pgliteDir' in target) {
     mkdirSync(target.pgliteDir, { recursive: true, mode: 0o700 });
-    client = await PGlite.create(target.pgliteDir, { extensions: { pg_trgm } });
+    client = await PGlite.create(target.pgliteDir, { extensions: { pg_trgm }, loadDataDir: target.load });
   } else {
-    client = await PGlite.create({ extensions: { pg_trgm } });
+    client = await PGlite.create({ extensions: { pg_trgm }, loadDataDir: target.load });
   }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const heldLocks = new Set<number>();
@@ -111,6 +115,7 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     },
     migrate: () => migratePglite(db as never, { migrationsFolder }),
     close: () => client.close(),
+    source: { kind: 'pglite', client },
   };
 }
 

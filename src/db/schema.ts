@@ -581,3 +581,47 @@ export const conflictResults = pgTable(
   },
   (t) => [index('conflict_results_case_idx').on(t.caseId), index('conflict_results_application_idx').on(t.applicationId)],
 );
+
+// ---- Backups (DESIGN §1.10) ----------------------------------------------------------------
+
+/**
+ * Every backup Haven started, with the step it is at (so any instance's Admin > Backups can
+ * follow it). The files and their manifest in HAVEN_BACKUP_DIR are the backup itself; this is
+ * its history, failures included. status: 'running', 'ok', 'failed', or 'interrupted' (a run
+ * that was still 'running' when the next one began: its process died).
+ */
+export const backupRuns = pgTable(
+  'backup_runs',
+  {
+    id: text('id').primaryKey(),
+    // 'scheduled' | 'manual'
+    trigger: text('trigger').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at'),
+    status: text('status').notNull(),
+    step: text('step').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }),
+    error: text('error'),
+  },
+  (t) => [index('backup_runs_started_idx').on(t.startedAt)],
+);
+
+/**
+ * Every restore test: which backup, when, how long the restore took, and what failed (one line).
+ * status: 'running', 'passed', 'failed', 'interrupted'.
+ */
+export const backupChecks = pgTable(
+  'backup_checks',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    backupId: text('backup_id').notNull(),
+    startedAt: ts('started_at').notNull(),
+    finishedAt: ts('finished_at'),
+    status: text('status').notNull(),
+    step: text('step').notNull(),
+    durationMs: integer('duration_ms'),
+    reason: text('reason'),
+    details: jsonb('details'),
+  },
+  (t) => [index('backup_checks_backup_idx').on(t.backupId, t.startedAt), index('backup_checks_started_idx').on(t.startedAt)],
+);

@@ -19,7 +19,7 @@ export interface SettingsContext {
 type Parsed = { ok: true; value: string } | { ok: false; message: string };
 
 /** The sections of Admin > Site Settings, in the order the page shows them. */
-export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication', 'Intake and client data'] as const;
+export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication', 'Intake and client data', 'Backups'] as const;
 export type SettingSection = (typeof SETTING_SECTIONS)[number];
 
 /** The readable names of the MFA methods, as the settings page and the enrolment page offer them. */
@@ -114,10 +114,10 @@ function rolesSetting(raw: string, context?: SettingsContext): Parsed {
   return { ok: true, value: chosen.join(',') };
 }
 
-export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent', 'document_max_mb'] as const;
+export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent', 'document_max_mb', 'backup_retention_days', 'restore_test_interval_days'] as const;
 
 /** Settings edited as one line of text or one choice (a select). */
-export const TEXT_SETTING_KEYS = ['ssn_digits', 'intake_postal_codes', 'intake_problem_codes'] as const;
+export const TEXT_SETTING_KEYS = ['ssn_digits', 'intake_postal_codes', 'intake_problem_codes', 'backup_time'] as const;
 
 export const SETTING_KEYS = [...NUMBER_SETTING_KEYS, 'mfa_enabled', 'mfa_methods', 'mfa_required_roles', ...TEXT_SETTING_KEYS] as const;
 
@@ -142,6 +142,13 @@ function problemCodesSetting(raw: string): Parsed {
   const bad = items.find((c) => !isProblemCode(c));
   if (bad !== undefined) return { ok: false, message: `"${bad}" is not an LSC problem code (two digits, such as 63 for Private Landlord/Tenant).` };
   return { ok: true, value: [...new Set(items)].sort().join(',') };
+}
+
+/** A time of day, `HH:MM` on a 24-hour clock (a single-digit hour is accepted and padded). */
+function timeOfDaySetting(raw: string): Parsed {
+  const m = /^(\d{1,2}):(\d{2})$/.exec(raw.trim());
+  if (!m || Number(m[1]) > 23 || Number(m[2]) > 59) return { ok: false, message: 'Must be a time of day as HH:MM on a 24-hour clock, such as 02:00.' };
+  return { ok: true, value: `${m[1]!.padStart(2, '0')}:${m[2]}` };
 }
 
 export type SettingKey = (typeof SETTING_KEYS)[number];
@@ -262,6 +269,33 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     defaultValue: 25,
     note: 'A larger upload, or e-mail attachment, is refused before it is stored.',
   }),
+  backup_time: {
+    key: 'backup_time',
+    label: 'Nightly backup at',
+    section: 'Backups',
+    help: "HH:MM on a 24-hour clock, in the server's time zone. Default 02:00.",
+    defaultValue: '02:00',
+    control: { kind: 'text', placeholder: '02:00' },
+    parse: timeOfDaySetting,
+  },
+  backup_retention_days: numberSetting('backup_retention_days', {
+    label: 'Keep backups for',
+    section: 'Backups',
+    unit: 'days',
+    min: 14,
+    max: 3650,
+    defaultValue: 14,
+    note: 'Older backups are deleted, but never the newest one that passed a restore test.',
+  }),
+  restore_test_interval_days: numberSetting('restore_test_interval_days', {
+    label: 'Restore test every',
+    section: 'Backups',
+    unit: 'days',
+    min: 1,
+    max: 90,
+    defaultValue: 7,
+    note: 'The newest backup is restored into a scratch database and checked; a failure e-mails the administrators.',
+  }),
 };
 
 export function isSettingKey(key: string): key is SettingKey {
@@ -281,6 +315,9 @@ export interface SiteSettings {
   intake_problem_codes: string[];
   intake_income_limit_percent: number;
   document_max_mb: number;
+  backup_time: string;
+  backup_retention_days: number;
+  restore_test_interval_days: number;
 }
 
 /** Typed settings from their stored (canonical string) values; absent keys take the defaults. */
@@ -299,6 +336,9 @@ export function decodeSiteSettings(stored: Partial<Record<SettingKey, string>>):
     intake_problem_codes: commaList(raw('intake_problem_codes')),
     intake_income_limit_percent: Number(raw('intake_income_limit_percent')),
     document_max_mb: Number(raw('document_max_mb')),
+    backup_time: raw('backup_time'),
+    backup_retention_days: Number(raw('backup_retention_days')),
+    restore_test_interval_days: Number(raw('restore_test_interval_days')),
   };
 }
 

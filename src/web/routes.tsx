@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isDatabaseReady } from '../db/client.ts';
+import { backupWarnings } from '../backup/service.ts';
 import type { HavenRoutes } from './plugin.ts';
 import { NO_QUERY } from './input.ts';
 
@@ -34,7 +35,9 @@ export const webRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/healthz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => reply.type('text/plain').send('ok'));
 
   server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
-    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send('ready');
+    // A failing backup is said here for monitoring, but the answer stays 200: this instance can
+    // serve, and a load balancer must not take the site down over a backup.
+    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send(['ready', ...(await backupWarnings(app)).map((w) => `backup: ${w}`)].join('\n'));
     return reply.code(503).type('text/plain').send('database unavailable');
   });
 };
