@@ -28,6 +28,7 @@ import { intakeRoutes } from './intake/routes.tsx';
 import { caseRoutes } from './cases/routes.tsx';
 import { documentRoutes } from './documents/routes.tsx';
 import { exportRoutes } from './export/routes.tsx';
+import { backupRoutes } from './backup/routes.tsx';
 import { intakeAdminRoutes } from './intake/admin-routes.tsx';
 import { lookupRoutes } from './lookups/routes.tsx';
 
@@ -104,6 +105,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(webRoutes, { app });
   await server.register(documentRoutes, { app });
   await server.register(exportRoutes, { app });
+  await server.register(backupRoutes, { app });
   await server.register(authRoutes, { app });
   await server.register(sessionRoutes, { app });
   await server.register(userAdminRoutes, { app });

@@ -111,11 +111,15 @@ export async function siteChecklist(app: App, session: SessionContext): Promise<
     href: '/admin/site-settings#intake_postal_codes',
   });
 
+  const [lastVerified] = await app.database.rows<{ backup_id: string }>(sql`SELECT backup_id FROM backup_checks WHERE status = 'passed' ORDER BY started_at DESC LIMIT 1`);
   items.push({
     key: 'backups',
     title: 'Backups',
-    state: 'unavailable',
-    detail: "Haven's own encrypted, tested backups come in a later version. Until then, back up the data directory (or the PostgreSQL database) as docs/OPERATIONS.md describes.",
+    state: lastVerified ? 'done' : 'todo',
+    detail: lastVerified
+      ? `Backup ${lastVerified.backup_id} passed its restore test. Backups run nightly at ${settings.backup_time}; keep a copy of the key file apart from them.`
+      : `No backup has passed a restore test yet. The first nightly backup runs at ${settings.backup_time}; "Back up now" takes one and tests it at once.`,
+    href: '/admin/backups',
   });
   return items;
 }

@@ -47,8 +47,9 @@ export interface RetainedBackup {
 }
 
 /**
- * The backups retention removes: those older than `retentionDays`, each only once a newer
- * backup has passed a restore test, and never the newest backup that passed one. A site whose
+ * The backups retention removes: those `retentionDays` old or older (nightly backups leave that
+ * many), each only once a newer backup has passed a restore test, and never the newest backup
+ * that passed one. A site whose
  * restore tests fail keeps everything from its last good backup on, and so can still go back
  * to one that is known to restore.
  */
@@ -58,7 +59,7 @@ export function backupsToPrune(backups: readonly RetainedBackup[], now: Date, re
   if (!newestVerified) return [];
   const cutoff = now.getTime() - retentionDays * DAY_MS;
   return backups
-    .filter((b) => b.id !== newestVerified.id && b.createdAt.getTime() < cutoff && b.createdAt.getTime() < newestVerified.createdAt.getTime())
+    .filter((b) => b.id !== newestVerified.id && b.createdAt.getTime() <= cutoff && b.createdAt.getTime() < newestVerified.createdAt.getTime())
     .map((b) => b.id);
 }
 

@@ -113,7 +113,7 @@ export const PERMISSION_INFO: Record<Permission, PermissionInfo> = {
   },
   admin_backups: {
     label: 'Backups and export',
-    description: 'Export all data (every table and document, opened, to a folder on the server); later, see backups and restore tests and start a backup.',
+    description: 'See backups and restore tests, start a backup, and export all data (every table and document, opened, to a folder on the server).',
     area: 'administration',
     inUse: true,
   },

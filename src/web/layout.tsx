@@ -54,6 +54,7 @@ const ADMIN_LINKS: NavLink[] = [
   { href: '/admin/lookups', label: 'Case lists', anyOf: ['admin_site_settings'] },
   { href: '/admin/audit', label: 'Audit', anyOf: ['audit_view'] },
   { href: '/mail/queue', label: 'Mail queue', anyOf: ['mail_queue_view'] },
+  { href: '/admin/backups', label: 'Backups', anyOf: ['admin_backups'] },
   { href: '/admin/export', label: 'Export', anyOf: ['admin_backups'] },
   { href: '/reports/users', label: 'Users Report', anyOf: ['admin_users'] },
 ];

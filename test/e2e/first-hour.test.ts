@@ -67,7 +67,7 @@ describe("the administrator's first hour", () => {
     expect(await state(admin, 'mfa-required')).toBe('To do');
     expect(await state(admin, 'own-mfa')).toBe('To do');
     expect(await state(admin, 'second-admin')).toBe('To do');
-    expect(await state(admin, 'backups')).toBe('Not available yet');
+    expect(await state(admin, 'backups')).toBe('To do');
   });
 
   test('mail: a test message from the checklist is delivered, and the step is done', async () => {

@@ -167,6 +167,7 @@ describe('the navigation', () => {
       'Case lists',
       'Audit',
       'Mail queue',
+      'Backups',
       'Export',
       'Users Report',
     ]);
