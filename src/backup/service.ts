@@ -10,7 +10,7 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { rowsOf, type Database } from '../db/client.ts';
 import { backupChecks, backupRuns } from '../db/schema.ts';
-import { createScratchDatabase, DumpToolError, dumpDatabase, emptyPostgresDatabase, isPostgresDatabaseInUse, restoreDump, tableCounts, type RestoreTarget } from '../db/dump.ts';
+import { baseBackup, createScratchDatabase, DumpToolError, dumpDatabase, extractBaseBackup, emptyPostgresDatabase, isPostgresDatabaseInUse, restoreDump, tableCounts, type RestoreTarget } from '../db/dump.ts';
 import { recordAudit, verifyAuditChain, type Actor } from '../audit/service.ts';
 import { enqueueMail } from '../mail/service.ts';
 import { currentRing } from '../keys/records.ts';
@@ -49,7 +49,17 @@ export interface Who {
 
 type Step = (line: string) => void;
 
-const FILE_NAMES = { 'pg_dump-custom': 'database.dump.enc', 'pglite-datadir-tgz': 'database.tar.gz.enc' } as const;
+const FILE_NAMES = { 'pg_dump-custom': 'database.dump.enc', 'pglite-datadir-tgz': 'database.tar.gz.enc', 'pg_basebackup-tgz': 'base.tar.gz.enc' } as const;
+
+/** How often a scheduled backup on a server also takes a base backup (pg_basebackup). */
+export const BASE_BACKUP_INTERVAL_DAYS = 7;
+
+/** Whether the next scheduled backup should take a base backup too: none in the last week. */
+function isBaseBackupDue(app: App): boolean {
+  if (app.database.kind !== 'postgres') return false;
+  const since = app.clock.now().getTime() - (BASE_BACKUP_INTERVAL_DAYS - 0.5) * 24 * 60 * 60 * 1000;
+  return !listBackupDirs(app.config.backupDir).some((b) => new Date(b.manifest.startedAt).getTime() >= since && b.manifest.files.some((f) => f.contents === 'pg_basebackup-tgz'));
+}
 
 /** How many sealed client records a restore test opens. */
 export const SEALED_SAMPLE = 50;
@@ -104,7 +114,9 @@ export interface BackupOutcome {
  * manifest written last. One at a time across instances (BACKUP_LOCK). A failure is recorded,
  * audited, mailed to the administrators, its files removed, and thrown as a BackupError.
  */
-export async function runBackup(app: App, trigger: 'scheduled' | 'manual', who: Who, onStep: Step = () => {}): Promise<BackupOutcome> {
+export async function runBackup(app: App, trigger: 'scheduled' | 'manual', who: Who, onStep: Step = () => {}, options: { base?: boolean } = {}): Promise<BackupOutcome> {
+  const withBase = options.base ?? (trigger === 'scheduled' && isBaseBackupDue(app));
+  if (withBase && app.database.kind !== 'postgres') throw new BackupError('a base backup is taken only on a PostgreSQL server: the embedded backup is already an image of the whole data directory');
   const locked = await app.database.withAdvisoryLock(BACKUP_LOCK, async () => {
     const root = app.config.backupDir;
     const startedAt = app.clock.now();
@@ -133,6 +145,21 @@ export async function runBackup(app: App, trigger: 'scheduled' | 'manual', who: 
         },
         app.config.pgBinDir,
       );
+      const files: BackupManifest['files'] = [{ name: fileName, contents: dumped.format, ...written }];
+      if (withBase) {
+        await step(`Backup ${id}: taking a base backup (pg_basebackup, checked by pg_verifybackup)`);
+        const baseName = FILE_NAMES['pg_basebackup-tgz'];
+        let base = { bytes: 0, sha256: '' };
+        await baseBackup(
+          app.database,
+          join(dir, 'base.partial'),
+          async (source) => {
+            base = await writeEncryptedFile(dir!, baseName, key, source, (bytes) => void step(`Backup ${id}: base backup, ${megabytes(bytes)} written`, false));
+          },
+          app.config.pgBinDir,
+        );
+        files.push({ name: baseName, contents: 'pg_basebackup-tgz', ...base });
+      }
       await step(`Backup ${id}: writing the manifest`);
       const manifest: BackupManifest = {
         format: 'haven-backup-1',
@@ -145,13 +172,14 @@ export async function runBackup(app: App, trigger: 'scheduled' | 'manual', who: 
         schemaVersion: SCHEMA_VERSION,
         masterKeyId: master.id,
         tables: dumped.tables,
-        files: [{ name: fileName, contents: dumped.format, ...written }],
+        files,
       };
       await writeManifest(dir, manifest, key);
       const rows = Object.values(dumped.tables).reduce((n, c) => n + c, 0);
-      await app.db.update(backupRuns).set({ status: 'ok', finishedAt: app.clock.now(), bytes: written.bytes, step: `Finished: ${rows} rows, ${megabytes(written.bytes)}` }).where(eq(backupRuns.id, id));
-      await recordAudit(app, { action: 'backup.created', actor: who.actor, ip: who.ip, target: id, details: { trigger, bytes: written.bytes, rows } });
-      onStep(`Backup ${id} finished: ${Object.keys(dumped.tables).length} tables, ${rows} rows, ${megabytes(written.bytes)} encrypted`);
+      const bytes = files.reduce((n, f) => n + f.bytes, 0);
+      await app.db.update(backupRuns).set({ status: 'ok', finishedAt: app.clock.now(), bytes, step: `Finished: ${rows} rows, ${megabytes(bytes)}${withBase ? ', with a base backup' : ''}` }).where(eq(backupRuns.id, id));
+      await recordAudit(app, { action: 'backup.created', actor: who.actor, ip: who.ip, target: id, details: { trigger, bytes, rows, base: withBase } });
+      onStep(`Backup ${id} finished: ${Object.keys(dumped.tables).length} tables, ${rows} rows, ${megabytes(bytes)} encrypted${withBase ? ', with a base backup' : ''}`);
       return { id, manifest };
     } catch (error) {
       const reason = oneLine(error);
@@ -360,8 +388,23 @@ export async function restoreBackup(app: App, id: string, to: string, force: boo
       await emptyPostgresDatabase(to);
     }
     target = { databaseUrl: to };
+  } else if (backup.manifest.database === 'postgres') {
+    // A server's backup into a directory: its base backup, as a data directory to start PostgreSQL on.
+    const base = backup.manifest.files.find((f) => f.contents === 'pg_basebackup-tgz');
+    if (!base) throw new BackupError(`backup ${id} holds no base backup: restore it into a database (--to postgres://…), or pick a backup with one (weekly)`);
+    if (!isAbsolute(to)) throw new BackupError('--to needs a postgres:// URL or an absolute directory');
+    let note = '';
+    if (existsSync(to) && readdirSync(to).length) {
+      if (!force) throw new BackupError(`${to} is not empty: give a new directory, or --force to move what it holds aside`);
+      const aside = `${to}.replaced-${backupId(app.clock.now(), randomBytes(2).toString('hex'))}`;
+      renameSync(to, aside);
+      note = ` (what it held is kept in ${aside})`;
+    }
+    onStep(`Unpacking the base backup of ${id} into ${to}`);
+    await extractBaseBackup(decryptedFile(backup, base), to);
+    await recordAudit(app, { action: 'backup.restored', actor: who.actor, ip: who.ip, target: id, details: { to, force, base: true } });
+    return `unpacked the base backup of ${id} into ${to}${note}: a PostgreSQL data directory with its WAL; start a server of the same major version on it`;
   } else {
-    if (backup.manifest.database !== 'pglite') throw new BackupError(`backup ${id} is of a PostgreSQL server: restore it into a database (--to postgres://…)`);
     if (!isAbsolute(to)) throw new BackupError('--to needs a postgres:// URL or an absolute directory');
     if (to === app.config.dataDir) throw new BackupError("that is this Haven's own data directory: restore into a new directory, then point HAVEN_DATA_DIR at it");
     try {

@@ -148,8 +148,8 @@ export async function runCommand(app: App, request: CommandRequest, live?: (line
       const system = { actor: null, ip: null };
       try {
         if (action === 'run') {
-          if (rest.length) throw new UsageError('backup run');
-          const { id } = await runBackup(app, 'manual', system, progress);
+          const opts = options(rest, [], ['base']);
+          const { id } = await runBackup(app, 'manual', system, progress, { base: opts.base === 'yes' });
           return { code: 0, stdout: `${out.join('')}${id}\n`, stderr: '' };
         }
         if (action === 'list') {

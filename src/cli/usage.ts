@@ -11,8 +11,8 @@ export const USAGE = `usage: haven <command>
   audit verify                            check the audit log's hash chain
   documents verify                        check every document's chunks and SHA-256; list missing or damaged ones
   keys rotate [--batch N]                 new master key; re-wrap every data key online (resumable), then retire the old key
-  backup run                              take an encrypted backup now; prints its id
+  backup run [--base]                     take an encrypted backup now (--base: with a pg_basebackup); prints its id
   backup list                             one line per finished backup, its id first
   backup verify [ID]                      restore test of backup ID (default: the newest)
-  backup restore ID --to URL|DIR [--force]  restore into a new PostgreSQL database or data directory
+  backup restore ID --to URL|DIR [--force]  restore into a new database, or data directory (a server's: its base backup)
   export --to DIR                         write every table as CSV, with manifest.json, into a new or empty DIR`;

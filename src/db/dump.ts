@@ -3,7 +3,8 @@
 // directory image in embedded mode. Nothing here invents a format. The only file besides
 // client.ts that knows connection details.
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import * as tar from 'tar';
 import { delimiter, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +14,7 @@ import { sql } from 'drizzle-orm';
 import { openDatabase, type Database } from './client.ts';
 
 /** What a dump is: it decides how it is restored. */
-export type DumpFormat = 'pg_dump-custom' | 'pglite-datadir-tgz';
+export type DumpFormat = 'pg_dump-custom' | 'pglite-datadir-tgz' | 'pg_basebackup-tgz';
 
 /** Receives the dump's bytes as a stream and resolves once it has written them all. */
 export type DumpSink = (source: Readable) => Promise<void>;
@@ -87,8 +88,10 @@ async function runProgram(program: string, args: string[], env: NodeJS.ProcessEn
 }
 
 async function serverMajor(client: pg.Client): Promise<number> {
-  const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
-  return Math.floor(Number(rows[0]!.v) / 10000);
+  const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+  const major = Math.floor(Number(rows[0]?.v) / 10000);
+  if (!Number.isInteger(major) || major < 10) throw new DumpToolError(`could not read the server's version (${rows[0]?.v})`);
+  return major;
 }
 
 /** Row counts of every table in the public schema, in one statement (the caller's snapshot). */
@@ -155,6 +158,7 @@ export type RestoreTarget = { databaseUrl: string } | { pgliteDir: string } | { 
 
 /** Restores a dump of `format` read from `source` into `target`, and opens it (not migrated). */
 export async function restoreDump(format: DumpFormat, source: Readable, target: RestoreTarget, binDir?: string): Promise<Database> {
+  if (format === 'pg_basebackup-tgz') throw new DumpToolError('a base backup is restored as a data directory (extractBaseBackup), not into a database');
   if (format === 'pglite-datadir-tgz') {
     if ('databaseUrl' in target) throw new DumpToolError('an embedded-database backup restores into a data directory, not into a PostgreSQL server (use haven export and import for that)');
     const parts: Buffer[] = [];
@@ -237,4 +241,40 @@ export async function createScratchDatabase(databaseUrl: string): Promise<{ url:
       }
     },
   };
+}
+
+/**
+ * A physical base backup of the server (the weekly snapshot of DESIGN §1.10): pg_basebackup
+ * into `workDir` with its WAL and a SHA-256 backup manifest, checked by pg_verifybackup, then
+ * handed to `sink` as a gzipped tar of that directory. Needs a user with REPLICATION and a
+ * `replication` line in pg_hba.conf. `workDir` is removed afterwards.
+ */
+export async function baseBackup(database: Database, workDir: string, sink: DumpSink, binDir?: string): Promise<void> {
+  if (database.source.kind !== 'postgres') throw new DumpToolError('a base backup needs a PostgreSQL server');
+  const client = new pg.Client({ connectionString: database.source.url });
+  await client.connect();
+  let major: number;
+  try {
+    major = await serverMajor(client);
+  } finally {
+    await client.end();
+  }
+  const { url, env } = libpqConnection(database.source.url);
+  try {
+    await runProgram(
+      pgProgram('pg_basebackup', binDir, major),
+      [`--pgdata=${workDir}`, '--format=plain', '--wal-method=stream', '--checkpoint=fast', '--manifest-checksums=SHA256', '--no-password', `--dbname=${url}`],
+      env,
+    );
+    await runProgram(pgProgram('pg_verifybackup', binDir, major), ['--quiet', workDir], env);
+    await sink(Readable.from(tar.c({ gzip: true, cwd: workDir, portable: true }, ['.'])));
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Unpacks a base backup's tar (gzipped) into `dir`: a PostgreSQL data directory, ready to start. */
+export async function extractBaseBackup(source: Readable, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await pipeline(source, tar.x({ cwd: dir }));
 }

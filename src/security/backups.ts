@@ -49,9 +49,8 @@ export interface RetainedBackup {
 /**
  * The backups retention removes: those `retentionDays` old or older (nightly backups leave that
  * many), each only once a newer backup has passed a restore test, and never the newest backup
- * that passed one. A site whose
- * restore tests fail keeps everything from its last good backup on, and so can still go back
- * to one that is known to restore.
+ * that passed one. A site whose restore tests fail keeps everything from its last good backup
+ * on, and so can still go back to one that is known to restore.
  */
 export function backupsToPrune(backups: readonly RetainedBackup[], now: Date, retentionDays: number): string[] {
   const verified = backups.filter((b) => b.verified).sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime());

@@ -103,7 +103,7 @@ describe.each(DB_KINDS)('backups (%s)', (kind) => {
       await other.close();
       await expect(restoreBackup(haven.app, id, used, false, SYSTEM)).rejects.toThrow(/already holds tables.*--force/);
       expect(await restoreBackup(haven.app, id, used, true, SYSTEM)).toMatch(/^restored/);
-      await expect(restoreBackup(haven.app, id, join(tmpdir(), 'x'), false, SYSTEM)).rejects.toThrow(/PostgreSQL server/);
+      await expect(restoreBackup(haven.app, id, join(tmpdir(), 'x'), false, SYSTEM)).rejects.toThrow(/holds no base backup/);
     } else {
       const dir = mkdtempSync(join(tmpdir(), 'haven-restore-'));
       try {
@@ -242,6 +242,59 @@ describe('a PostgreSQL backup taken while writes go on', () => {
       await check.rows(sql`SELECT bt_index_check(c.oid, true) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.amname = 'btree' AND n.nspname = 'public'`);
     } finally {
       await check.close();
+    }
+  });
+});
+
+describe('a PostgreSQL backup with a base backup', () => {
+  let haven: TestHaven;
+  let backupDir: string;
+
+  beforeAll(async () => {
+    backupDir = mkdtempSync(join(tmpdir(), 'haven-backups-'));
+    haven = await startTestHaven('postgres', { config: { backupDir } });
+    await haven.createUser('ivy', 'Intake Worker');
+    await intakeCase(await signIn(haven, 'ivy'), { ...APPLICANT, first_name: 'Basil', last_name: 'Basebackup' });
+  });
+  afterAll(async () => {
+    await haven?.close();
+    rmSync(backupDir, { recursive: true, force: true });
+  });
+
+  test('is checked by pg_verifybackup, passes the restore test, and unpacks into a data directory PostgreSQL starts on', async () => {
+    const result = await runCommand(haven.app, { argv: ['backup', 'run', '--base'] });
+    expect(result.code, result.stderr).toBe(0);
+    const id = result.stdout.trim().split('\n').pop()!;
+    const [listed] = await listBackups(haven.app);
+    expect(listed!.manifest.files.map((f) => f.contents)).toEqual(['pg_dump-custom', 'pg_basebackup-tgz']);
+    expect((await verifyBackup(haven.app, id, SYSTEM)).passed).toBe(true);
+
+    const parent = mkdtempSync(join(tmpdir(), 'haven-base-'));
+    const dir = join(parent, 'data');
+    try {
+      expect(await restoreBackup(haven.app, id, dir, false, SYSTEM)).toMatch(/^unpacked the base backup/);
+      expect(readdirSync(dir)).toEqual(expect.arrayContaining(['PG_VERSION', 'backup_manifest', 'base', 'pg_wal']));
+      await expect(restoreBackup(haven.app, id, dir, false, SYSTEM)).rejects.toThrow(/not empty.*--force/);
+      // Start PostgreSQL on it (as the postgres user, on its own port) and read the client back.
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      writeFileSync(join(dir, 'postgresql.conf'), `${readFileSync(join(dir, 'postgresql.conf'), 'utf8')}\nport = ${port}\nunix_socket_directories = '${parent}'\n`);
+      await execFile('chown', ['-R', 'postgres:postgres', parent]);
+      const pgCtl = (...args: string[]) => execFile('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', dir, ...args], { cwd: parent });
+      await pgCtl('-w', '-l', join(parent, 'log'), 'start');
+      try {
+        const url = new URL(haven.app.database.source.kind === 'postgres' ? haven.app.database.source.url : '');
+        url.port = String(port);
+        const copy = await openDatabase({ databaseUrl: url.toString() });
+        try {
+          expect(await copy.rows(sql`SELECT last_name FROM clients`)).toEqual([{ last_name: 'Basebackup' }]);
+        } finally {
+          await copy.close();
+        }
+      } finally {
+        await pgCtl('-m', 'immediate', 'stop');
+      }
+    } finally {
+      rmSync(parent, { recursive: true, force: true });
     }
   });
 });
