@@ -176,12 +176,13 @@ export async function seedCases(session: SeedSession, options: SeedOptions): Pro
       await session.exec(`SELECT setseed(${(a % 1000) / 1000})`);
       await timed('clients', () =>
         session.exec(`
-        INSERT INTO clients (id, first_name, last_name, aliases, date_of_birth, ssn, phone, phone_digits, email, language,
+        INSERT INTO clients (id, first_name, last_name, aliases, data_key, dob_hash, ssn_length, phone, phone_digits, email, language,
                              household_size, annual_income, search_name, name_keys, created_at, updated_at)
         SELECT ${sqlUuid('client', 's.g')}, f.name, l.name,
                CASE WHEN al.i IS NULL THEN '{}'::text[] ELSE ARRAY[f.name || ' ' || al.name] END,
-               date '1936-01-01' + s.dob,
-               CASE WHEN s.r1 < 0.4 THEN NULL ELSE lpad((s.g::bigint * 7919 % 10000)::text, 4, '0') END,
+               -- No sealed values (openRecord then unwraps nothing); a stand-in data key and keyed hash.
+               'bench-no-sealed-values', md5((date '1936-01-01' + s.dob)::text),
+               CASE WHEN s.r1 < 0.4 THEN NULL ELSE 4 END,
                CASE WHEN s.r2 < 0.15 THEN NULL ELSE '(617) 555-' || lpad((s.g % 10000)::text, 4, '0') END,
                CASE WHEN s.r2 < 0.15 THEN NULL ELSE '617555' || lpad((s.g % 10000)::text, 4, '0') END,
                CASE WHEN s.r3 < 0.5 THEN NULL ELSE lower(l.norm) || '.' || s.g || '@example.org' END,

@@ -87,8 +87,13 @@ export function openDataKey(app: App, table: string, row: string, wrapped: strin
 
 /** Opens the sealed values of one record (null stays null); throws SealingError if any is not this row's. */
 export function openRecord<C extends string>(app: App, table: string, row: string, dataKey: string, sealed: Record<C, string | null>): Record<C, string | null> {
-  const key = openDataKey(app, table, row, dataKey);
   const values = {} as Record<C, string | null>;
+  // Nothing sealed (a client who gave no date of birth or SSN): nothing to unwrap.
+  if (Object.values(sealed).every((v) => v === null)) {
+    for (const column of Object.keys(sealed) as C[]) values[column] = null;
+    return values;
+  }
+  const key = openDataKey(app, table, row, dataKey);
   for (const column of Object.keys(sealed) as C[]) {
     const value = sealed[column];
     values[column] = value === null ? null : openValue(key, value, { table, column, row }).toString('utf8');
