@@ -50,7 +50,9 @@ export const TEST_PASSWORD = 'tulip7orbit-haven';
 export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database; config?: Partial<Config>; keys?: Keys } = {}): Promise<TestHaven> {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
   const fresh = options.database ? { database: options.database, cleanup: () => {} } : await freshDatabase(kind);
-  const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }), ...options.config };
+  // Backups of its own: a "Back up now" posted by a test (or by the hostile-input fuzz) writes there.
+  const backupDir = options.config?.backupDir ? null : mkdtempSync(join(tmpdir(), 'haven-test-backups-'));
+  const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }), ...(backupDir ? { backupDir } : {}), ...options.config };
   const keys = options.keys ?? keysInMemory(newKeyRing(clock.now()));
   const app = await openApp(config, { clock, database: fresh.database, log: pino({ level: 'silent' }), keys });
   const server = await buildServer(app);
@@ -74,6 +76,7 @@ export async function startTestHaven(kind: DbKind, options: { clock?: Clock; dat
       await server.close();
       await app.database.close();
       fresh.cleanup();
+      if (backupDir) rmSync(backupDir, { recursive: true, force: true });
     },
   };
 }
