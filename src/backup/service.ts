@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { desc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { rowsOf, type Database } from '../db/client.ts';
 import { backupChecks, backupRuns } from '../db/schema.ts';
@@ -470,7 +470,7 @@ export async function backupStatus(app: App) {
 
 /** The last scheduled backup's start, for the nightly schedule. */
 export async function lastScheduledBackupStart(app: App): Promise<Date | null> {
-  const [row] = await app.db.select({ at: backupRuns.startedAt }).from(backupRuns).where(and(eq(backupRuns.trigger, 'scheduled'))).orderBy(desc(backupRuns.startedAt)).limit(1);
+  const [row] = await app.db.select({ at: backupRuns.startedAt }).from(backupRuns).where(eq(backupRuns.trigger, 'scheduled')).orderBy(desc(backupRuns.startedAt)).limit(1);
   return row?.at ?? null;
 }
 
