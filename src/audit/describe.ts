@@ -97,6 +97,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'report.', label: 'Reports exported' },
       { value: 'export.', label: 'Data exports' },
       { value: 'keys.', label: 'Encryption keys' },
+      { value: 'backup.', label: 'Backups and restore tests' },
     ],
   },
   {
@@ -301,6 +302,18 @@ export function describeEntry(entry: DescribableEntry): string {
     }
     case 'export.run':
       return `${actor} exported all data${entry.target ? ` to ${entry.target}` : ''}`;
+    case 'backup.created':
+      return `${actor} took backup ${entry.target ?? '?'}${inParens([textOf(d.trigger) === 'scheduled' ? 'nightly' : 'by hand', typeof d.rows === 'number' && `${d.rows} rows`, d.base === true && 'with a base backup'])}`;
+    case 'backup.failed':
+      return `backup ${entry.target ?? '?'} failed: ${textOf(d.reason) ?? 'no reason recorded'}`;
+    case 'backup.verified':
+      return `${actor} ran the restore test of backup ${entry.target ?? '?'}: passed${typeof d.durationMs === 'number' ? ` in ${(d.durationMs / 1000).toFixed(1)} s` : ''}`;
+    case 'backup.verify_failed':
+      return `${actor} ran the restore test of backup ${entry.target ?? '?'}: failed (${textOf(d.reason) ?? 'no reason recorded'})`;
+    case 'backup.pruned':
+      return `retention removed ${Array.isArray(d.removed) ? d.removed.length : '?'} backup(s) older than ${textOf(d.retentionDays) ?? '?'} days${Array.isArray(d.removed) ? `: ${d.removed.map(String).join(', ')}` : ''}`;
+    case 'backup.restored':
+      return `${actor} restored backup ${entry.target ?? '?'} into ${textOf(d.to) ?? '?'}${d.force === true ? ' (--force)' : ''}`;
     case 'keys.identity_sealed':
       return `Haven sealed the dates of birth and SSNs stored before encryption (${textOf(d.clients) ?? '?'} clients, ${textOf(d.applications) ?? '?'} applications)`;
     case 'keys.rotation_started':

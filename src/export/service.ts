@@ -72,6 +72,8 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   inbound_messages: { without: [] },
   intake_stages: { without: [] },
   job_runs: { without: [] },
+  backup_runs: { without: [] },
+  backup_checks: { without: [] },
   lookups: { without: [] },
   // The body can hold a verification code that still works.
   mail_outbox: { without: ['text_body'] },

@@ -48,5 +48,6 @@ describe('nightly backups and retention', () => {
     expect((await auditRows(haven, 'backup.created')).length).toBe(20);
     expect((await auditRows(haven, 'backup.verified')).length).toBe(3);
     expect((await auditRows(haven, 'backup.pruned')).length).toBeGreaterThan(0);
-  });
+    // 20 backups and 3 restore tests: seconds alone, longer beside the rest of the suite.
+  }, 240_000);
 });
