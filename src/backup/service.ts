@@ -479,12 +479,17 @@ export async function lastRestoreTestStart(app: App): Promise<Date | null> {
   return row?.at ?? null;
 }
 
-/** What is wrong with backups now, one line each (for /readyz): the last run or the last restore test failed. */
-export async function backupWarnings(app: App): Promise<string[]> {
+/**
+ * What is wrong with backups now, one line each: the last run or the last restore test failed.
+ * `withReasons` false (the public /readyz) leaves the reasons out: they name files, tables and
+ * key ids, which are for the administrators' page, not for anyone who can reach the server.
+ */
+export async function backupWarnings(app: App, withReasons = true): Promise<string[]> {
   const { lastRun, lastCheck } = await backupStatus(app);
+  const reason = (text: string | null) => (withReasons ? `: ${text ?? ''}` : ' (see Admin > Backups)');
   const warnings: string[] = [];
-  if (lastRun?.status === 'failed' || lastRun?.status === 'interrupted') warnings.push(`backup ${lastRun.id} ${lastRun.status}: ${lastRun.error ?? ''}`);
-  if (lastCheck?.status === 'failed') warnings.push(`restore test of ${lastCheck.backupId} failed: ${lastCheck.reason ?? ''}`);
+  if (lastRun?.status === 'failed' || lastRun?.status === 'interrupted') warnings.push(`backup ${lastRun.id} ${lastRun.status}${reason(lastRun.error)}`);
+  if (lastCheck?.status === 'failed') warnings.push(`restore test of ${lastCheck.backupId} failed${reason(lastCheck.reason)}`);
   return warnings;
 }
 

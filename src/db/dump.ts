@@ -94,6 +94,17 @@ async function serverMajor(client: pg.Client): Promise<number> {
   return major;
 }
 
+/** The major version of the server at `databaseUrl`, on a connection of its own. */
+async function serverMajorAt(databaseUrl: string): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return await serverMajor(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Row counts of every table in the public schema, in one statement (the caller's snapshot). */
 const COUNT_TABLES = `
   SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -167,14 +178,7 @@ export async function restoreDump(format: DumpFormat, source: Readable, target: 
     return openDatabase('pgliteDir' in target ? { pgliteDir: target.pgliteDir, load } : { pgliteMemory: true, load });
   }
   if (!('databaseUrl' in target)) throw new DumpToolError('a PostgreSQL backup restores into a PostgreSQL database: give --to a postgres:// URL');
-  const client = new pg.Client({ connectionString: target.databaseUrl });
-  await client.connect();
-  let major: number;
-  try {
-    major = await serverMajor(client);
-  } finally {
-    await client.end();
-  }
+  const major = await serverMajorAt(target.databaseUrl);
   const { url, env } = libpqConnection(target.databaseUrl);
   await runProgram(pgProgram('pg_restore', binDir, major), ['--no-owner', '--no-privileges', '--exit-on-error', '--single-transaction', '--no-password', `--dbname=${url}`], env, { stdin: source });
   return openDatabase({ databaseUrl: target.databaseUrl });
@@ -251,14 +255,7 @@ export async function createScratchDatabase(databaseUrl: string): Promise<{ url:
  */
 export async function baseBackup(database: Database, workDir: string, sink: DumpSink, binDir?: string): Promise<void> {
   if (database.source.kind !== 'postgres') throw new DumpToolError('a base backup needs a PostgreSQL server');
-  const client = new pg.Client({ connectionString: database.source.url });
-  await client.connect();
-  let major: number;
-  try {
-    major = await serverMajor(client);
-  } finally {
-    await client.end();
-  }
+  const major = await serverMajorAt(database.source.url);
   const { url, env } = libpqConnection(database.source.url);
   try {
     await runProgram(

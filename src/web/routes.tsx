@@ -37,7 +37,7 @@ export const webRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
     // A failing backup is said here for monitoring, but the answer stays 200: this instance can
     // serve, and a load balancer must not take the site down over a backup.
-    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send(['ready', ...(await backupWarnings(app)).map((w) => `backup: ${w}`)].join('\n'));
+    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send(['ready', ...(await backupWarnings(app, false)).map((w) => `backup: ${w}`)].join('\n'));
     return reply.code(503).type('text/plain').send('database unavailable');
   });
 };
