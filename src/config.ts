@@ -27,6 +27,8 @@ export interface Config {
   replicaUrl: string | undefined;
   /** Where Haven finds pg_dump, pg_restore, pg_basebackup and pg_verifybackup; unset = looked up. */
   pgBinDir: string | undefined;
+  /** How long the primary may stop answering before the site turns read-only on the standby. */
+  failoverAfterSeconds: number;
 }
 
 export class ConfigError extends Error {}
@@ -126,6 +128,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError('HAVEN_REPLICA_URL must be a postgres:// URL.');
   }
   if (replicaUrl && !databaseUrl) throw new ConfigError('HAVEN_REPLICA_URL needs DATABASE_URL: the embedded database has no standby.');
+  const failoverAfterText = env.HAVEN_FAILOVER_AFTER_SECONDS || '5';
+  if (!/^\d{1,3}$/.test(failoverAfterText) || Number(failoverAfterText) < 1 || Number(failoverAfterText) > 300) {
+    throw new ConfigError(`HAVEN_FAILOVER_AFTER_SECONDS must be a whole number of seconds from 1 to 300, got ${JSON.stringify(failoverAfterText)}.`);
+  }
   const smtpUrl = env.HAVEN_SMTP_URL || undefined;
   if (smtpUrl) parseSmtpUrl(smtpUrl);
   const mailFrom = (env.HAVEN_MAIL_FROM || 'haven@localhost').trim();
@@ -159,5 +165,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     backupDir: env.HAVEN_BACKUP_DIR ? resolve(env.HAVEN_BACKUP_DIR) : join(dataDir, 'backups'),
     replicaUrl,
     pgBinDir: env.HAVEN_PG_BIN_DIR ? resolve(env.HAVEN_PG_BIN_DIR) : undefined,
+    failoverAfterSeconds: Number(failoverAfterText),
   };
 }

@@ -3,6 +3,7 @@ import type { Config } from './config.ts';
 import type { Clock } from './clock.ts';
 import type { Database, Db } from './db/client.ts';
 import type { Keys } from './keys/records.ts';
+import type { Failover } from './failover/state.ts';
 
 /**
  * The one context every service receives explicitly: no globals, no container. It lives apart
@@ -18,4 +19,6 @@ export interface App {
   keys: Keys;
   /** The outgoing-mail worker, as the rest of Haven sees it. Without a running worker, wake() does nothing. */
   mail: { wake(): void };
+  /** Which database node serves, and whether the site is read-only (failover/state.ts). */
+  failover: Failover;
 }

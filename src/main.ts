@@ -92,6 +92,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     const config = loadConfig();
     if (command === 'start') return await start(config);
+    if (command === 'failover') {
+      const { runFailoverCommand } = await import('./failover/cli.ts');
+      return await runFailoverCommand(config, argv.slice(1), say, (line) => process.stderr.write(`${line}\n`));
+    }
     const stdin = argv.includes('--password-stdin') ? readStdin() : undefined;
     // A directory named on the command line is the caller's: made absolute here, since a
     // running server carries the command out from its own working directory.

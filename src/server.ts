@@ -5,6 +5,7 @@ import fastifyCsrf from '@fastify/csrf-protection';
 import fastifyMultipart from '@fastify/multipart';
 import type { App } from './context.ts';
 import { registerAccessControl } from './web/access.ts';
+import { markReadOnlyRequests, refuseWritesWhileReadOnly } from './web/read-only.ts';
 import { COOKIE_OPTIONS, CSRF_COOKIE } from './web/cookies.ts';
 import { PERMISSIONS_POLICY } from './web/permissions-policy.ts';
 export { PERMISSIONS_POLICY };
@@ -88,7 +89,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
       return (typeof body?._csrf === 'string' ? body._csrf : undefined) ?? (typeof query?._csrf === 'string' ? query._csrf : undefined) ?? (request.headers['x-csrf-token'] as string | undefined);
     },
   });
+  markReadOnlyRequests(server, app);
   registerAccessControl(server, app);
+  refuseWritesWhileReadOnly(server);
   server.addHook('onRoute', assertInputDeclared);
   registerErrorHandling(server);
   // Every state-changing request carries a CSRF token, the login form included. It is checked

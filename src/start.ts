@@ -18,6 +18,9 @@ import { loadKeys, type Keys } from './keys/records.ts';
 import { clearUploadSpool } from './documents/service.ts';
 import { startInboundListener } from './inbound/listener.ts';
 import { systemClock } from './clock.ts';
+import { startFailoverMonitor } from './failover/monitor.ts';
+import { replayReadOnlyJournal } from './failover/service.ts';
+import { isReadOnly } from './failover/state.ts';
 
 export interface RunningHaven {
   app: App;
@@ -81,6 +84,11 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     // Uploads a crash cut short left sealed spool files behind; no request is under way yet.
     clearUploadSpool(opened);
     closers.push(() => opened.database.close());
+    // Every second, which node serves and whether the site is read-only (server mode).
+    const failover = startFailoverMonitor(opened);
+    closers.push(() => failover.stop());
+    // Entries this instance journaled while read-only, before it last stopped.
+    if (!isReadOnly(opened)) await replayReadOnlyJournal(opened);
     const housekeeping = startHousekeeping(opened);
     closers.push(() => housekeeping.stop());
     const backups = startBackupSchedule(opened);

@@ -98,6 +98,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'export.', label: 'Data exports' },
       { value: 'keys.', label: 'Encryption keys' },
       { value: 'backup.', label: 'Backups and restore tests' },
+      { value: 'failover.', label: 'Read-only mode and failover' },
     ],
   },
   {
@@ -314,6 +315,12 @@ export function describeEntry(entry: DescribableEntry): string {
       return `retention removed ${Array.isArray(d.removed) ? d.removed.length : '?'} backup(s) older than ${textOf(d.retentionDays) ?? '?'} days${Array.isArray(d.removed) ? `: ${d.removed.map(String).join(', ')}` : ''}`;
     case 'backup.restored':
       return `${actor} restored backup ${entry.target ?? '?'} into ${textOf(d.to) ?? '?'}${d.force === true ? ' (--force)' : ''}`;
+    case 'failover.read_only_on':
+      return `${entry.target ?? 'an operator'} made the site read-only (haven failover read-only on)`;
+    case 'failover.read_only_off':
+      return `${entry.target ?? 'an operator'} ended read-only mode (haven failover read-only off)`;
+    case 'failover.promoted':
+      return `${entry.target ?? 'an operator'} promoted the standby to primary (generation ${textOf(d.generation) ?? '?'})`;
     case 'keys.identity_sealed':
       return `Haven sealed the dates of birth and SSNs stored before encryption (${textOf(d.clients) ?? '?'} clients, ${textOf(d.applications) ?? '?'} applications)`;
     case 'keys.rotation_started':

@@ -2,6 +2,8 @@ import { and, asc, desc, eq, gt, gte, lt, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
 import { auditLog } from '../db/schema.ts';
+import { isReadOnly } from '../failover/state.ts';
+import { appendToJournal, type JournalEntry } from '../failover/journal.ts';
 import { toStorableText, toStorableValue, truncateCodePoints } from '../security/text.ts';
 import { type AuditContent, auditContentHash, auditContentJson, findChainBreak, GENESIS_HASH, type ChainProblem } from '../security/audit-chain.ts';
 
@@ -83,14 +85,30 @@ export function auditAppendCtes(at: Date, event: AuditEvent & { targetSql?: SQL 
 /**
  * Appends an event to the hash-chained audit log, in one statement. Pass `tx` to make the entry
  * part of the change it records: then neither is saved without the other. Gives the entry's
- * number (`seq`).
+ * number (`seq`). While the site is read-only the entry goes to this instance's journal
+ * (failover/journal.ts), to be appended once a primary takes writes again; then it gives 0.
  */
 export async function recordAudit(app: App, event: AuditEvent, tx?: Tx): Promise<number> {
   const at = app.clock.now();
+  if (isReadOnly(app)) {
+    appendToJournal(app.config, at, event);
+    return 0;
+  }
   const result = (await (tx ?? app.db).execute(sql`WITH ${auditAppendCtes(at, event)} SELECT seq FROM audit_entry`)) as unknown as { rows: { seq: string | number }[] };
   const row = result.rows[0];
   if (!row) throw new Error('the audit chain has no head row (audit_head): was migration 0003 applied?');
   return Number(row.seq);
+}
+
+/**
+ * Appends a journal entry of read-only mode with its own time, unless an entry with its id is
+ * in the log already (a replay that was cut short and runs again).
+ */
+export async function appendJournalEntry(app: App, entry: JournalEntry): Promise<void> {
+  const at = new Date(entry.at);
+  const event = { ...entry.event, details: { ...entry.event.details, journal: entry.id } };
+  const absent = sql`NOT EXISTS (SELECT 1 FROM audit_log WHERE at = ${at.toISOString()} AND details->>'journal' = ${entry.id})`;
+  await app.db.execute(sql`WITH ${auditAppendCtes(at, event, absent)} SELECT seq FROM audit_entry`);
 }
 
 export interface AuditVerification {

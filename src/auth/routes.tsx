@@ -55,10 +55,10 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
   const loginInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
     sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} />, 400);
 
-  server.post('/login', { config: { access: 'public', onInvalidInput: loginInvalid }, schema: { body: loginForm, querystring: NO_QUERY } }, async (request, reply) => {
+  server.post('/login', { config: { access: 'public', duringReadOnly: 'allowed', onInvalidInput: loginInvalid }, schema: { body: loginForm, querystring: NO_QUERY } }, async (request, reply) => {
     const { login, password, next } = request.body;
     // Whatever session came with the request is discarded: login always starts a new one.
-    if (request.session) await endSession(app, request.session.id);
+    if (request.session) await endSession(app, request.session);
     const outcome = await attemptPasswordLogin(app, {
       login,
       password,
@@ -83,9 +83,9 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
     return reply.redirect(pageForStep(outcome.stage, next), 303);
   });
 
-  server.post('/logout', { config: { access: 'any-session' }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
+  server.post('/logout', { config: { access: 'any-session', duringReadOnly: 'allowed' }, schema: { body: NO_BODY, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
-    await endSession(app, session.id);
+    await endSession(app, session);
     await recordAudit(app, { action: 'logout', actor: session.user, target: session.user.login, ip: request.ip });
     clearSessionCookie(reply);
     return reply.redirect('/login?reason=logout', 303);

@@ -1,5 +1,6 @@
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
+import type { Tx } from '../db/client.ts';
 import { knownDevices, setupTokens, users } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { dummyPasswordHash, verifyPassword, checkNewPassword, hashPassword } from '../users/passwords.ts';
@@ -7,7 +8,9 @@ import { normalizeLogin, storePasswordHash, countUsers, createUser, upgradePassw
 import { needsRehash } from '../security/password-hashing.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
-import { continueLogin, type StepUser } from './steps.ts';
+import { continueLogin, stepAfter, type StepUser } from './steps.ts';
+import { isReadOnly } from '../failover/state.ts';
+import { issueReadOnlySession } from '../failover/sessions.ts';
 import { forgetDevices, issueEmailCode } from '../mfa/service.ts';
 import { accountKey, addressKey, deviceKey, failed, forgiveFailures, passed, throttledAttempt, type Counters, type Turn } from './throttle.ts';
 import { decodeSiteSettings, isSettingKey, type SiteSettings } from '../security/site-settings.ts';
@@ -140,7 +143,7 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
         await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason } });
         return failed();
       }
-      return passed(await startSession(app, user, facts.settings, attempt, turn));
+      return passed(isReadOnly(app) ? await startReadOnlySession(app, user, facts.settings, attempt, turn) : await startSession(app, user, facts.settings, attempt, turn));
     },
     facts.counters,
   );
@@ -188,6 +191,20 @@ async function startSession(app: App, user: Candidate, settings: SiteSettings, a
     );
     return { sessionToken: next.sessionToken, stage: next.step, deviceToken };
   });
+}
+
+/**
+ * The correct password of an active account while the site is read-only: nothing can be
+ * written, so the session is sealed into its cookie (failover/sessions.ts) and the sign-in is
+ * journaled for the audit log. The device is not remembered, and no e-mailed code can be sent.
+ */
+async function startReadOnlySession(app: App, user: Candidate, settings: SiteSettings, attempt: LoginAttempt, turn: Turn) {
+  // In read-only mode the counters are this instance's own (auth/throttle.ts): no transaction.
+  await forgiveFailures(app, turn, app.db as unknown as Tx);
+  const stage = stepAfter('password', user, settings, app.clock.now());
+  const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings });
+  await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: stage, knownDevice: Boolean(user.knownDevice), readOnly: true } });
+  return { sessionToken, stage, deviceToken: attempt.deviceToken ?? generateSecretToken() };
 }
 
 /**

@@ -1,5 +1,6 @@
 import { and, eq, inArray } from 'drizzle-orm';
 import type { App } from '../context.ts';
+import { isReadOnly } from '../failover/state.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { loginThrottle } from '../db/schema.ts';
 import {
@@ -75,6 +76,14 @@ async function updateCounter<T>(
   seen: ThrottleState | null | undefined,
   decide: (state: ThrottleState | null) => { store: ThrottleState | null; result: T },
 ): Promise<T> {
+  if (isReadOnly(app)) {
+    // The standby takes no writes: this instance counts on its own until a primary is back
+    // (from the state the database had, so a lockout in force stays in force).
+    const memory = app.failover.counters;
+    const decided = decide(memory.has(key) ? memory.get(key)! : (seen ?? null));
+    if (decided.store) memory.set(key, decided.store);
+    return decided.result;
+  }
   if (seen !== undefined) {
     const first = decide(seen);
     if (!first.store || (await compareAndSet(app.db, key, seen, first.store))) return first.result;
@@ -111,7 +120,9 @@ export type TurnReservation = { refused: true; retryAfterSeconds: number } | { r
 export async function reserveLoginTurn(app: App, keys: ThrottleKey[], known?: Counters): Promise<TurnReservation> {
   const reserved = keys.filter((k) => k.kind === 'account');
   if (reserved.length > 1) throw new Error('reserveLoginTurn: at most one account counter per attempt');
-  const seen = known ?? (await readCounters(app.db, keys.map((k) => k.key)));
+  const seen = new Map(known ?? (await readCounters(app.db, keys.map((k) => k.key))));
+  // Read-only mode: what this instance counted meanwhile is newer than the database's copy.
+  if (isReadOnly(app)) for (const k of keys) if (app.failover.counters.has(k.key)) seen.set(k.key, app.failover.counters.get(k.key)!);
   const plan = (reservedState: ThrottleState | null) => {
     const now = app.clock.now();
     const counters = keys.map((k) => ({
@@ -157,6 +168,10 @@ export async function forgiveFailures(app: App, turn: Turn, tx: Tx): Promise<voi
   const reserved = turn.keys.filter((k) => k.kind === 'account');
   if (!reserved.length) return;
   const now = app.clock.now();
+  if (isReadOnly(app)) {
+    for (const k of reserved) app.failover.counters.set(k.key, { failures: 0, nextAt: now, updatedAt: now });
+    return;
+  }
   await tx.update(loginThrottle).set({ failures: 0, nextAt: now, updatedAt: now }).where(inArray(loginThrottle.key, reserved.map((k) => k.key)));
 }
 

@@ -8,6 +8,7 @@ import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from 'node:
 import { isAbsolute, join } from 'node:path';
 import { desc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
+import { standbyLag } from '../failover/service.ts';
 import { rowsOf, type Database } from '../db/client.ts';
 import { backupChecks, backupRuns } from '../db/schema.ts';
 import { baseBackup, createScratchDatabase, DumpToolError, dumpDatabase, extractBaseBackup, emptyPostgresDatabase, isPostgresDatabaseInUse, restoreDump, tableCounts, type RestoreTarget } from '../db/dump.ts';
@@ -530,6 +531,7 @@ export async function backupPageData(app: App) {
     backupDir: app.config.backupDir,
     running: runningRun ? { what: 'Backup', step: runningRun.step, since: runningRun.startedAt } : runningCheck ? { what: 'Restore test', step: runningCheck.step, since: runningCheck.startedAt } : null,
     warnings: await backupWarnings(app),
+    failover: { mode: app.failover.mode, replicaConfigured: Boolean(app.config.replicaUrl), standbys: await standbyLag(app).catch(() => null) },
   };
 }
 

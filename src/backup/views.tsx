@@ -1,3 +1,4 @@
+import { describeMode } from '../failover/service.ts';
 import { Csrf, FormError, Layout, Notice, plural, TableScroll, type PageContext } from '../web/layout.tsx';
 import type { BackupPageData } from './service.ts';
 
@@ -76,6 +77,7 @@ export function BackupsPage({ ctx, data, formError }: { ctx: PageContext; data: 
           <p>None yet.</p>
         )}
       </section>
+      <StandbySection data={data} />
       <section aria-labelledby="runs-title">
         <h2 id="runs-title">Recent runs</h2>
         {data.runs.length ? (
@@ -108,5 +110,49 @@ export function BackupsPage({ ctx, data, formError }: { ctx: PageContext; data: 
         )}
       </section>
     </Layout>
+  );
+}
+
+/** Replication as the primary sees it (pg_stat_replication), and the failover mode. */
+function StandbySection({ data }: { data: BackupPageData }) {
+  const { mode, replicaConfigured, standbys } = data.failover;
+  return (
+    <section aria-labelledby="standby-title">
+      <h2 id="standby-title">Standby</h2>
+      <p id="failover-mode">{describeMode(mode)}.</p>
+      {standbys === null ? (
+        <p>{replicaConfigured ? 'Replication is not visible from here now (the primary does not serve, or this is the embedded database).' : 'No standby is configured (HAVEN_REPLICA_URL). See docs/OPERATIONS.md, "Standby and failover".'}</p>
+      ) : standbys.length ? (
+        <TableScroll label="Standbys connected to the primary">
+          <table id="replication">
+            <thead>
+              <tr>
+                <th scope="col">Standby</th>
+                <th scope="col">State</th>
+                <th scope="col">Mode</th>
+                <th scope="col">Behind (bytes)</th>
+                <th scope="col">Replay lag</th>
+              </tr>
+            </thead>
+            <tbody>
+              {standbys.map((s) => (
+                <tr>
+                  <td>
+                    {s.name}
+                    {s.client ? ` (${s.client})` : ''}
+                  </td>
+                  <td>{s.state}</td>
+                  <td>{s.syncState === 'sync' ? 'Synchronous' : s.syncState === 'async' ? 'Asynchronous' : s.syncState}</td>
+                  <td>{s.replayBytes === null ? 'Unknown (grant pg_monitor)' : s.replayBytes.toLocaleString('en-US')}</td>
+                  <td>{s.replayLagSeconds === null ? 'None' : `${s.replayLagSeconds.toFixed(3)} s`}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      ) : (
+        <p class="warning">{replicaConfigured ? 'No standby is connected to the primary: if it fails now, the site cannot fail over.' : 'No standby is connected to the primary.'}</p>
+      )}
+    </section>
   );
 }

@@ -3,6 +3,7 @@
 // so it is a 404 everywhere, indistinguishable from a missing one.
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
+import { isReadOnly } from '../failover/state.ts';
 import { preparedRows, rowsOf, type Db, type Tx } from '../db/client.ts';
 import { adverseParties, caseAssignments, caseNotes, cases, conflictResults, lookups } from '../db/schema.ts';
 import { auditAppendCtes, recordAudit, type Actor } from '../audit/service.ts';
@@ -320,6 +321,7 @@ function toCaseDetails(app: App, row: CaseRow): CaseDetails {
  */
 export async function openCase(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
   if (!isUuid(id)) return null;
+  if (isReadOnly(app)) return openCaseWhileReadOnly(app, viewer, id, who);
   const view = auditAppendCtes(app.clock.now(), { action: 'case.view', actor: who.actor, ip: who.ip, targetSql: sql`(SELECT number FROM c)` }, sql`EXISTS (SELECT 1 FROM c)`);
   const [row] = await preparedRows<CaseRow & { audit_seq: string | number | null }>(
     app.database,
@@ -334,6 +336,25 @@ export async function openCase(app: App, viewer: CaseViewer, id: string, who: { 
   if (row.audit_seq === null) throw new Error('the case view was not audited: the audit chain has no head row');
   const details = toCaseDetails(app, row);
   // Shown only once this entry is committed too; a failure here is a 500 without the number.
+  if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
+    await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });
+  }
+  return details;
+}
+
+/**
+ * openCase while the site is read-only: the standby takes no writes, so the page is read by
+ * itself and its `case.view` entry goes to the audit journal (failover/journal.ts) before the
+ * page is shown.
+ */
+async function openCaseWhileReadOnly(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
+  const [row] = await preparedRows<CaseRow>(app.database, 'haven_case_page_read_only', caseSelect(viewer, id));
+  if (!row) {
+    await recordAudit(app, { action: 'case.view_denied', actor: who.actor, ip: who.ip, target: id });
+    return null;
+  }
+  const details = toCaseDetails(app, row);
+  await recordAudit(app, { action: 'case.view', actor: who.actor, ip: who.ip, target: details.number });
   if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
     await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });
   }

@@ -15,4 +15,7 @@ export const USAGE = `usage: haven <command>
   backup list                             one line per finished backup, its id first
   backup verify [ID]                      restore test of backup ID (default: the newest)
   backup restore ID --to URL|DIR [--force]  restore into a new database, or data directory (a server's: its base backup)
+  failover status                         which node is the primary, the standby's lag, and the mode
+  failover read-only on|off               make every instance refuse writes (reads go to the standby), or take them again
+  failover promote                        the primary is gone: promote the standby (after checks) and verify documents
   export --to DIR                         write every table as CSV, with manifest.json, into a new or empty DIR`;

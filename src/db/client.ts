@@ -54,7 +54,8 @@ export type DatabaseTarget = { databaseUrl: string } | { pgliteDir: string; load
 /** The only place that knows how to connect: PGlite when there is no DATABASE_URL, node-postgres otherwise. */
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   if ('databaseUrl' in target) {
-    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10 });
+    // A server that stopped answering fails a request within seconds instead of holding it.
+    const pool = new pg.Pool({ connectionString: target.databaseUrl, max: 10, connectionTimeoutMillis: 5_000 });
     pool.on('error', () => {
       // An idle client lost its connection; the pool replaces it on next use.
     });

@@ -625,3 +625,19 @@ export const backupChecks = pgTable(
   },
   (t) => [index('backup_checks_backup_idx').on(t.backupId, t.startedAt), index('backup_checks_started_idx').on(t.startedAt)],
 );
+
+/**
+ * The site's failover mode, one row (id 1). It lives in the database so that every Haven
+ * instance sees it, and it replicates to the standby with everything else: while the primary
+ * is down, the standby still says which generation it belongs to. `generation` goes up by one
+ * at each promotion, so that a node that was primary before (and comes back) loses to the one
+ * promoted after it.
+ */
+export const failoverState = pgTable('failover_state', {
+  id: integer('id').primaryKey(),
+  readOnly: boolean('read_only').notNull().default(false),
+  readOnlySince: ts('read_only_since'),
+  changedBy: text('changed_by'),
+  generation: integer('generation').notNull().default(1),
+  promotedAt: ts('promoted_at'),
+});

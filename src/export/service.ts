@@ -74,6 +74,7 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   job_runs: { without: [] },
   backup_runs: { without: [] },
   backup_checks: { without: [] },
+  failover_state: { without: [] },
   lookups: { without: [] },
   // The body can hold a verification code that still works.
   mail_outbox: { without: ['text_body'] },

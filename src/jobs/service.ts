@@ -1,6 +1,7 @@
 import { desc, eq } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { jobRuns } from '../db/schema.ts';
+import { isReadOnly } from '../failover/state.ts';
 
 /** What one run of a job reports: whether it did anything, and what (stored in job_runs.details). */
 export interface JobWork {
@@ -23,15 +24,17 @@ export interface Job {
 }
 
 export type JobRunResult =
-  | { ran: false; reason: 'busy' }
+  | { ran: false; reason: 'busy' | 'read_only' }
   | { ran: true; outcome: 'ok'; work: JobWork }
   | { ran: true; outcome: 'error'; error: string };
 
 /**
- * Runs the job if no other instance is running it (advisory lock), and records the run in
- * job_runs as the job asks. The job's own failure is recorded and returned, not thrown.
+ * Runs the job if no other instance is running it (advisory lock) and the site takes writes,
+ * and records the run in job_runs as the job asks. The job's own failure is recorded and returned, not thrown.
  */
 export async function runJob(app: App, job: Job): Promise<JobRunResult> {
+  // Every job writes (its run, mail sent, rows pruned): none runs while the site is read-only.
+  if (isReadOnly(app)) return { ran: false, reason: 'read_only' };
   const locked = await app.database.withAdvisoryLock(job.lockKey, async (): Promise<JobRunResult> => {
     const startedAt = app.clock.now();
     let runId: number | undefined;

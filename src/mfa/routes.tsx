@@ -23,6 +23,7 @@ import { takeSessionValue, type SessionContext } from '../sessions/service.ts';
 import {
   applyAdminMfaAction,
   cancelEnrolment,
+  checkCodeWhileReadOnly,
   checkUserCode,
   confirmEnrolmentCode,
   currentMethod,
@@ -166,10 +167,17 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
   const codeInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
     challengePage(request, reply, safeRedirectPath(formField(request.body, 'next')), { error: errors.code ?? Object.values(errors)[0] }, 400);
 
-  server.post('/login/mfa', { config: { ...challenge, onInvalidInput: codeInvalid }, schema: { body: codeForm, querystring: NO_QUERY } }, async (request, reply) => {
+  server.post('/login/mfa', { config: { ...challenge, duringReadOnly: 'allowed', onInvalidInput: codeInvalid }, schema: { body: codeForm, querystring: NO_QUERY } }, async (request, reply) => {
     const session = request.session!;
     const { next, code } = request.body;
     if (!code.trim()) return challengePage(request, reply, next, { error: 'Enter the code.' }, 400);
+    if (request.readOnly) {
+      const checked = await checkCodeWhileReadOnly(app, { session, code, ip: request.ip });
+      if (checked.outcome === 'refused') return challengePage(request, reply, next, { error: tooManyAttempts(reply, checked.retryAfterSeconds) }, 429);
+      if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid or was already used. While Haven is read-only, only a code from your authenticator app works.' }, 400);
+      setSessionCookie(reply, checked.value.sessionToken);
+      return reply.redirect(pageForStep(checked.value.step, next), 303);
+    }
     const checked = await checkUserCode(app, { userId: session.user.id, code, ip: request.ip, purpose: 'login' }, (tx) => afterSecondFactor(tx, request, 'mfa', false));
     if (checked.outcome === 'refused') return challengePage(request, reply, next, { error: tooManyAttempts(reply, checked.retryAfterSeconds) }, 429);
     if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid, has expired or was already used.' }, 400);

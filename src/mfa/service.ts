@@ -25,7 +25,10 @@ import { isMfaMethod, type MfaMethod } from '../security/site-settings.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { sealForSession } from '../security/session-sealing.ts';
 import { putSessionValue } from '../sessions/service.ts';
-import { continueLogin, type ContinuedLogin } from '../auth/steps.ts';
+import { continueLogin, loadStepUser, stepAfter, type ContinuedLogin } from '../auth/steps.ts';
+import { getSiteSettings } from '../settings/service.ts';
+import { endSession, type SessionContext } from '../sessions/service.ts';
+import { issueReadOnlySession } from '../failover/sessions.ts';
 
 /** Codes are stored bound to their user: a code issued to one user is worthless to another. */
 const codeHash = (userId: string, code: string) => hashToken(`${userId}:${normalizeCode(code)}`);
@@ -273,6 +276,45 @@ export async function checkUserCode<T>(
     if (done) return passed(done);
     if (turn.failures >= CODE_WARNING_AFTER_FAILURES) await warnOwnerOfCodeGuessing(app, input.userId, input.ip);
     return failed();
+  });
+}
+
+/**
+ * The code step while the site is read-only: only an authenticator-app code can be checked
+ * without a write. The step it used is kept in memory (failover/state.ts), above the last one
+ * the database holds, so a code still works once on this instance; e-mailed and recovery codes
+ * and passkeys need writes and wait for the primary (docs/DECISIONS.md).
+ */
+export async function checkCodeWhileReadOnly(
+  app: App,
+  input: { session: SessionContext; code: string; ip: string },
+): Promise<Throttled<{ sessionToken: string; step: ContinuedLogin['step'] }>> {
+  const userId = input.session.user.id;
+  return throttledAttempt(app, [codeKey(userId), addressKey(input.ip)], async (turn: Turn) => {
+    const [user] = await app.db.select().from(users).where(eq(users.id, userId));
+    if (!user || !user.mfaEnabled) return failed();
+    const actor = { id: user.id, login: user.login };
+    let proved = false;
+    if (user.mfaMethod === 'app' && user.mfaTotpSecret) {
+      const last = Math.max(user.mfaTotpLastStep ?? -1, app.failover.totpSteps.get(user.id) ?? -1);
+      const check = checkTotp(user.mfaTotpSecret, normalizeCode(input.code), app.clock.now(), last < 0 ? null : last);
+      if (check.ok) {
+        app.failover.totpSteps.set(user.id, check.step);
+        proved = true;
+      }
+    }
+    if (!proved) {
+      await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, failures: turn.failures, readOnly: true } });
+      return failed();
+    }
+    await forgiveFailures(app, turn, app.db as unknown as Tx);
+    await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: 'app', readOnly: true } });
+    const settings = await getSiteSettings(app);
+    const stepUser = await loadStepUser(app.db, user.id, undefined);
+    const step = stepAfter('mfa', stepUser!, settings, app.clock.now());
+    await endSession(app, input.session);
+    const sessionToken = issueReadOnlySession(app, { userId: user.id, stage: step, settings, previous: input.session, proved: true });
+    return passed({ sessionToken, step });
   });
 }
 

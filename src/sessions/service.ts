@@ -8,6 +8,9 @@ import { getSiteSettings } from '../settings/service.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import type { LoginStep } from '../security/mfa.ts';
 import { loginPermissionFor } from '../security/permissions.ts';
+import { READ_ONLY_TOKEN_PREFIX } from '../security/read-only-session.ts';
+import { endReadOnlySession, lookupReadOnlySession, READ_ONLY_SESSION_ID } from '../failover/sessions.ts';
+import { isReadOnly } from '../failover/state.ts';
 
 export { SESSION_COOKIE } from '../web/cookies.ts';
 
@@ -31,7 +34,8 @@ export interface SessionContext {
 }
 
 export type SessionLookup =
-  | { ok: true; session: SessionContext }
+  /** renewedToken: a read-only session's cookie, renewed (its last activity travels in it). */
+  | { ok: true; session: SessionContext; renewedToken?: string }
   | { ok: false; reason: SessionState | 'unknown' | 'inactive' | 'no_login_permission' };
 
 // Writing last_seen_at on every request would make every page a write; a quarter of a minute
@@ -75,7 +79,12 @@ interface SessionRow {
  * activity).
  */
 export async function lookupSession(app: App, token: string, options: { touch: boolean } = { touch: true }): Promise<SessionLookup> {
+  if (token.startsWith(READ_ONLY_TOKEN_PREFIX)) return lookupReadOnlySession(app, token, options);
   const id = hashToken(token);
+  // Read-only mode: the standby takes no writes, so an ended session is refused but not
+  // deleted, and activity is not recorded (the idle timeout still counts from the last write).
+  const readOnly = isReadOnly(app);
+  if (readOnly && app.failover.endedSessions.has(id)) return { ok: false, reason: 'unknown' };
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
   const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v3', SESSION_LOOKUP, [id]);
@@ -85,11 +94,11 @@ export async function lookupSession(app: App, token: string, options: { touch: b
   const state = sessionState(times, row.timeout_minutes, now);
   const mayLogIn = row.internal_permissions.includes(loginPermissionFor('internal'));
   if (state !== 'active' || !row.login_active || !mayLogIn) {
-    await app.db.delete(sessions).where(eq(sessions.id, id));
+    if (!readOnly) await app.db.delete(sessions).where(eq(sessions.id, id));
     return { ok: false, reason: !row.login_active ? 'inactive' : !mayLogIn ? 'no_login_permission' : state };
   }
   let effectiveLastSeen = times.lastSeenAt;
-  if (options.touch && times.lastSeenAt < staleBefore) {
+  if (options.touch && !readOnly && times.lastSeenAt < staleBefore) {
     await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, id));
     effectiveLastSeen = now;
   }
@@ -150,8 +159,12 @@ export async function sessionLineage(tx: Db, sessionId: string): Promise<Session
   return row;
 }
 
-export async function endSession(app: App, sessionId: string): Promise<void> {
-  await app.db.delete(sessions).where(eq(sessions.id, sessionId));
+export async function endSession(app: App, session: { id: string; expiresAt: Date }): Promise<void> {
+  if (session.id.startsWith(READ_ONLY_SESSION_ID)) return endReadOnlySession(app, session.id, session.expiresAt);
+  // Read-only mode: a database session's row stays until a primary takes writes; this instance
+  // refuses it meanwhile, like a read-only session signed out.
+  if (isReadOnly(app)) return endReadOnlySession(app, session.id, session.expiresAt);
+  await app.db.delete(sessions).where(eq(sessions.id, session.id));
 }
 
 /** Ends every other session of the user, e.g. after a password change. */
@@ -162,6 +175,9 @@ export async function endOtherSessions(tx: Db, userId: string, keepSessionId: st
 /** "Extend Login": the session counts as active now; returns the seconds it has left. */
 export async function extendSession(app: App, session: SessionContext): Promise<number> {
   const now = app.clock.now();
+  // Read-only mode: a read-only session's cookie was renewed by this very request; a database
+  // session's activity cannot be written, and keeps the time it has.
+  if (isReadOnly(app)) return session.secondsUntilTimeout;
   await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
   return secondsUntilIdleTimeout({ lastSeenAt: now, expiresAt: session.expiresAt }, session.idleTimeoutMinutes, now);
 }

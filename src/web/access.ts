@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
 import { sendErrorPage } from './errors.tsx';
 import { lookupSession, type SessionContext, type SessionStage } from '../sessions/service.ts';
-import { clearSessionCookie, SESSION_COOKIE } from './cookies.ts';
+import { clearSessionCookie, SESSION_COOKIE, setSessionCookie } from './cookies.ts';
 
 /**
  * Who may call a route, declared in the route's own options (`config.access`):
@@ -118,7 +118,10 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     let endedReason: string | undefined;
     if (token) {
       const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false });
-      if (found.ok) request.session = found.session;
+      if (found.ok) {
+        request.session = found.session;
+        if (found.renewedToken) setSessionCookie(reply, found.renewedToken);
+      }
       else {
         clearSessionCookie(reply);
         endedReason = found.reason === 'idle_timeout' ? 'timeout' : found.reason === 'unknown' ? undefined : 'ended';

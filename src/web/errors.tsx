@@ -23,7 +23,7 @@ declare module 'fastify' {
 function ErrorPage({ title, message, fields, reply, request }: { title: string; message: string; fields?: FieldErrors; reply: FastifyReply; request: FastifyRequest }) {
   // Error pages render without a session context: they must not depend on anything that failed.
   return (
-    <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: styleNonce(reply), path: request.url }}>
+    <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: styleNonce(reply), path: request.url, readOnly: request.readOnly === true }}>
       <p role="alert">{message}</p>
       {fields && (
         <ul>
@@ -46,8 +46,8 @@ export function wantsJson(request: FastifyRequest): boolean {
   return (request.headers.accept ?? '').includes('application/json') || (request.headers['content-type'] ?? '').startsWith('application/json');
 }
 
-export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string, fields?: FieldErrors) {
-  if (!(request.headers.accept ?? '').includes('text/html') && request.method !== 'GET') {
+export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string, fields?: FieldErrors, options: { alwaysPage?: boolean } = {}) {
+  if (!options.alwaysPage && !(request.headers.accept ?? '').includes('text/html') && request.method !== 'GET') {
     return reply.code(status).type('text/plain; charset=utf-8').send(message);
   }
   return sendPage(reply, <ErrorPage title={title} message={message} fields={fields} reply={reply} request={request} />, status);
@@ -81,7 +81,7 @@ const TOO_LONG = 'The address of this page is longer than Haven accepts. Go back
 function standaloneErrorPage(status: number, title: string, message: string): { headers: Record<string, string>; body: string } {
   const nonce = randomBytes(16).toString('base64');
   const body = `<!doctype html>${renderToString(
-    <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: nonce, path: '/' }}>
+    <Layout title={title} ctx={{ session: null, csrfToken: '', styleNonce: nonce, path: '/', readOnly: false }}>
       <p role="alert">{message}</p>
       <p>
         <a href="/">Back to Haven</a>
@@ -132,6 +132,20 @@ export function clientErrorHandler(error: NodeJS.ErrnoException, socket: Duplex)
   socket.destroy(error);
 }
 
+// SQLSTATE 25006 (read_only_sql_transaction): a write reached a standby. Class 08 (connection
+// exceptions), 57P01–57P03 (shutdown, cannot connect now) and the socket errors: the server is
+// going or gone.
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE', '57P01', '57P02', '57P03']);
+
+function databaseUnavailable(error: unknown): 'read_only' | 'database_unavailable' | null {
+  for (let e = error as { code?: unknown; cause?: unknown; message?: unknown } | undefined, depth = 0; e && depth < 3; e = e.cause as typeof e, depth++) {
+    if (e.code === '25006') return 'read_only';
+    if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return 'database_unavailable';
+    if (typeof e.message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect)/.test(e.message)) return 'database_unavailable';
+  }
+  return null;
+}
+
 /** Never a stack trace to a user: input errors are 400, a refused form 403, the rest a logged 500. */
 export function registerErrorHandling(server: FastifyInstance): void {
   server.setNotFoundHandler((request, reply) => sendErrorPage(request, reply, 404, 'Not found', 'There is no such page, or you may not see it.'));
@@ -158,6 +172,19 @@ export function registerErrorHandling(server: FastifyInstance): void {
       const message = status === 413 ? TOO_LARGE : 'The request was not understood. Check what you entered and try again.';
       if (wantsJson(request)) return reply.code(status).send({ error: status === 413 ? 'too_large' : 'bad_request' });
       return sendErrorPage(request, reply, status, status === 413 ? 'Too large' : 'Bad request', message);
+    }
+    const unavailable = databaseUnavailable(error);
+    if (unavailable) {
+      // The database went read-only or away under this request (a failover under way): 503,
+      // and the next request is served by whatever the failover monitor chose meanwhile.
+      server.log.warn(describeFailure(error, request), 'request failed: the database is unavailable');
+      reply.header('retry-after', '10');
+      if (wantsJson(request) || request.url.startsWith('/api/')) return reply.code(503).send({ error: unavailable });
+      const message =
+        unavailable === 'read_only'
+          ? 'Haven is read-only while its database is switched over: nothing was saved. Try again when the message at the top is gone.'
+          : 'Haven cannot reach its database for a moment. Nothing was saved. Try again in a few seconds.';
+      return sendErrorPage(request, reply, 503, 'Not available for a moment', message, undefined, { alwaysPage: true });
     }
     server.log.error(describeFailure(error, request), 'request failed');
     if (wantsJson(request)) return reply.code(500).send({ error: 'internal' });

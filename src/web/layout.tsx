@@ -22,6 +22,8 @@ export interface PageContext {
   styleNonce: string;
   /** The path to come back to after "Extend Login" without JavaScript; also marks the current nav link. */
   path: string;
+  /** The site is read-only (failover): every page says so. */
+  readOnly: boolean;
 }
 
 /** "1 user", "2 users", "1,204 users". `many` defaults to `one` + "s". */
@@ -184,6 +186,18 @@ function SessionWarning({ ctx }: { ctx: PageContext }) {
   );
 }
 
+/** On every page while the site is read-only (DESIGN §2.4 `#read-only-banner`). */
+function ReadOnlyBanner() {
+  return (
+    <div id="read-only-banner" class="read-only-banner" role="status">
+      <div class="container">
+        <strong>Haven is read-only for now.</strong> You can sign in, search and read, but nothing can be saved: the main
+        database is being switched over. Keep notes aside and enter them when this message is gone.
+      </div>
+    </div>
+  );
+}
+
 /**
  * The page frame: "Skip to content", the header bar with the navigation, and <main id="main">
  * with the page's <h1>.
@@ -233,6 +247,7 @@ export function Layout({
             )}
           </div>
         </header>
+        {ctx.readOnly && <ReadOnlyBanner />}
         <main id="main" class="container">
           <div class="page-header">
             <div class="page-title">

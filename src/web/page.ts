@@ -9,6 +9,7 @@ export function pageContext(request: FastifyRequest, reply: FastifyReply): PageC
     csrfToken: reply.generateCsrf(),
     styleNonce: styleNonce(reply),
     path: request.url,
+    readOnly: request.readOnly,
   };
 }
 

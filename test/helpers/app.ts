@@ -49,7 +49,13 @@ export const TEST_PASSWORD = 'tulip7orbit-haven';
 
 export async function startTestHaven(kind: DbKind, options: { clock?: Clock; database?: Database; config?: Partial<Config>; keys?: Keys } = {}): Promise<TestHaven> {
   const clock = (options.clock as ManualClock | undefined) ?? new ManualClock();
-  const fresh = options.database ? { database: options.database, cleanup: () => {} } : await freshDatabase(kind);
+  // config.databaseUrl without a database: Haven opens it itself, with the standby the config
+  // names (failover tests).
+  const fresh = options.database
+    ? { database: options.database, cleanup: () => {} }
+    : options.config?.databaseUrl
+      ? { database: undefined, cleanup: () => {} }
+      : await freshDatabase(kind);
   // Backups of its own: a "Back up now" posted by a test (or by the hostile-input fuzz) writes there.
   const backupDir = options.config?.backupDir ? null : mkdtempSync(join(tmpdir(), 'haven-test-backups-'));
   const config = { ...loadConfig({ HAVEN_DATA_DIR: join(tmpdir(), 'haven-unused') }), ...(backupDir ? { backupDir } : {}), ...options.config };

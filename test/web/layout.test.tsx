@@ -19,7 +19,7 @@ function session(permissions: string[], stage: SessionContext['stage'] = 'full')
   };
 }
 
-const ctx = (path: string, s: SessionContext | null): PageContext => ({ session: s, csrfToken: 'tok', styleNonce: 'n', path });
+const ctx = (path: string, s: SessionContext | null): PageContext => ({ session: s, csrfToken: 'tok', styleNonce: 'n', path, readOnly: false });
 const page = (c: PageContext) => renderToString(<Layout title="T" ctx={c}>body</Layout>);
 
 describe('plural', () => {

@@ -1,0 +1,222 @@
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { sql } from 'drizzle-orm';
+import { startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
+import { createDatabase } from '../helpers/postgres.ts';
+import type { TestClient, TestResponse } from '../helpers/client.ts';
+import { answerTimes } from '../helpers/wait.ts';
+import { appCode, enrolApp, submitCode } from '../helpers/mfa.ts';
+import { APPLICANT } from '../cases/helpers.ts';
+import { intakeCase, signIn } from '../cases/attack-kit.ts';
+import { runFailoverCommand } from '../../src/failover/cli.ts';
+import { checkFailoverMode } from '../../src/failover/monitor.ts';
+import { isReadOnly } from '../../src/failover/state.ts';
+import { auditJournalPath } from '../../src/failover/journal.ts';
+import { replayReadOnlyJournal } from '../../src/failover/service.ts';
+import { verifyAuditChain } from '../../src/audit/service.ts';
+import { accessTable } from '../../src/web/access.ts';
+import { SESSION_COOKIE } from '../../src/web/cookies.ts';
+
+// Read-only mode on a single PostgreSQL server (DESIGN §2.4): `haven failover read-only on`
+// with no standby, so the primary still answers and the tests can check that Haven itself
+// writes nothing. The failover with a real standby is failover.test.ts.
+
+const BANNER = 'id="read-only-banner"';
+
+describe('read-only mode', () => {
+  let haven: TestHaven;
+  let dataDir: string;
+  let ivy: TestClient;
+  let theCase: { id: string; number: string };
+  let mfaSecret: string;
+
+  async function failover(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runFailoverCommand(haven.app.config, args, (l) => out.push(l), (l) => err.push(l));
+    // What the monitor does every second, done now.
+    await checkFailoverMode(haven.app);
+    return { code, out, err };
+  }
+
+  async function counts() {
+    const [row] = await haven.app.database.rows<Record<string, number>>(sql`
+      SELECT (SELECT count(*)::int FROM audit_log) AS audit, (SELECT count(*)::int FROM sessions) AS sessions,
+             (SELECT count(*)::int FROM case_notes) AS notes, (SELECT count(*)::int FROM login_throttle) AS throttle,
+             (SELECT count(*)::int FROM known_devices) AS devices, (SELECT max(last_login_at)::text FROM users) AS last_login`);
+    return row!;
+  }
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'haven-read-only-'));
+    const databaseUrl = await createDatabase(inject('pgClusterUrl'));
+    haven = await startTestHaven('postgres', { config: { databaseUrl, dataDir } });
+    await haven.createUser('ada', 'Site Administrator');
+    await haven.createUser('ivy', 'Intake Worker');
+    await haven.createUser('att', 'Attorney');
+    await haven.createUser('tara', 'Paralegal');
+    ivy = await signIn(haven, 'ivy');
+    theCase = await intakeCase(ivy, APPLICANT);
+    const tara = await signIn(haven, 'tara');
+    ({ secret: mfaSecret } = await enrolApp(haven, tara));
+    // The enrolment used the code of this 30-second step.
+    haven.clock.advance(60_000);
+  }, 60_000);
+  afterAll(async () => {
+    await haven?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('read-only on: every page carries the banner; every write but sign-in, the MFA step and sign-out is 503; the API answers read_only; Haven writes nothing', async () => {
+    const admin = await signIn(haven, 'ada');
+    const turnedOn = await failover('read-only', 'on');
+    expect(turnedOn.code, turnedOn.err.join('\n')).toBe(0);
+    expect(isReadOnly(haven.app)).toBe(true);
+    const before = await counts();
+
+    expect((await haven.client().get('/login')).body).toContain(BANNER);
+    const home = await ivy.get('/');
+    expect(home.status).toBe(200);
+    expect(home.body).toContain(BANNER);
+    const casePage = await ivy.get(`/cases/${theCase.id}`);
+    expect(casePage.status).toBe(200);
+    expect(casePage.body).toContain(BANNER);
+
+    const note = await ivy.post(`/cases/${theCase.id}/notes`, { note: 'Called the landlord.' });
+    expect(note.status).toBe(503);
+    expect(note.body).toContain(BANNER);
+    const api = await ivy.post(`/cases/${theCase.id}/notes`, { note: 'Called the landlord.' }, { accept: 'application/json' });
+    expect(api.status).toBe(503);
+    expect(JSON.parse(api.body)).toEqual({ error: 'read_only' });
+
+    // Every other form post of the site, by an administrator who may call nearly all of them.
+    const allowed = new Set(['/login', '/logout', '/login/mfa', '/session/extend']);
+    const writes = accessTable(haven.server).filter((r) => r.method === 'POST' && !allowed.has(r.url) && r.access !== 'mfa-challenge');
+    expect(writes.length).toBeGreaterThan(40);
+    await admin.get('/');
+    for (const route of writes) {
+      const url = route.url.replace(/:[a-zA-Z]+/g, theCase.id);
+      const answer = await admin.post(url, {});
+      expect(answer.status, `POST ${url}`).toBe(503);
+    }
+    expect(await counts()).toEqual(before);
+    // The case view went to this instance's journal instead.
+    const journal = readFileSync(auditJournalPath(haven.app.config), 'utf8');
+    expect(journal).toContain('"action":"case.view"');
+    expect(journal).toContain(theCase.number);
+  });
+
+  test('sign-in works while read-only: the session lives in a sealed cookie, not in the database; a forged or signed-out cookie is refused', async () => {
+    const before = await counts();
+    const att = haven.client({ ip: '198.51.100.7' });
+    const login = await att.login('att', TEST_PASSWORD);
+    expect(login.status, login.body.slice(0, 300)).toBe(303);
+    const token = att.cookies.get(SESSION_COOKIE)!;
+    expect(token.startsWith('ro1.')).toBe(true);
+    const home = await att.get('/');
+    expect(home.status).toBe(200);
+    expect(home.body).toContain('User att');
+    expect(await counts()).toEqual(before);
+
+    // One changed character: not Haven's cookie any more.
+    const forged = haven.client();
+    const i = 20;
+    forged.cookies.set(SESSION_COOKIE, token.slice(0, i) + (token[i] === 'A' ? 'B' : 'A') + token.slice(i + 1));
+    expect((await forged.get('/')).status).toBe(303);
+
+    // Signed out: the copy an attacker kept is refused too.
+    const stolen = haven.client();
+    stolen.cookies.set(SESSION_COOKIE, att.cookies.get(SESSION_COOKIE)!);
+    expect((await stolen.get('/')).status).toBe(200);
+    expect((await att.post('/logout', {})).status).toBe(303);
+    expect((await stolen.get('/')).status).toBe(303);
+  });
+
+  test('a user deactivated while read-only loses the read-only session at the next request', async () => {
+    const att = await signIn(haven, 'att');
+    expect((await att.get('/')).status).toBe(200);
+    // The primary still takes writes (no standby here): an administrator's change made there.
+    await haven.app.database.rows(sql`UPDATE users SET login_active = false WHERE login = 'att'`);
+    try {
+      const refused = await att.get('/');
+      expect(refused.status).toBe(303);
+      expect(refused.location).toContain('/login');
+      const again = haven.client();
+      let answer: TestResponse | undefined;
+      await answerTimes(haven.clock, [async () => (answer = await again.login('att', TEST_PASSWORD))], 60_000, 500);
+      expect(answer!.status).toBe(401);
+    } finally {
+      await haven.app.database.rows(sql`UPDATE users SET login_active = true WHERE login = 'att'`);
+    }
+  });
+
+  test('a wrong password while read-only is counted on this instance (login_throttle is not written)', async () => {
+    const before = await counts();
+    const earlier = haven.app.failover.counters.get('login:att')?.failures ?? 0;
+    const guesser = haven.client({ ip: '203.0.113.99' });
+    await guesser.get('/login');
+    let answer: TestResponse | undefined;
+    await answerTimes(haven.clock, [async () => (answer = await guesser.post('/login', { login: 'att', password: 'not-the-password' }))], 60_000, 500);
+    expect(answer!.status).toBe(401);
+    expect(haven.app.failover.counters.get('login:att')?.failures).toBe(earlier + 1);
+    expect(await counts()).toEqual(before);
+  });
+
+  test('the MFA step takes an authenticator code while read-only, once: the same code again is refused', async () => {
+    const first = haven.client({ ip: '192.0.2.31' });
+    expect((await first.login('tara', TEST_PASSWORD)).location).toBe('/login/mfa');
+    const code = appCode(mfaSecret, haven.clock.now());
+    const passed = await submitCode(haven, first, code);
+    expect(passed.status, passed.body.slice(0, 500)).toBe(303);
+    expect(passed.location).toBe('/');
+    expect((await first.get('/')).status).toBe(200);
+
+    const replay = haven.client({ ip: '192.0.2.32' });
+    expect((await replay.login('tara', TEST_PASSWORD)).location).toBe('/login/mfa');
+    const refused = await submitCode(haven, replay, code);
+    expect(refused.status).toBe(400);
+    expect((await replay.get('/')).location).toBe('/login/mfa');
+  });
+
+  test('read-only off: the journal joins the audit chain once, with its own times; read-only sessions end; writes work again', async () => {
+    const att = await signIn(haven, 'att');
+    const signedInAt = haven.clock.now().toISOString();
+    const turnedOff = await failover('read-only', 'off');
+    expect(turnedOff.code, turnedOff.err.join('\n')).toBe(0);
+    expect(isReadOnly(haven.app)).toBe(false);
+    expect(existsSync(auditJournalPath(haven.app.config))).toBe(false);
+
+    const journaled = await haven.app.database.rows<{ action: string; target: string; at: string }>(
+      sql`SELECT action, target, at FROM audit_log WHERE details ? 'journal' ORDER BY seq`,
+    );
+    expect(journaled.map((r) => r.action)).toEqual(expect.arrayContaining(['case.view', 'login.success', 'logout', 'login.failure', 'mfa.challenge_success', 'mfa.challenge_failure']));
+    expect(journaled.some((r) => r.action === 'login.success' && r.target === 'att' && new Date(r.at).toISOString() === signedInAt)).toBe(true);
+    expect((await verifyAuditChain(haven.app)).problem).toBeNull();
+    // A second replay (a crash after the append, before the file was removed) appends nothing.
+    expect(await replayReadOnlyJournal(haven.app)).toBe(0);
+
+    // The read-only session ends; the database session from before carries on, and writes.
+    const ended = await att.get('/');
+    expect(ended.status).toBe(303);
+    expect(ended.location).toContain('/login');
+    expect((await ivy.get(`/cases/${theCase.id}`)).status).toBe(200);
+    const attorney = await signIn(haven, 'att');
+    expect(attorney.cookies.get(SESSION_COOKIE)!.startsWith('ro1.')).toBe(false);
+    await attorney.get(`/cases/${theCase.id}`);
+    const note = await attorney.post(`/cases/${theCase.id}/notes`, { note: 'Back to normal.' });
+    expect(note.status, note.body.slice(0, 1500)).toBe(303);
+    expect((await ivy.get('/')).body).not.toContain(BANNER);
+  });
+
+  test('the failover commands refuse bad arguments with one line, and need a server', async () => {
+    expect((await failover('read-only', 'maybe')).code).toBe(2);
+    expect((await failover('promote')).err.join('\n')).toMatch(/HAVEN_REPLICA_URL is not set/);
+    const embedded = await runFailoverCommand({ ...haven.app.config, databaseUrl: undefined }, ['status'], () => {}, () => {});
+    expect(embedded).toBe(1);
+    const status = await failover('status');
+    expect(status.code).toBe(0);
+    expect(status.out.join('\n')).toMatch(/mode +read-write, served by the primary/);
+  });
+});
