@@ -27,7 +27,10 @@ const BANNER = 'id="read-only-banner"';
 
 describe('read-only mode', () => {
   let haven: TestHaven;
+  /** A second instance on the same database, with the same key file (a load-balanced site). */
+  let other: TestHaven;
   let dataDir: string;
+  let otherDataDir: string;
   let ivy: TestClient;
   let theCase: { id: string; number: string };
   let mfaSecret: string;
@@ -53,6 +56,8 @@ describe('read-only mode', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'haven-read-only-'));
     const databaseUrl = await createDatabase(inject('pgClusterUrl'));
     haven = await startTestHaven('postgres', { config: { databaseUrl, dataDir } });
+    otherDataDir = mkdtempSync(join(tmpdir(), 'haven-read-only-'));
+    other = await startTestHaven('postgres', { keys: haven.app.keys, clock: haven.clock, config: { databaseUrl, dataDir: otherDataDir } });
     await haven.createUser('ada', 'Site Administrator');
     await haven.createUser('ivy', 'Intake Worker');
     await haven.createUser('att', 'Attorney');
@@ -65,8 +70,10 @@ describe('read-only mode', () => {
     haven.clock.advance(60_000);
   }, 60_000);
   afterAll(async () => {
+    await other?.close();
     await haven?.close();
     rmSync(dataDir, { recursive: true, force: true });
+    rmSync(otherDataDir, { recursive: true, force: true });
   });
 
   test('read-only on: every page carries the banner; every write but sign-in, the MFA step and sign-out is 503; the API answers read_only; Haven writes nothing', async () => {
@@ -119,6 +126,16 @@ describe('read-only mode', () => {
     expect(home.status).toBe(200);
     expect(home.body).toContain('User att');
     expect(await counts()).toEqual(before);
+
+    // The other instance read the same mode from the database, and takes the same cookie.
+    await checkFailoverMode(other.app);
+    expect(isReadOnly(other.app)).toBe(true);
+    const elsewhere = other.client();
+    elsewhere.cookies.set(SESSION_COOKIE, token);
+    const there = await elsewhere.get('/');
+    expect(there.status).toBe(200);
+    expect(there.body).toContain('User att');
+    expect(there.body).toContain(BANNER);
 
     // One changed character: not Haven's cookie any more.
     const forged = haven.client();
@@ -186,6 +203,8 @@ describe('read-only mode', () => {
     const turnedOff = await failover('read-only', 'off');
     expect(turnedOff.code, turnedOff.err.join('\n')).toBe(0);
     expect(isReadOnly(haven.app)).toBe(false);
+    await checkFailoverMode(other.app);
+    expect(isReadOnly(other.app)).toBe(false);
     expect(existsSync(auditJournalPath(haven.app.config))).toBe(false);
 
     const journaled = await haven.app.database.rows<{ action: string; target: string; at: string }>(
