@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config.ts';
 
@@ -22,6 +22,7 @@ export function auditJournalPath(config: Config): string {
 
 export function appendToJournal(config: Config, at: Date, event: JournalEntry['event']): void {
   const entry: JournalEntry = { id: randomUUID(), at: at.toISOString(), event };
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const fd = openSync(auditJournalPath(config), 'a', 0o600);
   try {
     writeSync(fd, `${JSON.stringify(entry)}\n`);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { isDatabaseReady } from '../db/client.ts';
 import { backupWarnings } from '../backup/service.ts';
+import { isReadOnly } from '../failover/state.ts';
 import type { HavenRoutes } from './plugin.ts';
 import { NO_QUERY } from './input.ts';
 
@@ -37,7 +38,11 @@ export const webRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/readyz', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (_request, reply) => {
     // A failing backup is said here for monitoring, but the answer stays 200: this instance can
     // serve, and a load balancer must not take the site down over a backup.
-    if (await isDatabaseReady(app.database)) return reply.type('text/plain').send(['ready', ...(await backupWarnings(app, false)).map((w) => `backup: ${w}`)].join('\n'));
+    // Read-only mode is said too (the instance serves reads: still 200), for monitoring to alert on.
+    if (await isDatabaseReady(app.database)) {
+      const readOnly = isReadOnly(app) ? [`read-only: ${app.failover.mode.readOnly === 'operator' ? 'set by an operator' : 'the primary does not answer'}`] : [];
+      return reply.type('text/plain').send(['ready', ...readOnly, ...(await backupWarnings(app, false)).map((w) => `backup: ${w}`)].join('\n'));
+    }
     return reply.code(503).type('text/plain').send('database unavailable');
   });
 };

@@ -87,6 +87,9 @@ describe('failover with a synchronous standby', () => {
     await pair.primary.stopImmediately();
     await waitFor(() => isReadOnly(haven.app), 'read-only mode', 10_000);
     expect(haven.app.failover.mode).toMatchObject({ serving: 'replica', readOnly: 'primary_unreachable' });
+    const ready = await haven.client().get('/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatch(/^ready\nread-only: the primary does not answer/);
 
     const page = await attorney.get(`/cases/${theCase.id}`);
     expect(page.status).toBe(200);

@@ -21,7 +21,7 @@ export interface PgCluster {
 }
 
 /** Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses root). */
-async function runPgBinary(binary: string, args: string[], cwd: string): Promise<void> {
+export async function runPgBinary(binary: string, args: string[], cwd: string): Promise<void> {
   const path = join(PG_BIN, binary);
   const [file, fileArgs] = runningAsRoot
     ? ['runuser', ['-u', SERVER_USER, '--', path, ...args]]
@@ -30,13 +30,13 @@ async function runPgBinary(binary: string, args: string[], cwd: string): Promise
   await execFile(file, fileArgs, { cwd });
 }
 
-async function ownDirectoryByServerUser(dir: string): Promise<void> {
+export async function ownDirectoryByServerUser(dir: string): Promise<void> {
   const { stdout: uid } = await execFile('id', ['-u', SERVER_USER]);
   const { stdout: gid } = await execFile('id', ['-g', SERVER_USER]);
   await chown(dir, Number(uid.trim()), Number(gid.trim()));
 }
 
-async function logTail(logFile: string, lines = 30): Promise<string> {
+export async function logTail(logFile: string, lines = 30): Promise<string> {
   try {
     return (await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -45,7 +45,7 @@ async function logTail(logFile: string, lines = 30): Promise<string> {
 }
 
 // execFile's message already carries the command line and its stderr.
-function commandFailure(error: unknown): string {
+export function commandFailure(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).trim();
 }
 

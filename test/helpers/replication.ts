@@ -1,15 +1,10 @@
-import { execFile as execFileCallback } from 'node:child_process';
-import { appendFile, chown, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { appendFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { freePort } from './ports.ts';
+import { commandFailure, logTail, ownDirectoryByServerUser, runPgBinary } from './postgres.ts';
 
-const execFile = promisify(execFileCallback);
-
-const PG_BIN = '/usr/lib/postgresql/15/bin';
-const SERVER_USER = 'postgres';
 const STANDBY_NAME = 'haven_standby';
 const runningAsRoot = process.getuid?.() === 0;
 
@@ -28,35 +23,6 @@ export interface ReplicatedPair {
   standby: PgNode;
   /** Stops both servers (immediate; a server already stopped is fine) and removes their directories. */
   stop(): Promise<void>;
-}
-
-/** Runs a PostgreSQL binary, as the `postgres` user when we are root (the server refuses root). */
-async function runPgBinary(binary: string, args: string[], cwd: string): Promise<void> {
-  const path = join(PG_BIN, binary);
-  const [file, fileArgs] = runningAsRoot
-    ? ['runuser', ['-u', SERVER_USER, '--', path, ...args]]
-    : [path, args];
-  // cwd inside the node's dir: the postgres user may not be able to read the caller's cwd.
-  await execFile(file, fileArgs, { cwd });
-}
-
-async function ownDirectoryByServerUser(dir: string): Promise<void> {
-  const { stdout: uid } = await execFile('id', ['-u', SERVER_USER]);
-  const { stdout: gid } = await execFile('id', ['-g', SERVER_USER]);
-  await chown(dir, Number(uid.trim()), Number(gid.trim()));
-}
-
-async function logTail(logFile: string, lines = 30): Promise<string> {
-  try {
-    return (await readFile(logFile, 'utf8')).trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no server log was written)';
-  }
-}
-
-// execFile's message already carries the command line and its stderr.
-function commandFailure(error: unknown): string {
-  return (error instanceof Error ? error.message : String(error)).trim();
 }
 
 function urlOf(port: number): string {
