@@ -75,9 +75,12 @@ export async function runFailoverBench(): Promise<void> {
       for (let i = 0; i < 200; i++) await recordAudit(app, { action: 'bench.write', target: String(i) });
 
       const crashed = performance.now();
+      const crashedAt = Date.now();
       await pair.primary.stopImmediately();
+      const stopped = performance.now() - crashed;
       await until(() => isReadOnly(app), 60_000);
       const toReadOnly = performance.now() - crashed;
+      const firstFailure = (app.failover.primaryDownSince?.getTime() ?? NaN) - crashedAt;
 
       const started = performance.now();
       const code = await runFailoverCommand(config, ['promote'], () => {}, (line) => console.log(`  ${line}`));
@@ -89,6 +92,7 @@ export async function runFailoverBench(): Promise<void> {
 
       const bare = await barePromotion();
       console.log(`time to read-only:  ${seconds(toReadOnly)} (target < 10 s; of which the configured wait HAVEN_FAILOVER_AFTER_SECONDS = ${AFTER_SECONDS} s)`);
+      console.log(`  pg_ctl stop -m immediate took ${seconds(stopped)}; the first failed probe came ${seconds(firstFailure)} after the stop began`);
       console.log(`time to promoted:   ${seconds(toPromoted)} (target < 60 s; the promote command ${seconds(promoteCommand)}, then the instance's next probe)`);
       console.log(`  bare pg_promote() of an identical pair, same run: ${seconds(bare)}; Haven / bare = ${(toPromoted / bare).toFixed(1)}`);
       console.log(`  the reference product quotes 15–90 minutes for the same`);

@@ -57,6 +57,9 @@ export async function openApp(config: Config, options: OpenAppOptions = {}): Pro
     await applyDataMigrations(app);
     await seedLookups(app);
     await seedIntake(app);
+    // Again, now that failover_state exists: on a new site the first look found no schema, which
+    // is not an outage of the primary.
+    if (nodes) await checkFailoverMode(app, { starting: true });
   } catch (error) {
     await database.close();
     throw error;

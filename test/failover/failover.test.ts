@@ -55,6 +55,9 @@ describe('failover with a synchronous standby', () => {
   });
 
   test('no acknowledged write is lost: read-only from the standby within 10 s, then promoted, then writes again', async () => {
+    // A new site's first look at the primary found no schema yet: that is not an outage, and
+    // must not start the failover clock early (found by bench/failover.ts).
+    expect(haven.app.failover.primaryDownSince).toBeNull();
     const ivy = await signIn(haven, 'ivy');
     const attorney = await signIn(haven, 'att');
     const theCase = await intakeCase(ivy, APPLICANT);
