@@ -434,6 +434,18 @@ export async function restoreBackup(app: App, id: string, to: string, force: boo
       for (const [table, expected] of Object.entries(backup.manifest.tables)) {
         if (counts[table] !== expected) throw new BackupDamagedError(`table ${table} restored with ${counts[table] ?? 'no'} rows, the manifest says ${expected}`);
       }
+      // DESIGN §1.10: after a restore, every document is checked against the database (on the
+      // schema this Haven runs, as its next start would migrate it).
+      onStep('Checking every document of the restored database');
+      await restored.migrate();
+      const documents = await verifyDocuments(appOver(app, restored));
+      const first = documents.problems[0];
+      if (first) {
+        throw new BackupDamagedError(
+          `restored, but ${documents.problems.length} of ${documents.checked} documents are missing or damaged (first: case ${first.caseNumber} document ${first.documentId}: ${first.problem}); haven documents verify on the restored site lists them`,
+        );
+      }
+      note += `; ${documents.checked} document${documents.checked === 1 ? '' : 's'} checked, all present and intact`;
     } finally {
       await restored.close();
     }

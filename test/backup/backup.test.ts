@@ -74,7 +74,7 @@ describe.each(DB_KINDS)('backups (%s)', (kind) => {
 
     // Restore into a new database or directory, and read it back: every table as it was.
     const target = kind === 'postgres' ? await createDatabase(inject('pgClusterUrl')) : mkdtempSync(join(tmpdir(), 'haven-restore-'));
-    expect(await restoreBackup(haven.app, id, target, false, SYSTEM)).toMatch(/^restored backup/);
+    expect(await restoreBackup(haven.app, id, target, false, SYSTEM)).toMatch(/^restored backup .*; 1 document checked, all present and intact/);
     const restored = await openDatabase(kind === 'postgres' ? { databaseUrl: target } : { pgliteDir: join(target, 'db') });
     try {
       for (const table of ['clients', 'cases', 'documents', 'document_chunks', 'users']) {
@@ -170,6 +170,18 @@ describe.each(DB_KINDS)('backups (%s)', (kind) => {
     const result = await runCommand(haven.app, { argv: ['backup', 'verify', '../../etc'] });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/is not a backup id/);
+  });
+
+  test('a restore checks every document against the database, and reports one damaged before the backup', async () => {
+    const flip = sql`UPDATE document_chunks SET data = set_byte(data, 40, get_byte(data, 40) # 1) WHERE seq = 0 AND document_id = (SELECT id FROM documents ORDER BY id LIMIT 1)`;
+    await haven.app.database.rows(flip);
+    try {
+      const { id } = await runBackup(haven.app, 'manual', SYSTEM);
+      const target = kind === 'postgres' ? await createDatabase(inject('pgClusterUrl')) : mkdtempSync(join(tmpdir(), 'haven-restore-'));
+      await expect(restoreBackup(haven.app, id, target, false, SYSTEM)).rejects.toThrow(/^restored, but 1 of 1 documents are missing or damaged \(first: case \d{2}-\d{6} document [0-9a-f-]{36}: /);
+    } finally {
+      await haven.app.database.rows(flip);
+    }
   });
 });
 
