@@ -7,6 +7,7 @@ import { startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts
 import { createDatabase } from '../helpers/postgres.ts';
 import type { TestClient, TestResponse } from '../helpers/client.ts';
 import { answerTimes } from '../helpers/wait.ts';
+import { makeHavenDataDir, runHaven } from '../helpers/cli.ts';
 import { appCode, enrolApp, submitCode } from '../helpers/mfa.ts';
 import { APPLICANT } from '../cases/helpers.ts';
 import { intakeCase, signIn } from '../cases/attack-kit.ts';
@@ -238,4 +239,23 @@ describe('read-only mode', () => {
     expect(status.code).toBe(0);
     expect(status.out.join('\n')).toMatch(/mode +read-write, served by the primary/);
   });
+
+  test('the real command line: failover status against the server, a wrong action, and the embedded database', async () => {
+    const data = await makeHavenDataDir();
+    try {
+      const onServer = { ...data.env, DATABASE_URL: haven.app.config.databaseUrl };
+      const status = await runHaven(['failover', 'status'], { env: onServer });
+      expect(status.code, status.stderr).toBe(0);
+      expect(status.stdout).toMatch(/^primary +127\.0\.0\.1:\d+\/haven_test_[0-9a-f]+: answers, takes writes, generation 1$/m);
+      expect(status.stdout).not.toMatch(/postgres@/);
+      const wrong = await runHaven(['failover', 'read-only', 'sometimes'], { env: onServer });
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
+      const embedded = await runHaven(['failover', 'status'], { env: data.env });
+      expect(embedded.code).toBe(1);
+      expect(embedded.stderr.trim()).toBe('haven: failover needs a PostgreSQL server (DATABASE_URL): the embedded database has no standby');
+    } finally {
+      data.cleanup();
+    }
+  }, 60_000);
 });
