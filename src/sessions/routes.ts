@@ -6,7 +6,7 @@ import { extendSession } from './service.ts';
 export const sessionRoutes: HavenRoutes = async (server, { app }) => {
   // "Extend Login": any request refreshes the session; this one does so explicitly and says
   // how long the session now has, for the page's timer.
-  server.post('/session/extend', { config: { access: 'any-session', duringReadOnly: 'allowed' }, schema: { body: form({ return: redirectTarget() }), querystring: NO_QUERY } }, async (request, reply) => {
+  server.post('/session/extend', { config: { access: 'any-session' }, schema: { body: form({ return: redirectTarget() }), querystring: NO_QUERY } }, async (request, reply) => {
     const secondsLeft = await extendSession(app, request.session!);
     if (wantsJson(request)) return reply.send({ secondsLeft });
     return reply.redirect(request.body.return, 303);

@@ -175,9 +175,6 @@ export async function endOtherSessions(tx: Db, userId: string, keepSessionId: st
 /** "Extend Login": the session counts as active now; returns the seconds it has left. */
 export async function extendSession(app: App, session: SessionContext): Promise<number> {
   const now = app.clock.now();
-  // Read-only mode: a read-only session's cookie was renewed by this very request; a database
-  // session's activity cannot be written, and keeps the time it has.
-  if (isReadOnly(app)) return session.secondsUntilTimeout;
   await app.db.update(sessions).set({ lastSeenAt: now }).where(eq(sessions.id, session.id));
   return secondsUntilIdleTimeout({ lastSeenAt: now, expiresAt: session.expiresAt }, session.idleTimeoutMinutes, now);
 }

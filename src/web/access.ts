@@ -121,8 +121,7 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
       if (found.ok) {
         request.session = found.session;
         if (found.renewedToken) setSessionCookie(reply, found.renewedToken);
-      }
-      else {
+      } else {
         clearSessionCookie(reply);
         endedReason = found.reason === 'idle_timeout' ? 'timeout' : found.reason === 'unknown' ? undefined : 'ended';
         request.sessionEnded = endedReason ?? 'unknown';
