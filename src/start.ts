@@ -84,11 +84,12 @@ export async function startHaven(config: Config, options: OpenAppOptions & Serve
     // Uploads a crash cut short left sealed spool files behind; no request is under way yet.
     clearUploadSpool(opened);
     closers.push(() => opened.database.close());
+    // Entries this instance journaled while read-only, before it last stopped (before the
+    // monitor starts: one replay at a time).
+    if (!isReadOnly(opened)) await replayReadOnlyJournal(opened);
     // Every second, which node serves and whether the site is read-only (server mode).
     const failover = startFailoverMonitor(opened);
     closers.push(() => failover.stop());
-    // Entries this instance journaled while read-only, before it last stopped.
-    if (!isReadOnly(opened)) await replayReadOnlyJournal(opened);
     const housekeeping = startHousekeeping(opened);
     closers.push(() => housekeeping.stop());
     const backups = startBackupSchedule(opened);

@@ -32,6 +32,12 @@ export function appendToJournal(config: Config, at: Date, event: JournalEntry['e
   }
 }
 
+/** Whether entries wait for replay (a journal, or a replay that was cut short). */
+export function journalWaiting(config: Config): boolean {
+  const path = auditJournalPath(config);
+  return existsSync(path) || existsSync(`${path}.replaying`);
+}
+
 /**
  * Takes the journal for replay: it is renamed first, so that entries appended meanwhile (a
  * request still finishing in read-only mode) start a new file instead of being lost. A file

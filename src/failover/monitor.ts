@@ -1,13 +1,14 @@
 import type { App } from '../context.ts';
 import { decideFailoverMode } from '../security/failover.ts';
 import { replayReadOnlyJournal } from './service.ts';
+import { journalWaiting } from './journal.ts';
 
 const PROBE_EVERY_MS = 1_000;
 
 /**
  * One look at both nodes, and the mode that follows (security/failover.ts): the database
- * handle is pointed at the node that serves, and leaving read-only mode replays this
- * instance's audit journal. At start (`starting`) a lost primary is not waited for: there is no
+ * handle is pointed at the node that serves, and while the site takes writes this instance's
+ * audit journal of read-only mode, if any, is replayed. At start (`starting`) a lost primary is not waited for: there is no
  * earlier mode to keep.
  *
  * The outage is timed by the real clock, not app.clock: it measures a server that stopped
@@ -25,16 +26,17 @@ export async function checkFailoverMode(app: App, options: { starting?: boolean 
   const next = decideFailoverMode({ primary, replica, primaryDownSince: state.primaryDownSince, now, afterSeconds: options.starting ? 0 : app.config.failoverAfterSeconds, current: before });
   if (next.serving !== nodes.serving()) nodes.serve(next.serving);
   state.mode = next;
-  if (before.readOnly === next.readOnly && before.serving === next.serving) return;
-  if (next.readOnly) {
-    app.log.warn({ serving: next.serving, reason: next.readOnly }, 'Haven is read-only: every write is refused until a primary takes writes again.');
-    return;
+  const changed = before.readOnly !== next.readOnly || before.serving !== next.serving;
+  if (changed && next.readOnly) app.log.warn({ serving: next.serving, reason: next.readOnly }, 'Haven is read-only: every write is refused until a primary takes writes again.');
+  if (changed && !next.readOnly) {
+    app.log.warn({ serving: next.serving, generation: next.generation }, 'Haven takes writes again.');
+    state.counters.clear();
+    state.endedSessions.clear();
+    state.totpSteps.clear();
   }
-  app.log.warn({ serving: next.serving, generation: next.generation }, 'Haven takes writes again.');
-  state.counters.clear();
-  state.endedSessions.clear();
-  state.totpSteps.clear();
-  await replayReadOnlyJournal(app);
+  // Read-write: the journal of read-only mode joins the audit log, also what a request still
+  // finishing wrote after the switch, or what a replay that failed left (it is tried again).
+  if (!next.readOnly && !options.starting && journalWaiting(app.config)) await replayReadOnlyJournal(app);
 }
 
 /** Probes every second (server mode); one probe at a time. */

@@ -119,7 +119,8 @@ describe('failover with a synchronous standby', () => {
     expect(promoted.code, promoted.err).toBe(0);
     expect(promoted.out).toMatch(/has replayed everything it received/);
     expect(promoted.out).toMatch(/1 document checked .*all present and intact/);
-    await waitFor(() => !isReadOnly(haven.app), 'read-write mode', 10_000);
+    // The standby takes writes from pg_promote() on; the new generation follows in the next statement.
+    await waitFor(() => !isReadOnly(haven.app) && haven.app.failover.mode.generation === 2, 'read-write mode on generation 2', 10_000);
     expect(haven.app.failover.mode).toMatchObject({ serving: 'replica', readOnly: null, generation: 2 });
 
     await attorney.get(`/cases/${theCase.id}`);

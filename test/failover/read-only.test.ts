@@ -14,7 +14,7 @@ import { intakeCase, signIn } from '../cases/attack-kit.ts';
 import { runFailoverCommand } from '../../src/failover/cli.ts';
 import { checkFailoverMode } from '../../src/failover/monitor.ts';
 import { isReadOnly } from '../../src/failover/state.ts';
-import { auditJournalPath } from '../../src/failover/journal.ts';
+import { appendToJournal, auditJournalPath } from '../../src/failover/journal.ts';
 import { replayReadOnlyJournal } from '../../src/failover/service.ts';
 import { verifyAuditChain } from '../../src/audit/service.ts';
 import { accessTable } from '../../src/web/access.ts';
@@ -216,6 +216,12 @@ describe('read-only mode', () => {
     expect((await verifyAuditChain(haven.app)).problem).toBeNull();
     // A second replay (a crash after the append, before the file was removed) appends nothing.
     expect(await replayReadOnlyJournal(haven.app)).toBe(0);
+    // A request that was still finishing in read-only mode journals after the switch: the
+    // monitor's next look appends it.
+    appendToJournal(haven.app.config, haven.clock.now(), { action: 'case.view', actor: null, target: 'late-entry', ip: null });
+    await checkFailoverMode(haven.app);
+    expect(existsSync(auditJournalPath(haven.app.config))).toBe(false);
+    expect(await haven.app.database.rows(sql`SELECT 1 FROM audit_log WHERE target = 'late-entry' AND details ? 'journal'`)).toHaveLength(1);
 
     // The read-only session ends; the database session from before carries on, and writes.
     const ended = await att.get('/');
