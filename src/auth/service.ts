@@ -11,7 +11,7 @@ import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
 import { continueLogin, stepAfter, type StepUser } from './steps.ts';
 import { isReadOnly } from '../failover/state.ts';
 import { issueReadOnlySession } from '../failover/sessions.ts';
-import { forgetDevices, issueEmailCode } from '../mfa/service.ts';
+import { forgetDevices, issueEmailCode, mailCodeWhileReadOnly } from '../mfa/service.ts';
 import { accountKey, addressKey, deviceKey, failed, forgiveFailures, passed, throttledAttempt, type Counters, type Turn } from './throttle.ts';
 import { decodeSiteSettings, isSettingKey, type SiteSettings } from '../security/site-settings.ts';
 import { truncateCodePoints } from '../security/text.ts';
@@ -196,14 +196,22 @@ async function startSession(app: App, user: Candidate, settings: SiteSettings, a
 /**
  * The correct password of an active account while the site is read-only: nothing can be
  * written, so the session is sealed into its cookie (failover/sessions.ts) and the sign-in is
- * journaled for the audit log. The device is not remembered, and no e-mailed code can be sent.
+ * journaled for the audit log. The device is not remembered; an e-mailed code goes out at once
+ * (mfa/service.ts `mailCodeWhileReadOnly`).
  */
 async function startReadOnlySession(app: App, user: Candidate, settings: SiteSettings, attempt: LoginAttempt, turn: Turn) {
   // In read-only mode the counters are this instance's own (auth/throttle.ts): no transaction.
   await forgiveFailures(app, turn, app.db as unknown as Tx);
   const stage = stepAfter('password', user, settings, app.clock.now());
-  const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings });
-  await recordAudit(app, { action: 'login.success', actor: { id: user.id, login: user.login }, target: user.login, ip: attempt.ip, details: { next: stage, knownDevice: Boolean(user.knownDevice), readOnly: true } });
+  const mailed = stage === 'mfa' && user.mfaMethod === 'email' ? await mailCodeWhileReadOnly(app, user) : null;
+  const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings, code: mailed?.sent ?? undefined });
+  await recordAudit(app, {
+    action: 'login.success',
+    actor: { id: user.id, login: user.login },
+    target: user.login,
+    ip: attempt.ip,
+    details: { next: stage, knownDevice: Boolean(user.knownDevice), readOnly: true, ...(mailed && !mailed.sent ? { codeNotSent: mailed.reason } : {}) },
+  });
   return { sessionToken, stage, deviceToken: attempt.deviceToken ?? generateSecretToken() };
 }
 

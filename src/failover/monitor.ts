@@ -33,6 +33,8 @@ export async function checkFailoverMode(app: App, options: { starting?: boolean 
     state.counters.clear();
     state.endedSessions.clear();
     state.totpSteps.clear();
+    state.codeMails.clear();
+    state.usedCodes.clear();
   }
   // Read-write: the journal of read-only mode joins the audit log, also what a request still
   // finishing wrote after the switch, or what a replay that failed left (it is tried again).

@@ -30,7 +30,7 @@ function seal(app: App, session: ReadOnlySession): string {
 /** A new read-only session at `stage`: a fresh id, as at every login step (DESIGN §1.2). */
 export function issueReadOnlySession(
   app: App,
-  input: { userId: string; stage: LoginStep; settings: SiteSettings; previous?: { expiresAt: Date; authenticatedAt: Date }; proved?: boolean },
+  input: { userId: string; stage: LoginStep; settings: SiteSettings; previous?: { expiresAt: Date; authenticatedAt: Date }; proved?: boolean; code?: ReadOnlySession['code'] },
 ): string {
   const now = app.clock.now();
   return seal(app, {
@@ -40,6 +40,7 @@ export function issueReadOnlySession(
     expiresAt: (input.previous?.expiresAt ?? absoluteExpiry(now, input.settings.session_max_hours)).getTime(),
     authenticatedAt: (input.proved || !input.previous ? now : input.previous.authenticatedAt).getTime(),
     lastSeenAt: now.getTime(),
+    ...(input.code ? { code: input.code } : {}),
   });
 }
 
@@ -103,6 +104,7 @@ export async function lookupReadOnlySession(app: App, token: string, options: { 
       authenticatedAt: new Date(session.authenticatedAt),
       passwordConfirmedAt: null,
       secondsUntilTimeout: secondsUntilIdleTimeout(times, row.timeout_minutes, now),
+      ...(session.code ? { readOnlyCode: { hash: session.code.hash, expiresAt: new Date(session.code.expiresAt) } } : {}),
     },
   };
 }

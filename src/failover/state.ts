@@ -20,10 +20,13 @@ export interface Failover {
   endedSessions: Map<string, Date>;
   /** The last TOTP step each user consumed while read-only: a code is still good only once. */
   totpSteps: Map<string, number>;
+  /** When codes were mailed to each user while read-only (the hourly limit), and the sessions whose code was used. */
+  codeMails: Map<string, number[]>;
+  usedCodes: Set<string>;
 }
 
 export function newFailover(nodes: FailoverNodes | null): Failover {
-  return { mode: READ_WRITE_ON_PRIMARY, primaryDownSince: null, nodes, counters: new Map(), endedSessions: new Map(), totpSteps: new Map() };
+  return { mode: READ_WRITE_ON_PRIMARY, primaryDownSince: null, nodes, counters: new Map(), endedSessions: new Map(), totpSteps: new Map(), codeMails: new Map(), usedCodes: new Set() };
 }
 
 /** Whether the site takes no writes now (an operator's `failover read-only on`, or a lost primary). */

@@ -174,7 +174,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     if (request.readOnly) {
       const checked = await checkCodeWhileReadOnly(app, { session, code, ip: request.ip });
       if (checked.outcome === 'refused') return challengePage(request, reply, next, { error: tooManyAttempts(reply, checked.retryAfterSeconds) }, 429);
-      if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid or was already used. While Haven is read-only, only a code from your authenticator app works.' }, 400);
+      if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid or was already used. While Haven is read-only, a code from your authenticator app or the one just e-mailed works; recovery codes and passkeys wait until it is back.' }, 400);
       setSessionCookie(reply, checked.value.sessionToken);
       return reply.redirect(pageForStep(checked.value.step, next), 303);
     }

@@ -1,9 +1,11 @@
+import { timingSafeEqual } from 'node:crypto';
 import { and, desc, eq, gt, isNull, lte, or, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { mfaEmailCodes, mfaEnrolments, mfaRecoveryCodes, mfaTrustedDevices, sessions, users, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { enqueueMail } from '../mail/service.ts';
+import { createMailTransport, describeSendFailure } from '../mail/transport.ts';
 import { addressKey, codeKey, failed, forgiveFailures, passed, throttledAttempt, type Throttled, type Turn } from '../auth/throttle.ts';
 import {
   checkTotp,
@@ -56,6 +58,42 @@ export type IssueOutcome = { ok: true } | { ok: false; reason: 'too_soon' | 'hou
  * owner's inbox: at login a code younger than RESEND_INTERVAL_MS is kept rather than replaced,
  * a resend waits that long, and no user gets more than CODE_MAILS_PER_HOUR codes an hour.
  */
+function verificationText(code: string): string {
+  return [
+    `Your Haven verification code is: ${code}`,
+    '',
+    `Type it on the page that asked for it. It expires in ${EMAIL_CODE_LIFETIME_MS / 60_000} minutes and works once.`,
+    '',
+    'If you did not just try to sign in to Haven or set up a sign-in method, someone may know your password:',
+    'change it and tell your administrator.',
+  ].join('\n');
+}
+
+/**
+ * The code step's e-mail while the site is read-only: the outbox is a table, so the code is
+ * sent at once over SMTP, and its keyed hash travels in the read-only session's sealed cookie.
+ * The hourly limit is counted by this instance. null: no mail relay, the limit is reached, or
+ * the relay refused (logged; the sign-in is audited with the reason).
+ */
+export async function mailCodeWhileReadOnly(app: App, user: { id: string; login: string; email: string }): Promise<{ sent: { hash: string; expiresAt: number } } | { sent: null; reason: string }> {
+  if (!app.config.smtpUrl) return { sent: null, reason: 'no_mail_relay' };
+  const now = app.clock.now().getTime();
+  const recent = (app.failover.codeMails.get(user.id) ?? []).filter((at) => at > now - 3_600_000);
+  if (recent.length >= CODE_MAILS_PER_HOUR) return { sent: null, reason: 'hourly_limit' };
+  app.failover.codeMails.set(user.id, [...recent, now]);
+  const code = generateEmailCode();
+  const transport = createMailTransport(app.config);
+  try {
+    await transport.send({ to: user.email, subject: VERIFICATION_SUBJECT, text: verificationText(code) });
+  } catch (error) {
+    app.log.warn({ user: user.id }, `verification code not sent while read-only: ${describeSendFailure(error, app.config).message}`);
+    return { sent: null, reason: 'not_sent' };
+  } finally {
+    transport.close();
+  }
+  return { sent: { hash: codeHash(user.id, code), expiresAt: now + EMAIL_CODE_LIFETIME_MS } };
+}
+
 export async function issueEmailCode(
   app: App,
   tx: Tx,
@@ -103,14 +141,7 @@ export async function issueEmailCode(
     {
       to: user.email,
       subject: VERIFICATION_SUBJECT,
-      text: [
-        `Your Haven verification code is: ${code}`,
-        '',
-        `Type it on the page that asked for it. It expires in ${EMAIL_CODE_LIFETIME_MS / 60_000} minutes and works once.`,
-        '',
-        'If you did not just try to sign in to Haven or set up a sign-in method, someone may know your password:',
-        'change it and tell your administrator.',
-      ].join('\n'),
+      text: verificationText(code),
     },
     tx,
   );
@@ -280,10 +311,11 @@ export async function checkUserCode<T>(
 }
 
 /**
- * The code step while the site is read-only: only an authenticator-app code can be checked
- * without a write. The step it used is kept in memory (failover/state.ts), above the last one
- * the database holds, so a code still works once on this instance; e-mailed and recovery codes
- * and passkeys need writes and wait for the primary (docs/DECISIONS.md).
+ * The code step while the site is read-only, without a write: an authenticator-app code (the
+ * step it used is kept in memory, above the last one the database holds, so a code works once
+ * on this instance), or the code mailed at this sign-in (its hash is in the sealed session;
+ * see mailCodeWhileReadOnly). Recovery codes and passkeys need writes and wait for the primary
+ * (docs/DECISIONS.md).
  */
 export async function checkCodeWhileReadOnly(
   app: App,
@@ -295,6 +327,17 @@ export async function checkCodeWhileReadOnly(
     if (!user || !user.mfaEnabled) return failed();
     const actor = { id: user.id, login: user.login };
     let proved = false;
+    const mailed = input.session.readOnlyCode;
+    if (user.mfaMethod === 'email' && mailed && isSixDigitCode(normalizeCode(input.code))) {
+      const given = Buffer.from(codeHash(user.id, input.code));
+      const expected = Buffer.from(mailed.hash);
+      const matches = given.length === expected.length && timingSafeEqual(given, expected);
+      // Once: the session's id is remembered (the step's session ends below anyway).
+      if (matches && mailed.expiresAt > app.clock.now() && !app.failover.usedCodes.has(input.session.id)) {
+        app.failover.usedCodes.add(input.session.id);
+        proved = true;
+      }
+    }
     if (user.mfaMethod === 'app' && user.mfaTotpSecret) {
       const last = Math.max(user.mfaTotpLastStep ?? -1, app.failover.totpSteps.get(user.id) ?? -1);
       const check = checkTotp(user.mfaTotpSecret, normalizeCode(input.code), app.clock.now(), last < 0 ? null : last);
@@ -308,7 +351,7 @@ export async function checkCodeWhileReadOnly(
       return failed();
     }
     await forgiveFailures(app, turn, app.db as unknown as Tx);
-    await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: 'app', readOnly: true } });
+    await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: user.mfaMethod, readOnly: true } });
     const settings = await getSiteSettings(app);
     const stepUser = await loadStepUser(app.db, user.id, undefined);
     const step = stepAfter('mfa', stepUser!, settings, app.clock.now());

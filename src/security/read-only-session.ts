@@ -17,6 +17,8 @@ export interface ReadOnlySession {
   expiresAt: number;
   authenticatedAt: number;
   lastSeenAt: number;
+  /** An e-mailed code for the MFA step (its keyed hash, and when it stops working). */
+  code?: { hash: string; expiresAt: number };
 }
 
 function sessionKey(masterKey: Buffer, generation: number): Buffer {
@@ -45,7 +47,8 @@ export function openReadOnlySession(masterKey: Buffer, generation: number, token
     const s = JSON.parse(Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8')) as ReadOnlySession;
     const valid =
       typeof s.sid === 'string' && typeof s.userId === 'string' && STAGES.includes(s.stage) &&
-      Number.isFinite(s.expiresAt) && Number.isFinite(s.authenticatedAt) && Number.isFinite(s.lastSeenAt);
+      Number.isFinite(s.expiresAt) && Number.isFinite(s.authenticatedAt) && Number.isFinite(s.lastSeenAt) &&
+      (s.code === undefined || (typeof s.code.hash === 'string' && Number.isFinite(s.code.expiresAt)));
     return valid ? s : null;
   } catch {
     return null;

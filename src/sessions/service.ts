@@ -31,6 +31,8 @@ export interface SessionContext {
   /** Re-authentication in progress: when the password was confirmed, the factor still to come. */
   passwordConfirmedAt: Date | null;
   secondsUntilTimeout: number;
+  /** A read-only session's e-mailed code for the MFA step (failover/sessions.ts, mfa/service.ts). */
+  readOnlyCode?: { hash: string; expiresAt: Date };
 }
 
 export type SessionLookup =

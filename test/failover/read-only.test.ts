@@ -8,7 +8,9 @@ import { createDatabase } from '../helpers/postgres.ts';
 import type { TestClient, TestResponse } from '../helpers/client.ts';
 import { answerTimes } from '../helpers/wait.ts';
 import { makeHavenDataDir, runHaven } from '../helpers/cli.ts';
-import { appCode, enrolApp, submitCode } from '../helpers/mfa.ts';
+import { appCode, enrolApp, sixDigitCode, submitCode } from '../helpers/mfa.ts';
+import { startSmtpPeer, type SmtpPeer } from '../helpers/smtp.ts';
+import { VERIFICATION_SUBJECT } from '../../src/mfa/service.ts';
 import { APPLICANT } from '../cases/helpers.ts';
 import { intakeCase, signIn } from '../cases/attack-kit.ts';
 import { runFailoverCommand } from '../../src/failover/cli.ts';
@@ -35,6 +37,7 @@ describe('read-only mode', () => {
   let ivy: TestClient;
   let theCase: { id: string; number: string };
   let mfaSecret: string;
+  let peer: SmtpPeer;
 
   async function failover(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
     const out: string[] = [];
@@ -49,14 +52,15 @@ describe('read-only mode', () => {
     const [row] = await haven.app.database.rows<Record<string, number>>(sql`
       SELECT (SELECT count(*)::int FROM audit_log) AS audit, (SELECT count(*)::int FROM sessions) AS sessions,
              (SELECT count(*)::int FROM case_notes) AS notes, (SELECT count(*)::int FROM login_throttle) AS throttle,
-             (SELECT count(*)::int FROM known_devices) AS devices, (SELECT max(last_login_at)::text FROM users) AS last_login`);
+             (SELECT count(*)::int FROM known_devices) AS devices, (SELECT count(*)::int FROM mail_outbox) AS outbox, (SELECT max(last_login_at)::text FROM users) AS last_login`);
     return row!;
   }
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'haven-read-only-'));
     const databaseUrl = await createDatabase(inject('pgClusterUrl'));
-    haven = await startTestHaven('postgres', { config: { databaseUrl, dataDir } });
+    peer = await startSmtpPeer();
+    haven = await startTestHaven('postgres', { config: { databaseUrl, dataDir, smtpUrl: peer.url } });
     otherDataDir = mkdtempSync(join(tmpdir(), 'haven-read-only-'));
     other = await startTestHaven('postgres', { keys: haven.app.keys, clock: haven.clock, config: { databaseUrl, dataDir: otherDataDir } });
     await haven.createUser('ada', 'Site Administrator');
@@ -67,12 +71,20 @@ describe('read-only mode', () => {
     theCase = await intakeCase(ivy, APPLICANT);
     const tara = await signIn(haven, 'tara');
     ({ secret: mfaSecret } = await enrolApp(haven, tara));
+    // Erin enrols with e-mailed codes.
+    await haven.createUser('erin', 'Paralegal');
+    const erin = await signIn(haven, 'erin');
+    await erin.get('/mfa/enrol');
+    expect((await erin.post('/mfa/enrol', { method: 'email' })).location).toBe('/mfa/enrol');
+    const enrolMail = await peer.waitForMail((m) => m.to.includes('erin@example.org') && m.subject === VERIFICATION_SUBJECT, 10_000);
+    expect((await submitCode(haven, erin, sixDigitCode(enrolMail.text), '/mfa/enrol/confirm')).status).toBe(303);
     // The enrolment used the code of this 30-second step.
     haven.clock.advance(60_000);
   }, 60_000);
   afterAll(async () => {
     await other?.close();
     await haven?.close();
+    await peer?.stop();
     rmSync(dataDir, { recursive: true, force: true });
     rmSync(otherDataDir, { recursive: true, force: true });
   });
@@ -196,6 +208,33 @@ describe('read-only mode', () => {
     const refused = await submitCode(haven, replay, code);
     expect(refused.status).toBe(400);
     expect((await replay.get('/')).location).toBe('/login/mfa');
+  });
+
+  test('the MFA step takes the code e-mailed at a read-only sign-in, sent at once (the outbox is a table), and only once', async () => {
+    const before = await counts();
+    const seen = peer.messages.length;
+    const first = haven.client({ ip: '192.0.2.41' });
+    expect((await first.login('erin', TEST_PASSWORD)).location).toBe('/login/mfa');
+    const mail = await peer.waitForMail((m) => m.to.includes('erin@example.org') && peer.messages.indexOf(m) >= seen, 10_000);
+    const code = sixDigitCode(mail.text);
+    // Another sign-in's session does not take this code: it is bound to the session it was mailed for.
+    const other = haven.client({ ip: '192.0.2.42' });
+    expect((await other.login('erin', TEST_PASSWORD)).location).toBe('/login/mfa');
+    expect((await submitCode(haven, other, code)).status).toBe(400);
+    const atCodeStep = first.cookies.get(SESSION_COOKIE)!;
+    const passed = await submitCode(haven, first, code);
+    expect(passed.status, passed.body.slice(0, 500)).toBe(303);
+    expect(passed.location).toBe('/');
+    expect((await first.get('/')).status).toBe(200);
+    // The code-step cookie, kept and replayed with the same code: its session has ended.
+    const replay = haven.client({ ip: '192.0.2.43' });
+    for (const [name, value] of first.cookies) replay.cookies.set(name, value);
+    replay.cookies.set(SESSION_COOKIE, atCodeStep);
+    replay.csrf = first.csrf;
+    const again = await replay.post('/login/mfa', { code });
+    expect(again.status).toBe(303);
+    expect(again.location).toMatch(/^\/login\?/);
+    expect(await counts()).toEqual(before);
   });
 
   test('read-only off: the journal joins the audit chain once, with its own times; read-only sessions end; writes work again', async () => {
