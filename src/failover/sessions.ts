@@ -44,6 +44,11 @@ export function issueReadOnlySession(
   });
 }
 
+/** The same read-only session with `changes` (a passkey challenge), sealed anew for its cookie. */
+export function resealReadOnlySession(app: App, session: ReadOnlySession, changes: Partial<Pick<ReadOnlySession, 'challenge'>>): string {
+  return seal(app, { ...session, ...changes });
+}
+
 /** Sign-out of a read-only session: this instance refuses it from now on (see docs/DECISIONS.md). */
 export function endReadOnlySession(app: App, sessionId: string, expiresAt: Date): void {
   app.failover.endedSessions.set(sessionId, expiresAt);
@@ -104,7 +109,7 @@ export async function lookupReadOnlySession(app: App, token: string, options: { 
       authenticatedAt: new Date(session.authenticatedAt),
       passwordConfirmedAt: null,
       secondsUntilTimeout: secondsUntilIdleTimeout(times, row.timeout_minutes, now),
-      ...(session.code ? { readOnlyCode: { hash: session.code.hash, expiresAt: new Date(session.code.expiresAt) } } : {}),
+      readOnly: session,
     },
   };
 }

@@ -12,7 +12,8 @@ import {
 } from '@simplewebauthn/server';
 import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
-import { takeSessionValue } from '../sessions/service.ts';
+import { takeSessionValue, type SessionContext } from '../sessions/service.ts';
+import { resealReadOnlySession } from '../failover/sessions.ts';
 import { sessions, webauthnCredentials } from '../db/schema.ts';
 import { recordAudit } from '../audit/service.ts';
 import { enableMfa, type MfaUser } from './service.ts';
@@ -149,5 +150,65 @@ export async function verifyPasskey(
   }
   const success = input.purpose === 'login' ? 'mfa.challenge_success' : 'reauth.success';
   await recordAudit(app, { action: success, actor, target: user.login, ip, details: { method: 'passkey', with: 'passkey' } });
+  return { ok: true, value: undefined };
+}
+
+// ---- While the site is read-only ------------------------------------------------------------
+
+const READ_ONLY_CHALLENGE_MS = 5 * 60_000;
+
+/**
+ * authenticationOptions while the site is read-only: the challenge cannot be kept in the
+ * session's row, so it goes into the read-only session's sealed cookie (the caller sets the
+ * returned token). null: the session is a database session from before the switch, which
+ * cannot carry one; its holder signs in again.
+ */
+export async function authenticationOptionsWhileReadOnly(
+  app: App,
+  session: SessionContext,
+): Promise<{ options: PublicKeyCredentialRequestOptionsJSON; sessionToken: string } | null> {
+  if (!session.readOnly) return null;
+  const credentials = await credentialsOf(app, session.user.id);
+  const options = await generateAuthenticationOptions({
+    rpID: rp(app).id,
+    allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
+    userVerification: 'preferred',
+  });
+  const challenge = { value: options.challenge, expiresAt: app.clock.now().getTime() + READ_ONLY_CHALLENGE_MS };
+  return { options, sessionToken: resealReadOnlySession(app, session.readOnly, { challenge }) };
+}
+
+/**
+ * verifyPasskey at the code step while the site is read-only: against the challenge sealed in
+ * the session, each challenge answered once on this instance (and the step's session ends at
+ * once). The signature counter cannot be stored, so a cloned authenticator is noticed only
+ * after the outage, at its next use (docs/DECISIONS.md).
+ */
+export async function verifyPasskeyWhileReadOnly(app: App, input: { session: SessionContext; response: AuthenticationResponseJSON; ip: string }): Promise<PasskeyOutcome> {
+  const { session, response, ip } = input;
+  const actor = { id: session.user.id, login: session.user.login };
+  const challenge = session.readOnly?.challenge;
+  const usable = challenge && challenge.expiresAt > app.clock.now().getTime() && !app.failover.usedCodes.has(`challenge:${challenge.value}`);
+  const credential = (await credentialsOf(app, session.user.id)).find((c) => c.id === response.id);
+  if (!usable || !credential) {
+    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: actor.login, ip, details: { method: 'passkey', reason: usable ? 'unknown_credential' : 'no_challenge', readOnly: true } });
+    return { ok: false, error: 'That passkey is not registered for this account, or the request expired.' };
+  }
+  app.failover.usedCodes.add(`challenge:${challenge.value}`);
+  try {
+    const verification = await verifyAuthenticationResponse({
+      response,
+      expectedChallenge: challenge.value,
+      expectedOrigin: rp(app).origin,
+      expectedRPID: rp(app).id,
+      credential: { id: credential.id, publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')), counter: credential.counter, transports: credential.transports as AuthenticatorTransport[] },
+      requireUserVerification: false,
+    });
+    if (!verification.verified) throw new Error('not verified');
+  } catch (error) {
+    await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: actor.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200), readOnly: true } });
+    return { ok: false, error: 'The passkey could not be verified.' };
+  }
+  await recordAudit(app, { action: 'mfa.challenge_success', actor, target: actor.login, ip, details: { method: 'passkey', with: 'passkey', readOnly: true } });
   return { ok: true, value: undefined };
 }

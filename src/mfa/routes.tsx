@@ -23,6 +23,7 @@ import { takeSessionValue, type SessionContext } from '../sessions/service.ts';
 import {
   applyAdminMfaAction,
   cancelEnrolment,
+  afterSecondFactorWhileReadOnly,
   checkCodeWhileReadOnly,
   checkUserCode,
   confirmEnrolmentCode,
@@ -42,7 +43,7 @@ import {
   type IssueOutcome,
 } from './service.ts';
 import { completeReauthentication, confirmCode, confirmPassword, mayChangeMfa, reauthStep } from './reauth.ts';
-import { authenticationOptions, completePasskeyRegistration, registrationOptions, verifyPasskey } from './passkeys.ts';
+import { authenticationOptions, authenticationOptionsWhileReadOnly, completePasskeyRegistration, registrationOptions, verifyPasskey, verifyPasskeyWhileReadOnly } from './passkeys.ts';
 import {
   ADMIN_EMAIL_UNAVAILABLE,
   AdminSecurityPage,
@@ -174,7 +175,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     if (request.readOnly) {
       const checked = await checkCodeWhileReadOnly(app, { session, code, ip: request.ip });
       if (checked.outcome === 'refused') return challengePage(request, reply, next, { error: tooManyAttempts(reply, checked.retryAfterSeconds) }, 429);
-      if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid or was already used. While Haven is read-only, a code from your authenticator app or the one just e-mailed works; recovery codes and passkeys wait until it is back.' }, 400);
+      if (checked.outcome === 'failed') return challengePage(request, reply, next, { error: 'That code is not valid or was already used. While Haven is read-only, a code from your authenticator app or the one just e-mailed works; recovery codes wait until it is back.' }, 400);
       setSessionCookie(reply, checked.value.sessionToken);
       return reply.redirect(pageForStep(checked.value.step, next), 303);
     }
@@ -196,12 +197,25 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     return reply.redirect(`/login/mfa?${query}`, 303);
   });
 
-  server.post('/login/mfa/passkey/options', { config: challenge, schema: { body: EMPTY_JSON, querystring: NO_QUERY } }, async (request, reply) => {
+  server.post('/login/mfa/passkey/options', { config: { ...challenge, duringReadOnly: 'allowed' }, schema: { body: EMPTY_JSON, querystring: NO_QUERY } }, async (request, reply) => {
+    if (request.readOnly) {
+      const prepared = await authenticationOptionsWhileReadOnly(app, request.session!);
+      if (!prepared) return reply.code(400).send({ error: 'Haven became read-only during your sign-in: sign in again.' });
+      setSessionCookie(reply, prepared.sessionToken);
+      return reply.send(prepared.options);
+    }
     return reply.send(await authenticationOptions(app, request.session!.id, request.session!.user.id));
   });
 
-  server.post('/login/mfa/passkey', { config: challenge, schema: { body: webauthnResponse, querystring: query({ next: redirectTarget() }) } }, async (request, reply) => {
+  server.post('/login/mfa/passkey', { config: { ...challenge, duringReadOnly: 'allowed' }, schema: { body: webauthnResponse, querystring: query({ next: redirectTarget() }) } }, async (request, reply) => {
     const session = request.session!;
+    if (request.readOnly) {
+      const outcome = await verifyPasskeyWhileReadOnly(app, { session, response: request.body as never, ip: request.ip });
+      if (!outcome.ok) return reply.code(400).send({ error: outcome.error });
+      const result = await afterSecondFactorWhileReadOnly(app, session);
+      setSessionCookie(reply, result.sessionToken);
+      return reply.send({ redirect: pageForStep(result.step, request.query.next) });
+    }
     const outcome = await verifyPasskey(app, { sessionId: session.id, user: mfaUserOf(session), response: request.body as never, ip: request.ip, purpose: 'login' });
     if (!outcome.ok) return reply.code(400).send({ error: outcome.error });
     const result = await completeSecondFactor(app, null, { session, done: 'mfa', client: clientOf(request), withRecoveryCodes: false });

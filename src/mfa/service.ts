@@ -314,8 +314,8 @@ export async function checkUserCode<T>(
  * The code step while the site is read-only, without a write: an authenticator-app code (the
  * step it used is kept in memory, above the last one the database holds, so a code works once
  * on this instance), or the code mailed at this sign-in (its hash is in the sealed session;
- * see mailCodeWhileReadOnly). Recovery codes and passkeys need writes and wait for the primary
- * (docs/DECISIONS.md).
+ * see mailCodeWhileReadOnly). Recovery codes need writes and wait for the primary; passkeys
+ * have their own path (passkeys.ts). See docs/DECISIONS.md.
  */
 export async function checkCodeWhileReadOnly(
   app: App,
@@ -327,13 +327,13 @@ export async function checkCodeWhileReadOnly(
     if (!user || !user.mfaEnabled) return failed();
     const actor = { id: user.id, login: user.login };
     let proved = false;
-    const mailed = input.session.readOnlyCode;
+    const mailed = input.session.readOnly?.code;
     if (user.mfaMethod === 'email' && mailed && isSixDigitCode(normalizeCode(input.code))) {
       const given = Buffer.from(codeHash(user.id, input.code));
       const expected = Buffer.from(mailed.hash);
       const matches = given.length === expected.length && timingSafeEqual(given, expected);
       // Once: the session's id is remembered (the step's session ends below anyway).
-      if (matches && mailed.expiresAt > app.clock.now() && !app.failover.usedCodes.has(input.session.id)) {
+      if (matches && mailed.expiresAt > app.clock.now().getTime() && !app.failover.usedCodes.has(input.session.id)) {
         app.failover.usedCodes.add(input.session.id);
         proved = true;
       }
@@ -352,13 +352,22 @@ export async function checkCodeWhileReadOnly(
     }
     await forgiveFailures(app, turn, app.db as unknown as Tx);
     await recordAudit(app, { action: 'mfa.challenge_success', actor, target: user.login, ip: input.ip, details: { method: user.mfaMethod, with: user.mfaMethod, readOnly: true } });
-    const settings = await getSiteSettings(app);
-    const stepUser = await loadStepUser(app.db, user.id, undefined);
-    const step = stepAfter('mfa', stepUser!, settings, app.clock.now());
-    await endSession(app, input.session);
-    const sessionToken = issueReadOnlySession(app, { userId: user.id, stage: step, settings, previous: input.session, proved: true });
-    return passed({ sessionToken, step });
+    return passed(await afterSecondFactorWhileReadOnly(app, input.session));
   });
+}
+
+/**
+ * A second factor was proved at the code step while the site is read-only: the step's session
+ * ends and a new read-only session (a new id) goes on from the MFA step. The device is not
+ * remembered (that is a write).
+ */
+export async function afterSecondFactorWhileReadOnly(app: App, session: SessionContext): Promise<{ sessionToken: string; step: ContinuedLogin['step'] }> {
+  const settings = await getSiteSettings(app);
+  const stepUser = await loadStepUser(app.db, session.user.id, undefined);
+  const step = stepAfter('mfa', stepUser!, settings, app.clock.now());
+  await endSession(app, session);
+  const sessionToken = issueReadOnlySession(app, { userId: session.user.id, stage: step, settings, previous: session, proved: true });
+  return { sessionToken, step };
 }
 
 // ---- After a second factor ----------------------------------------------------------------

@@ -19,6 +19,8 @@ export interface ReadOnlySession {
   lastSeenAt: number;
   /** An e-mailed code for the MFA step (its keyed hash, and when it stops working). */
   code?: { hash: string; expiresAt: number };
+  /** A WebAuthn challenge for the MFA step, and when it stops working. */
+  challenge?: { value: string; expiresAt: number };
 }
 
 function sessionKey(masterKey: Buffer, generation: number): Buffer {
@@ -48,7 +50,8 @@ export function openReadOnlySession(masterKey: Buffer, generation: number, token
     const valid =
       typeof s.sid === 'string' && typeof s.userId === 'string' && STAGES.includes(s.stage) &&
       Number.isFinite(s.expiresAt) && Number.isFinite(s.authenticatedAt) && Number.isFinite(s.lastSeenAt) &&
-      (s.code === undefined || (typeof s.code.hash === 'string' && Number.isFinite(s.code.expiresAt)));
+      (s.code === undefined || (typeof s.code.hash === 'string' && Number.isFinite(s.code.expiresAt))) &&
+      (s.challenge === undefined || (typeof s.challenge.value === 'string' && Number.isFinite(s.challenge.expiresAt)));
     return valid ? s : null;
   } catch {
     return null;

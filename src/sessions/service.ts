@@ -8,7 +8,7 @@ import { getSiteSettings } from '../settings/service.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import type { LoginStep } from '../security/mfa.ts';
 import { loginPermissionFor } from '../security/permissions.ts';
-import { READ_ONLY_TOKEN_PREFIX } from '../security/read-only-session.ts';
+import { READ_ONLY_TOKEN_PREFIX, type ReadOnlySession } from '../security/read-only-session.ts';
 import { endReadOnlySession, lookupReadOnlySession, READ_ONLY_SESSION_ID } from '../failover/sessions.ts';
 import { isReadOnly } from '../failover/state.ts';
 
@@ -31,8 +31,8 @@ export interface SessionContext {
   /** Re-authentication in progress: when the password was confirmed, the factor still to come. */
   passwordConfirmedAt: Date | null;
   secondsUntilTimeout: number;
-  /** A read-only session's e-mailed code for the MFA step (failover/sessions.ts, mfa/service.ts). */
-  readOnlyCode?: { hash: string; expiresAt: Date };
+  /** A read-only session's sealed contents (failover/sessions.ts): its e-mailed code or passkey challenge. */
+  readOnly?: ReadOnlySession;
 }
 
 export type SessionLookup =
