@@ -51,13 +51,6 @@ const actorOf = (user: MfaUser): Actor => ({ id: user.id, login: user.login });
 
 export type IssueOutcome = { ok: true } | { ok: false; reason: 'too_soon' | 'hourly_limit'; retryInSeconds: number };
 
-/**
- * Sends a fresh 6-digit code through the outbox; the user's older codes for the same purpose
- * die, so only the newest works. The mail carries the code to type, never a link (link
- * scanners follow links). Someone who knows the password must not be able to flood the
- * owner's inbox: at login a code younger than RESEND_INTERVAL_MS is kept rather than replaced,
- * a resend waits that long, and no user gets more than CODE_MAILS_PER_HOUR codes an hour.
- */
 function verificationText(code: string): string {
   return [
     `Your Haven verification code is: ${code}`,
@@ -94,6 +87,13 @@ export async function mailCodeWhileReadOnly(app: App, user: { id: string; login:
   return { sent: { hash: codeHash(user.id, code), expiresAt: now + EMAIL_CODE_LIFETIME_MS } };
 }
 
+/**
+ * Sends a fresh 6-digit code through the outbox; the user's older codes for the same purpose
+ * die, so only the newest works. The mail carries the code to type, never a link (link
+ * scanners follow links). Someone who knows the password must not be able to flood the
+ * owner's inbox: at login a code younger than RESEND_INTERVAL_MS is kept rather than replaced,
+ * a resend waits that long, and no user gets more than CODE_MAILS_PER_HOUR codes an hour.
+ */
 export async function issueEmailCode(
   app: App,
   tx: Tx,
