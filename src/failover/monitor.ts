@@ -29,7 +29,8 @@ export async function checkFailoverMode(app: App, options: { starting?: boolean 
   const changed = before.readOnly !== next.readOnly || before.serving !== next.serving;
   if (changed && next.readOnly) app.log.warn({ serving: next.serving, reason: next.readOnly }, 'Haven is read-only: every write is refused until a primary takes writes again.');
   if (changed && !next.readOnly) {
-    app.log.warn({ serving: next.serving, generation: next.generation }, 'Haven takes writes again.');
+    // At start there is nothing to come back from: only a running instance says so.
+    if (!options.starting) app.log.warn({ serving: next.serving, generation: next.generation }, 'Haven takes writes again.');
     state.counters.clear();
     state.endedSessions.clear();
     state.totpSteps.clear();
