@@ -56,25 +56,33 @@ export interface StandbyLag {
   replayLagSeconds: number | null;
 }
 
+// Replication as the primary sees it: one query for Admin > Backups and `failover status`.
+const STANDBY_LAG = `
+  SELECT application_name AS name, client_addr::text AS client, state, sync_state,
+         pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS replay_bytes,
+         extract(epoch FROM replay_lag)::float8 AS replay_lag
+    FROM pg_stat_replication ORDER BY application_name`;
+
+interface StandbyLagRow {
+  name: string;
+  client: string | null;
+  state: string;
+  sync_state: string;
+  replay_bytes: string | null;
+  replay_lag: number | null;
+}
+
+function toStandbyLag(r: StandbyLagRow): StandbyLag {
+  return { name: r.name, client: r.client, state: r.state, syncState: r.sync_state, replayBytes: r.replay_bytes === null ? null : Number(r.replay_bytes), replayLagSeconds: r.replay_lag };
+}
+
 /**
  * Replication as the primary sees it (pg_stat_replication). Without pg_monitor (or superuser)
  * PostgreSQL hides the positions, and the lag reads as unknown.
  */
 export async function standbyLag(app: App): Promise<StandbyLag[] | null> {
   if (app.database.kind !== 'postgres' || app.failover.mode.serving !== 'primary') return null;
-  const rows = await app.database.rows<{ name: string; client: string | null; state: string; sync_state: string; replay_bytes: string | null; replay_lag: number | null }>(sql`
-    SELECT application_name AS name, client_addr::text AS client, state, sync_state,
-           pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS replay_bytes,
-           extract(epoch FROM replay_lag)::float8 AS replay_lag
-      FROM pg_stat_replication ORDER BY application_name`);
-  return rows.map((r) => ({
-    name: r.name,
-    client: r.client,
-    state: r.state,
-    syncState: r.sync_state,
-    replayBytes: r.replay_bytes === null ? null : Number(r.replay_bytes),
-    replayLagSeconds: r.replay_lag,
-  }));
+  return (await app.database.rows<StandbyLagRow>(sql.raw(STANDBY_LAG))).map(toStandbyLag);
 }
 
 interface StandbyPosition {
@@ -124,14 +132,11 @@ export async function failoverStatus(nodes: FailoverNodes, urls: { primary: stri
     lines.push('standby  none (HAVEN_REPLICA_URL is not set)');
   }
   if (primary.reachable && !primary.inRecovery) {
-    const standbys = await nodes.rowsOn<{ name: string; state: string; sync_state: string; behind: string | null; lag: number | null }>(
-      'primary',
-      `SELECT application_name AS name, state, sync_state, pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS behind, extract(epoch FROM replay_lag)::float8 AS lag
-         FROM pg_stat_replication ORDER BY application_name`,
-    );
+    const standbys = (await nodes.rowsOn<StandbyLagRow>('primary', STANDBY_LAG)).map(toStandbyLag);
     if (!standbys.length) lines.push('replication: the primary has no standby connected');
     for (const s of standbys) {
-      lines.push(`replication: ${s.name} ${s.state} (${s.sync_state}), ${s.behind === null ? 'lag unknown (grant pg_monitor)' : `${s.behind} bytes behind`}${s.lag === null ? '' : `, replay lag ${s.lag.toFixed(3)} s`}`);
+      const behind = s.replayBytes === null ? 'lag unknown (grant pg_monitor)' : `${s.replayBytes} bytes behind`;
+      lines.push(`replication: ${s.name} ${s.state} (${s.syncState}), ${behind}${s.replayLagSeconds === null ? '' : `, replay lag ${s.replayLagSeconds.toFixed(3)} s`}`);
     }
   }
   const mode = decideFailoverMode({ primary, replica, primaryDownSince: primary.reachable ? null : new Date(0), now: new Date(), afterSeconds: 0, current: READ_WRITE_ON_PRIMARY });

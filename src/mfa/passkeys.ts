@@ -97,15 +97,39 @@ export async function completePasskeyRegistration<T>(
   return { ok: true, value };
 }
 
-export async function authenticationOptions(app: App, sessionId: string, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+/** Options (a fresh challenge) for an assertion by one of the user's credentials. */
+async function assertionOptions(app: App, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const credentials = await credentialsOf(app, userId);
-  const options = await generateAuthenticationOptions({
+  return generateAuthenticationOptions({
     rpID: rp(app).id,
     allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
     userVerification: 'preferred',
   });
+}
+
+export async function authenticationOptions(app: App, sessionId: string, userId: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  const options = await assertionOptions(app, userId);
   await storeChallenge(app, sessionId, options.challenge);
   return options;
+}
+
+/** Checks an assertion against one of the user's credentials and a challenge; gives the new signature counter, or throws. */
+async function checkAssertion(app: App, credential: Awaited<ReturnType<typeof credentialsOf>>[number], response: AuthenticationResponseJSON, challenge: string): Promise<number> {
+  const verification = await verifyAuthenticationResponse({
+    response,
+    expectedChallenge: challenge,
+    expectedOrigin: rp(app).origin,
+    expectedRPID: rp(app).id,
+    credential: {
+      id: credential.id,
+      publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
+      counter: credential.counter,
+      transports: credential.transports as AuthenticatorTransport[],
+    },
+    requireUserVerification: false,
+  });
+  if (!verification.verified) throw new Error('not verified');
+  return verification.authenticationInfo.newCounter;
 }
 
 /**
@@ -126,24 +150,8 @@ export async function verifyPasskey(
     return { ok: false, error: 'That passkey is not registered for this account, or the request expired.' };
   }
   try {
-    const verification = await verifyAuthenticationResponse({
-      response,
-      expectedChallenge: challenge,
-      expectedOrigin: rp(app).origin,
-      expectedRPID: rp(app).id,
-      credential: {
-        id: credential.id,
-        publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')),
-        counter: credential.counter,
-        transports: credential.transports as AuthenticatorTransport[],
-      },
-      requireUserVerification: false,
-    });
-    if (!verification.verified) throw new Error('not verified');
-    await app.db
-      .update(webauthnCredentials)
-      .set({ counter: verification.authenticationInfo.newCounter, lastUsedAt: app.clock.now() })
-      .where(eq(webauthnCredentials.id, credential.id));
+    const newCounter = await checkAssertion(app, credential, response, challenge);
+    await app.db.update(webauthnCredentials).set({ counter: newCounter, lastUsedAt: app.clock.now() }).where(eq(webauthnCredentials.id, credential.id));
   } catch (error) {
     await recordAudit(app, { action: failure, actor, target: user.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200) } });
     return { ok: false, error: 'The passkey could not be verified.' };
@@ -168,12 +176,7 @@ export async function authenticationOptionsWhileReadOnly(
   session: SessionContext,
 ): Promise<{ options: PublicKeyCredentialRequestOptionsJSON; sessionToken: string } | null> {
   if (!session.readOnly) return null;
-  const credentials = await credentialsOf(app, session.user.id);
-  const options = await generateAuthenticationOptions({
-    rpID: rp(app).id,
-    allowCredentials: credentials.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
-    userVerification: 'preferred',
-  });
+  const options = await assertionOptions(app, session.user.id);
   const challenge = { value: options.challenge, expiresAt: app.clock.now().getTime() + READ_ONLY_CHALLENGE_MS };
   return { options, sessionToken: resealReadOnlySession(app, session.readOnly, { challenge }) };
 }
@@ -196,15 +199,7 @@ export async function verifyPasskeyWhileReadOnly(app: App, input: { session: Ses
   }
   app.failover.usedCodes.add(`challenge:${challenge.value}`);
   try {
-    const verification = await verifyAuthenticationResponse({
-      response,
-      expectedChallenge: challenge.value,
-      expectedOrigin: rp(app).origin,
-      expectedRPID: rp(app).id,
-      credential: { id: credential.id, publicKey: new Uint8Array(Buffer.from(credential.publicKey, 'base64url')), counter: credential.counter, transports: credential.transports as AuthenticatorTransport[] },
-      requireUserVerification: false,
-    });
-    if (!verification.verified) throw new Error('not verified');
+    await checkAssertion(app, credential, response, challenge.value);
   } catch (error) {
     await recordAudit(app, { action: 'mfa.challenge_failure', actor, target: actor.login, ip, details: { method: 'passkey', reason: String((error as Error).message).slice(0, 200), readOnly: true } });
     return { ok: false, error: 'The passkey could not be verified.' };
