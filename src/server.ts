@@ -18,6 +18,7 @@ import { authRoutes } from './auth/routes.tsx';
 import { sessionRoutes } from './sessions/routes.ts';
 import { userAdminRoutes } from './users/routes.tsx';
 import { roleAdminRoutes } from './roles/routes.tsx';
+import { locationRoutes } from './locations/routes.tsx';
 import { settingsRoutes } from './settings/routes.tsx';
 import { auditRoutes } from './audit/routes.tsx';
 import { mailRoutes } from './mail/routes.tsx';
@@ -113,6 +114,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(sessionRoutes, { app });
   await server.register(userAdminRoutes, { app });
   await server.register(roleAdminRoutes, { app });
+  await server.register(locationRoutes, { app });
   await server.register(settingsRoutes, { app });
   await server.register(auditRoutes, { app });
   await server.register(mailRoutes, { app });

@@ -34,6 +34,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'login.success', label: 'Signed in' },
       { value: 'login.failure', label: 'Sign-in failed' },
       { value: 'logout', label: 'Signed out' },
+      { value: 'session.network_changed', label: 'Session moved to another network' },
     ],
   },
   {
@@ -88,6 +89,15 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'role.', label: 'All role changes' },
       { value: 'role.created', label: 'Role created' },
       { value: 'role.permissions_changed', label: 'Role permissions changed' },
+    ],
+  },
+  {
+    label: 'Locations',
+    choices: [
+      { value: 'location.', label: 'All network changes' },
+      { value: 'location.added', label: 'Network added' },
+      { value: 'location.changed', label: 'Network changed' },
+      { value: 'location.removed', label: 'Network removed' },
     ],
   },
   {
@@ -188,6 +198,7 @@ const CODE_NOT_SENT: Record<string, string> = { too_soon: 'e-mail code not sent:
 const PASSKEY_REASONS: Record<string, string> = { unknown_credential: 'unknown passkey', no_challenge: 'no passkey request pending' };
 const USER_FIELDS: Record<string, string> = { fullName: 'full name', email: 'e-mail address', role: 'role', loginActive: 'Login Active', password: 'password' };
 
+const networkName = (value: unknown) => (textOf(value) ? `network ${textOf(value)}` : 'no defined network');
 const method = (value: unknown) => METHODS[textOf(value) ?? ''] ?? textOf(value);
 const codeKind = (value: unknown) => CODE_KINDS[textOf(value) ?? ''] ?? textOf(value);
 const inParens = (parts: (string | undefined | false)[]) => {
@@ -270,8 +281,17 @@ export function describeEntry(entry: DescribableEntry): string {
     }
     case 'login.failure': {
       const reason = textOf(d.reason);
-      return `login failed for ${entry.target ?? 'an empty login'}${reason ? `: ${LOGIN_FAILURES[reason] ?? reason}` : ''}`;
+      const where = reason === 'no_login_permission' && textOf(d.kind) ? ` from ${networkName(d.network)} (${textOf(d.kind)})` : '';
+      return `login failed for ${entry.target ?? 'an empty login'}${reason ? `: ${LOGIN_FAILURES[reason] ?? reason}${where}` : ''}`;
     }
+    case 'session.network_changed':
+      return `${self}'s session moved from ${networkName(d.from)} to ${networkName(d.to)} (${textOf(d.kind) ?? '?'})${d.ended === true ? ': ended, this role may not sign in from there' : ''}`;
+    case 'location.added':
+      return `${actor} added network ${target}${inParens([Array.isArray(d.ranges) && d.ranges.map(String).join(', '), d.internal === true ? 'internal' : 'external'])}`;
+    case 'location.changed':
+      return `${actor} changed network ${target}`;
+    case 'location.removed':
+      return `${actor} removed network ${target}`;
     case 'logout':
       return `${self} signed out`;
     case 'password.changed':

@@ -17,6 +17,8 @@ import { decodeSiteSettings, isSettingKey, type SiteSettings } from '../security
 import { truncateCodePoints } from '../security/text.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { hasPermission, loginPermissionFor, SITE_ADMINISTRATOR } from '../security/permissions.ts';
+import { locate, mayLogInAt, permissionsAt, type Location } from '../security/locations.ts';
+import { NETWORK_RULES_JSON, networkRulesFrom, type NetworkJson } from '../locations/service.ts';
 
 export { DEVICE_COOKIE } from '../web/cookies.ts';
 
@@ -36,6 +38,9 @@ export type LoginOutcome =
   | { ok: false; retryAfterSeconds?: number };
 
 interface Candidate extends StepUser {
+  /** Where the attempt comes from (DESIGN §1.6): its network decides whether this role may sign in. */
+  location: Location;
+  mayLogInHere: boolean;
   passwordHash: string | null;
   loginActive: boolean;
   /** The hash of the presented device cookie, when this browser has signed in to the account before. */
@@ -63,6 +68,8 @@ interface CandidateRow {
   mfa_enrol_required: boolean;
   role_name: string;
   internal_permissions: string[];
+  external_permissions: string[];
+  networks: NetworkJson[] | null;
   known_device: string | null;
   mfa_passed_at: string | Date | null;
 }
@@ -83,7 +90,8 @@ async function readLoginFacts(app: App, attempt: { login: string; ip: string; de
               FROM login_throttle t
              WHERE t.key IN (${loginKey}, ${ipKey}) OR t.key = 'device:' || u.id || ':' || ${attempt.deviceHash}) AS counters,
            u.id, u.login, u.email, u.password_hash, u.login_active, u.must_change_password, u.password_changed_at,
-           u.mfa_enabled, u.mfa_method, u.mfa_enrol_required, r.name AS role_name, r.internal_permissions,
+           u.mfa_enabled, u.mfa_method, u.mfa_enrol_required, r.name AS role_name, r.internal_permissions, r.external_permissions,
+           ${sql.raw(NETWORK_RULES_JSON)} AS networks,
            kd.device_hash AS known_device, td.last_login_at AS mfa_passed_at
       FROM (SELECT 1) AS one
       LEFT JOIN users u ON u.login = ${attempt.login}
@@ -95,12 +103,16 @@ async function readLoginFacts(app: App, attempt: { login: string; ip: string; de
   for (const key of [loginKey, ipKey]) if (!counters.has(key)) counters.set(key, null);
   const settings = decodeSiteSettings(Object.fromEntries(Object.entries(row?.settings ?? {}).filter(([k]) => isSettingKey(k))));
   if (!row?.id) return { user: undefined, settings, counters };
+  const roleSets = { internalPermissions: row.internal_permissions, externalPermissions: row.external_permissions };
+  const location = locate(attempt.ip, networkRulesFrom(row.networks));
   const user: Candidate = {
+    location,
+    mayLogInHere: mayLogInAt(roleSets, location),
     id: row.id,
     login: row.login,
     email: row.email,
     roleName: row.role_name,
-    permissions: row.internal_permissions,
+    permissions: permissionsAt(roleSets, location),
     mfaEnabled: row.mfa_enabled,
     mfaMethod: row.mfa_method,
     enrolRequired: row.mfa_enrol_required,
@@ -137,10 +149,11 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     keys,
     async (turn) => {
       const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password);
-      const mayLogin = user && user.loginActive && hasPermission(user.permissions, loginPermissionFor('internal'));
+      const mayLogin = user && user.loginActive && user.mayLogInHere;
       if (!user || !passwordOk || !mayLogin) {
         const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : !user.loginActive ? 'login_inactive' : 'no_login_permission';
-        await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason } });
+        const where = reason === 'no_login_permission' ? { network: user!.location.network?.name ?? null, kind: user!.location.kind } : {};
+        await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason, ...where } });
         return failed();
       }
       return passed(isReadOnly(app) ? await startReadOnlySession(app, user, facts.settings, attempt, turn) : await startSession(app, user, facts.settings, attempt, turn));

@@ -1,7 +1,9 @@
 import type { App } from '../context.ts';
 import type { CommandRequest, CommandResult } from '../control/socket.ts';
 import { verifyAuditChain } from '../audit/service.ts';
-import { findRoleByName } from '../roles/service.ts';
+import { findRoleByName, listRoles, updateRolePermissions } from '../roles/service.ts';
+import { isPermission } from '../security/permissions.ts';
+import { listNetworks, removeNetwork, saveNetwork } from '../locations/service.ts';
 import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
@@ -178,6 +180,80 @@ export async function runCommand(app: App, request: CommandRequest, live?: (line
       } catch (error) {
         if (error instanceof BackupError || error instanceof BackupDamagedError || error instanceof DumpToolError) return fail(error.message);
         throw error;
+      }
+    }
+    if (group === 'roles') {
+      if (action === 'list') {
+        if (rest.length) throw new UsageError('roles list');
+        for (const role of await listRoles(app)) {
+          const set = (list: string[]) => (list.length ? [...list].sort().join(',') : '-');
+          out.push(`${role.name}\tinternal=${set(role.internalPermissions)}\texternal=${set(role.externalPermissions)}\n`);
+        }
+        return { code: 0, stdout: out.join(''), stderr: '' };
+      }
+      if (action === 'grant' || action === 'revoke') {
+        const shape = `roles ${action} ROLE PERMISSION --set internal|external|both`;
+        const [roleName, permission, ...more] = rest;
+        if (!roleName || !permission || roleName.startsWith('--') || permission.startsWith('--')) throw new UsageError(shape);
+        const opts = options(more, ['set']);
+        if (!opts.set || !['internal', 'external', 'both'].includes(opts.set)) throw new UsageError(shape);
+        if (!isPermission(permission)) return fail(`unknown permission "${permission}" (see "haven roles list" for the names in use)`);
+        const role = await findRoleByName(app, roleName);
+        if (!role) return fail(`no role named "${roleName}"`);
+        const change = (list: string[], applies: boolean) => (!applies ? list : action === 'grant' ? [...new Set([...list, permission])] : list.filter((p) => p !== permission));
+        const internal = change(role.internalPermissions, opts.set !== 'external');
+        const external = change(role.externalPermissions, opts.set !== 'internal');
+        const result = await updateRolePermissions(app, role.id, internal, external, null, null);
+        if (!result.ok) return fail(result.error);
+        const sets = opts.set === 'both' ? 'internal and external sets' : `${opts.set} set`;
+        const verb = action === 'grant' ? 'granted to' : 'revoked from';
+        return { code: 0, stdout: `${permission} ${verb} ${role.name} (${sets})${result.entry === undefined ? ', unchanged' : ''}\n`, stderr: '' };
+      }
+    }
+    if (group === 'locations') {
+      const editor = { actor: null, ip: null };
+      if (action === 'list') {
+        if (rest.length) throw new UsageError('locations list');
+        for (const n of await listNetworks(app)) {
+          out.push(`${n.name}\t${n.internal ? 'internal' : 'external'}\t${n.ranges.join(',')}\ttimeout=${n.timeoutMinutes ?? 'site'}\tforced-role=${n.forcedRoleName ?? '-'}\n`);
+        }
+        return { code: 0, stdout: out.join(''), stderr: '' };
+      }
+      if (action === 'add') {
+        const form = { name: '', ranges: [] as string[], internal: false, timeout: '', forcedRole: '' };
+        for (let i = 0; i < rest.length; i++) {
+          const arg = rest[i]!;
+          if (arg === '--internal') {
+            form.internal = true;
+            continue;
+          }
+          const value = rest[i + 1];
+          if (!['--name', '--cidr', '--timeout', '--forced-role'].includes(arg)) throw new UsageError(arg.startsWith('--') ? `unknown option ${arg}` : `unexpected argument "${arg}"`);
+          if (value === undefined) throw new UsageError(`${arg} needs a value`);
+          i++;
+          if (arg === '--name') form.name = value;
+          else if (arg === '--cidr') form.ranges.push(value);
+          else if (arg === '--timeout') form.timeout = value;
+          else form.forcedRole = value;
+        }
+        if (!form.name || !form.ranges.length) throw new UsageError('locations add --name N --cidr C [--cidr C ...] [--internal] [--timeout MINUTES] [--forced-role ROLE]');
+        // Each --cidr is one range: a comma or space inside it is an error, not a second range.
+        const joined = form.ranges.find((r) => /[\s,]/.test(r.trim()));
+        if (joined) return fail(`--cidr: give one range per --cidr ("${joined.trim()}")`);
+        const result = await saveNetwork(
+          app,
+          { name: form.name, ranges: form.ranges.join('\n'), internal: form.internal, timeoutMinutes: form.timeout, forcedRole: form.forcedRole },
+          editor,
+        );
+        if (!result.ok) return fail(firstError(result.errors));
+        return { code: 0, stdout: `added network ${form.name.trim()}\n`, stderr: '' };
+      }
+      if (action === 'remove') {
+        const [name, extra] = rest;
+        if (!name || extra !== undefined) throw new UsageError('locations remove NAME');
+        const result = await removeNetwork(app, name, editor);
+        if (!result.ok) return fail(result.error);
+        return { code: 0, stdout: `removed network ${result.name}\n`, stderr: '' };
       }
     }
     if (group === 'audit' && action === 'verify') {

@@ -5,6 +5,11 @@ export const USAGE = `usage: haven <command>
   users create --login L --email E --role R [--name N] --password-stdin
   users list                              one line per user: login, role, active, MFA method
   users set-active LOGIN yes|no
+  roles list                              one line per role: its name, internal set, external set
+  roles grant|revoke ROLE PERMISSION --set internal|external|both
+  locations add --name N --cidr C [--cidr C ...] [--internal] [--timeout MINUTES] [--forced-role ROLE]
+  locations list                          one line per network: name, internal/external, ranges, timeout, forced role
+  locations remove NAME
   settings get [KEY]                      print KEY=VALUE lines
   settings set KEY VALUE
   ssn truncate                            cut stored full SSNs to their last four digits (after ssn_digits=last4)

@@ -641,3 +641,24 @@ export const failoverState = pgTable('failover_state', {
   generation: integer('generation').notNull().default(1),
   promotedAt: ts('promoted_at'),
 });
+
+/**
+ * Networks (Admin > Locations, DESIGN §1.6). A request's address picks the network whose range
+ * holds it most specifically (security/locations.ts): its Internal flag picks which of the
+ * role's permission sets applies, its timeout replaces the site's idle timeout, and its forced
+ * role caps what sessions from it may do. `ranges` holds normalized CIDRs.
+ */
+export const networks = pgTable(
+  'networks',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    name: text('name').notNull(),
+    ranges: text('ranges').array().notNull(),
+    internal: boolean('internal').notNull().default(false),
+    timeoutMinutes: integer('timeout_minutes'),
+    forcedRoleId: uuid('forced_role_id').references(() => roles.id),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('networks_name_key').on(sql`lower(${t.name})`)],
+);

@@ -75,6 +75,7 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   backup_runs: { without: [] },
   backup_checks: { without: [] },
   failover_state: { without: [] },
+  networks: { without: [] },
   lookups: { without: [] },
   // The body can hold a verification code that still works.
   mail_outbox: { without: ['text_body'] },

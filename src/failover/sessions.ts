@@ -3,7 +3,7 @@ import type { SessionLookup } from '../sessions/service.ts';
 import { currentRing } from '../keys/records.ts';
 import { newReadOnlySessionId, openReadOnlySession, sealReadOnlySession, type ReadOnlySession } from '../security/read-only-session.ts';
 import { sessionState, secondsUntilIdleTimeout, absoluteExpiry } from '../security/session-policy.ts';
-import { loginPermissionFor } from '../security/permissions.ts';
+import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
 import type { LoginStep } from '../security/mfa.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import { isReadOnly } from './state.ts';
@@ -56,40 +56,23 @@ export function endReadOnlySession(app: App, sessionId: string, expiresAt: Date)
   for (const [id, until] of app.failover.endedSessions) if (until <= now) app.failover.endedSessions.delete(id);
 }
 
-interface UserRow {
-  login: string;
-  full_name: string;
-  email: string;
-  login_active: boolean;
-  offices: string[];
-  programs: string[];
-  role_id: string;
-  role_name: string;
-  internal_permissions: string[];
-  timeout_minutes: number;
-}
-
-const USER_LOOKUP = `
-  SELECT u.login, u.full_name, u.email, u.login_active, u.offices, u.programs,
-         r.id AS role_id, r.name AS role_name, r.internal_permissions,
-         COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
-    FROM users u JOIN roles r ON r.id = u.role_id
-   WHERE u.id = $1`;
+const USER_LOOKUP = `SELECT ${SESSION_USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = $1`;
 
 /** sessions/service.ts `lookupSession` for a read-only session's token. */
-export async function lookupReadOnlySession(app: App, token: string, options: { touch: boolean }): Promise<SessionLookup> {
+export async function lookupReadOnlySession(app: App, token: string, options: { touch: boolean; ip?: string }): Promise<SessionLookup> {
   if (!isReadOnly(app)) return { ok: false, reason: 'expired' };
   const session = openReadOnlySession(masterKey(app), app.failover.mode.generation, token);
   if (!session) return { ok: false, reason: 'unknown' };
   const id = `${READ_ONLY_SESSION_ID}${session.sid}`;
   if (app.failover.endedSessions.has(id)) return { ok: false, reason: 'unknown' };
-  const [row] = await app.database.prepared<UserRow>('haven_read_only_session_user', USER_LOOKUP, [session.userId]);
+  const [row] = await app.database.prepared<SessionUserRow>('haven_read_only_session_user_v2', USER_LOOKUP, [session.userId]);
   if (!row) return { ok: false, reason: 'unknown' };
   const now = app.clock.now();
+  // The address is checked on every request; a move is not audited (nothing can be written).
+  const access = sessionAccessOf(row, options.ip);
   const times = { lastSeenAt: new Date(session.lastSeenAt), expiresAt: new Date(session.expiresAt) };
-  const state = sessionState(times, row.timeout_minutes, now);
-  const mayLogIn = row.internal_permissions.includes(loginPermissionFor('internal'));
-  if (state !== 'active' || !row.login_active || !mayLogIn) return { ok: false, reason: !row.login_active ? 'inactive' : !mayLogIn ? 'no_login_permission' : state };
+  const state = sessionState(times, access.idleTimeoutMinutes, now);
+  if (state !== 'active' || access.refusal) return { ok: false, reason: access.refusal ?? state };
   let renewedToken: string | undefined;
   if (options.touch && now.getTime() - session.lastSeenAt >= RENEW_AFTER_MS) {
     renewedToken = seal(app, { ...session, lastSeenAt: now.getTime() });
@@ -101,14 +84,15 @@ export async function lookupReadOnlySession(app: App, token: string, options: { 
     session: {
       id,
       stage: session.stage,
-      user: { id: session.userId, login: row.login, fullName: row.full_name, email: row.email, roleId: row.role_id, roleName: row.role_name },
-      permissions: row.internal_permissions,
+      user: sessionUserOf(session.userId, row),
+      permissions: access.permissions,
+      location: { kind: access.location.kind, networkName: access.location.network?.name ?? null },
       caseScope: { offices: row.offices, programs: row.programs },
-      idleTimeoutMinutes: row.timeout_minutes,
+      idleTimeoutMinutes: access.idleTimeoutMinutes,
       expiresAt: times.expiresAt,
       authenticatedAt: new Date(session.authenticatedAt),
       passwordConfirmedAt: null,
-      secondsUntilTimeout: secondsUntilIdleTimeout(times, row.timeout_minutes, now),
+      secondsUntilTimeout: secondsUntilIdleTimeout(times, access.idleTimeoutMinutes, now),
       readOnly: session,
     },
   };

@@ -54,7 +54,7 @@ export const roleAdminRoutes: HavenRoutes = async (server, { app }) => {
     { config: { access, onInvalidInput: invalidPermissions }, schema: { params: ID_PARAMS, body: permissionsForm, querystring: NO_QUERY } },
     async (request, reply) => {
       const session = request.session!;
-      const result = await updateRolePermissions(app, request.params.id, request.body.internal, request.body.external, { ...session.user }, request.ip);
+      const result = await updateRolePermissions(app, request.params.id, request.body.internal, request.body.external, { ...session.user, networkKind: session.location.kind }, request.ip);
       if (!result.ok) {
         if (result.error === 'No such role.') return reply.callNotFound();
         return render(request, reply, { [request.params.id]: result.error }, 400);

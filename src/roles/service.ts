@@ -1,7 +1,7 @@
 import { asc, eq, sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { roles, users } from '../db/schema.ts';
-import { isPermission, mayManageRole, SEEDED_ROLES, type Permission } from '../security/permissions.ts';
+import { isPermission, loginPermissionFor, mayManageRole, SEEDED_ROLES, type NetworkKind, type Permission } from '../security/permissions.ts';
 import { getAuditEntry, recordAudit, type Actor } from '../audit/service.ts';
 import { describePermissionChanges, permissionChanges, type PermissionSetPair } from './changes.ts';
 import type { Db } from '../db/client.ts';
@@ -42,22 +42,21 @@ export type RoleUpdateResult = { ok: true; entry?: number } | { ok: false; error
 
 // Permissions an administrator may not take from their own role: they would lock themselves
 // out of undoing the change.
-const SELF_LOCKOUT: Permission[] = ['admin_roles', 'login_internal'];
+const selfLockout = (kind: NetworkKind): Permission[] => ['admin_roles', loginPermissionFor(kind)];
 
 const normalizeSet = (list: string[]) => [...new Set(list)].sort();
 
 /**
  * Changes a role's two permission sets. An administrator may edit only a role that grants
  * nothing their own role does not, before and after the change: `admin_roles` must not be a way
- * to grant oneself (or anyone) more than one has. `actor.roleId` unset (the `haven` command) is
- * not limited.
+ * to grant oneself (or anyone) more than one has. No actor (the `haven` command) is not limited.
  */
 export async function updateRolePermissions(
   app: App,
   roleId: string,
   internal: string[],
   external: string[],
-  actor: Actor & { roleId?: string },
+  actor: (Actor & { roleId?: string; networkKind?: NetworkKind }) | null,
   ip: string | null,
 ): Promise<RoleUpdateResult> {
   const unknown = [...internal, ...external].filter((p) => !isPermission(p));
@@ -67,7 +66,7 @@ export async function updateRolePermissions(
   }
   const role = await getRole(app, roleId);
   if (!role) return { ok: false, error: 'No such role.' };
-  const own = actor.roleId ? await getRole(app, actor.roleId) : undefined;
+  const own = actor?.roleId ? await getRole(app, actor.roleId) : undefined;
   if (own) {
     const after = { internalPermissions: internal, externalPermissions: external };
     if (!mayManageRole(own, role)) return { ok: false, error: 'This role has permissions your role lacks, so you cannot change it.' };
@@ -77,9 +76,15 @@ export async function updateRolePermissions(
       return { ok: false, error: `You cannot grant a permission your own role lacks: ${[...new Set(extra)].join(', ')}.` };
     }
   }
-  if (roleId === actor.roleId) {
-    const lost = SELF_LOCKOUT.filter((p) => role.internalPermissions.includes(p) && !internal.includes(p));
-    if (lost.length) return { ok: false, error: `You cannot remove ${lost.join(', ')} from your own role.` };
+  if (actor?.roleId && roleId === actor.roleId) {
+    // The set that applies where the administrator is now (DESIGN §1.6).
+    const kind = actor.networkKind ?? 'internal';
+    const [was, next] = kind === 'internal' ? [role.internalPermissions, internal] : [role.externalPermissions, external];
+    const lost = selfLockout(kind).filter((p) => was.includes(p) && !next.includes(p));
+    if (lost.length) {
+      const where = kind === 'internal' ? '' : "'s external set: it is the set that applies where you are now";
+      return { ok: false, error: `You cannot remove ${lost.join(', ')} from your own role${where}.` };
+    }
   }
   const after = { internal: normalizeSet(internal), external: normalizeSet(external) };
   const same = (stored: readonly string[], next: string[]) => {

@@ -66,7 +66,7 @@ export const PERMISSION_INFO: Record<Permission, PermissionInfo> = {
     label: 'Sign in from other networks',
     description: 'Sign in from any network not marked internal (networks are defined on Admin > Locations).',
     area: 'sign_in',
-    inUse: false,
+    inUse: true,
   },
   cases_view_all: { label: 'View all cases', description: 'Open and search every case (within the offices and programs the user is limited to).', area: 'cases', inUse: true },
   cases_view_assigned: { label: 'View assigned cases', description: 'Open and search only the cases the user is assigned to.', area: 'cases', inUse: true },
@@ -109,7 +109,7 @@ export const PERMISSION_INFO: Record<Permission, PermissionInfo> = {
     label: 'Locations',
     description: 'Define networks: which are internal, their timeouts and forced roles.',
     area: 'administration',
-    inUse: false,
+    inUse: true,
   },
   admin_backups: {
     label: 'Backups and export',

@@ -7,7 +7,10 @@ import { absoluteExpiry, secondsUntilIdleTimeout, sessionState, type SessionStat
 import { getSiteSettings } from '../settings/service.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import type { LoginStep } from '../security/mfa.ts';
-import { loginPermissionFor } from '../security/permissions.ts';
+import type { NetworkKind } from '../security/permissions.ts';
+import { networkOf } from '../security/locations.ts';
+import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionAccess, type SessionUserRow } from './access.ts';
+import { recordAudit } from '../audit/service.ts';
 import { READ_ONLY_TOKEN_PREFIX, type ReadOnlySession } from '../security/read-only-session.ts';
 import { endReadOnlySession, lookupReadOnlySession, READ_ONLY_SESSION_ID } from '../failover/sessions.ts';
 import { isReadOnly } from '../failover/state.ts';
@@ -20,8 +23,10 @@ export interface SessionContext {
   id: string;
   stage: SessionStage;
   user: { id: string; login: string; fullName: string; email: string; roleId: string; roleName: string };
-  /** The role's permission set that applies to this session (internal until locations exist). */
+  /** The permissions that apply where this request comes from (security/locations.ts). */
   permissions: string[];
+  /** Where this request comes from: the kind of network and its name, if it is in one. */
+  location: { kind: NetworkKind; networkName: string | null };
   /** The offices and programs whose cases this user is limited to (empty: not limited). */
   caseScope: { offices: string[]; programs: string[] };
   idleTimeoutMinutes: number;
@@ -45,31 +50,20 @@ export type SessionLookup =
 const TOUCH_AFTER_MS = 15_000;
 
 const SESSION_LOOKUP = `
-  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, s.authenticated_at, s.password_confirmed_at,
-         u.id AS user_id, u.login, u.full_name, u.email,
-         u.login_active, u.offices, u.programs, r.id AS role_id, r.name AS role_name, r.internal_permissions,
-         COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes
+  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, s.authenticated_at, s.password_confirmed_at, s.ip AS session_ip, u.id AS user_id,
+         ${SESSION_USER_COLUMNS}
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
    WHERE s.id = $1`;
 
-interface SessionRow {
+interface SessionRow extends SessionUserRow {
   id: string;
   stage: SessionStage;
   last_seen_at: string | Date;
   expires_at: string | Date;
   authenticated_at: string | Date;
   password_confirmed_at: string | Date | null;
+  session_ip: string | null;
   user_id: string;
-  login: string;
-  full_name: string;
-  email: string;
-  login_active: boolean;
-  offices: string[];
-  programs: string[];
-  role_id: string;
-  role_name: string;
-  internal_permissions: string[];
-  timeout_minutes: number;
 }
 
 /**
@@ -80,7 +74,7 @@ interface SessionRow {
  * TOUCH_AFTER_MS, and never when `touch` is false (a page asking how long it has left is not
  * activity).
  */
-export async function lookupSession(app: App, token: string, options: { touch: boolean } = { touch: true }): Promise<SessionLookup> {
+export async function lookupSession(app: App, token: string, options: { touch: boolean; ip?: string } = { touch: true }): Promise<SessionLookup> {
   if (token.startsWith(READ_ONLY_TOKEN_PREFIX)) return lookupReadOnlySession(app, token, options);
   const id = hashToken(token);
   // Read-only mode: the standby takes no writes, so an ended session is refused but not
@@ -89,15 +83,17 @@ export async function lookupSession(app: App, token: string, options: { touch: b
   if (readOnly && app.failover.endedSessions.has(id)) return { ok: false, reason: 'unknown' };
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
-  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v3', SESSION_LOOKUP, [id]);
+  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v4', SESSION_LOOKUP, [id]);
   const row = rows[0];
   if (!row) return { ok: false, reason: 'unknown' };
+  const ip = options.ip ?? row.session_ip;
+  const access = sessionAccessOf(row, ip);
   const times = { lastSeenAt: new Date(row.last_seen_at), expiresAt: new Date(row.expires_at) };
-  const state = sessionState(times, row.timeout_minutes, now);
-  const mayLogIn = row.internal_permissions.includes(loginPermissionFor('internal'));
-  if (state !== 'active' || !row.login_active || !mayLogIn) {
-    if (!readOnly) await app.db.delete(sessions).where(eq(sessions.id, id));
-    return { ok: false, reason: !row.login_active ? 'inactive' : !mayLogIn ? 'no_login_permission' : state };
+  const state = sessionState(times, access.idleTimeoutMinutes, now);
+  const moved = !readOnly && state === 'active' && row.login_active ? await noteNetworkMove(app, row, ip, access) : false;
+  if (state !== 'active' || access.refusal) {
+    if (!readOnly && !moved) await app.db.delete(sessions).where(eq(sessions.id, id));
+    return { ok: false, reason: access.refusal ?? state };
   }
   let effectiveLastSeen = times.lastSeenAt;
   if (options.touch && !readOnly && times.lastSeenAt < staleBefore) {
@@ -109,16 +105,48 @@ export async function lookupSession(app: App, token: string, options: { touch: b
     session: {
       id,
       stage: row.stage,
-      user: { id: row.user_id, login: row.login, fullName: row.full_name, email: row.email, roleId: row.role_id, roleName: row.role_name },
-      permissions: row.internal_permissions,
+      user: sessionUserOf(row.user_id, row),
+      permissions: access.permissions,
+      location: { kind: access.location.kind, networkName: access.location.network?.name ?? null },
       caseScope: { offices: row.offices, programs: row.programs },
-      idleTimeoutMinutes: row.timeout_minutes,
+      idleTimeoutMinutes: access.idleTimeoutMinutes,
       expiresAt: times.expiresAt,
       authenticatedAt: new Date(row.authenticated_at),
       passwordConfirmedAt: row.password_confirmed_at === null ? null : new Date(row.password_confirmed_at),
-      secondsUntilTimeout: secondsUntilIdleTimeout({ lastSeenAt: effectiveLastSeen, expiresAt: times.expiresAt }, row.timeout_minutes, now),
+      secondsUntilTimeout: secondsUntilIdleTimeout({ lastSeenAt: effectiveLastSeen, expiresAt: times.expiresAt }, access.idleTimeoutMinutes, now),
     },
   };
+}
+
+/**
+ * A session whose address is now in another network (DESIGN §1.6) is re-evaluated: the
+ * request gets the new network's permission set and timeout, the move is audited, and the
+ * session's address becomes the new one. Where a login would be refused, the session ends
+ * here (deleted in the same transaction; true is returned). Moves within a network are not
+ * recorded: the session keeps the address it signed in from.
+ */
+async function noteNetworkMove(app: App, row: SessionRow, ip: string | null, access: SessionAccess): Promise<boolean> {
+  if (!ip || ip === row.session_ip) return false;
+  const before = networkOf(row.session_ip, access.rules);
+  const after = access.location.network;
+  if ((before?.id ?? null) === (after?.id ?? null)) return false;
+  const ended = !access.mayLogIn;
+  await app.db.transaction(async (tx) => {
+    if (ended) await tx.delete(sessions).where(eq(sessions.id, row.id));
+    else await tx.update(sessions).set({ ip }).where(eq(sessions.id, row.id));
+    await recordAudit(
+      app,
+      {
+        action: 'session.network_changed',
+        actor: { id: row.user_id, login: row.login },
+        target: row.login,
+        ip,
+        details: { from: before?.name ?? null, to: after?.name ?? null, kind: access.location.kind, ended },
+      },
+      tx,
+    );
+  });
+  return ended;
 }
 
 /** What a new session id inherits from the one it replaces; unset at the password step. */

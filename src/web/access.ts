@@ -117,7 +117,7 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
     const token = request.cookies[SESSION_COOKIE];
     let endedReason: string | undefined;
     if (token) {
-      const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false });
+      const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false, ip: request.ip });
       if (found.ok) {
         request.session = found.session;
         if (found.renewedToken) setSessionCookie(reply, found.renewedToken);

@@ -51,6 +51,7 @@ const SECTIONS: NavLink[] = [
 const ADMIN_LINKS: NavLink[] = [
   { href: '/admin/users', label: 'Users', anyOf: ['admin_users'] },
   { href: '/admin/roles', label: 'Roles', anyOf: ['admin_roles'] },
+  { href: '/admin/locations', label: 'Locations', anyOf: ['admin_locations'] },
   { href: '/admin/site-settings', label: 'Site Settings', anyOf: ['admin_site_settings'] },
   { href: '/admin/intake', label: 'Intake setup', anyOf: ['admin_site_settings'] },
   { href: '/admin/lookups', label: 'Case lists', anyOf: ['admin_site_settings'] },

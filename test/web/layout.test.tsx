@@ -10,6 +10,7 @@ function session(permissions: string[], stage: SessionContext['stage'] = 'full')
     stage,
     user: { id: 'u', login: 'ada', fullName: 'Ada Lovelace', email: 'ada@example.org', roleId: 'r', roleName: 'Site Administrator' },
     permissions,
+    location: { kind: 'internal', networkName: null },
     caseScope: { offices: [], programs: [] },
     idleTimeoutMinutes: 90,
     expiresAt: new Date(0),
