@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, BrowserContextOptions, Page } from 'playw
 import { runCommand } from '../../src/cli/commands.ts';
 import { enqueueMail } from '../../src/mail/service.ts';
 import { findUserByLogin } from '../../src/users/service.ts';
+import { listNetworks } from '../../src/locations/service.ts';
 import { launchBrowser, newContext } from '../helpers/browser.ts';
 import { expectAccessible } from '../helpers/axe.ts';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
@@ -41,6 +42,7 @@ let real: RealHaven;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 let longUserId: string;
+let networkId: string;
 
 async function context(options: BrowserContextOptions = {}): Promise<BrowserContext> {
   const created = await newContext(browser, real.baseUrl, options);
@@ -88,6 +90,12 @@ beforeAll(async () => {
     expect(result, result.stderr).toMatchObject({ code: 0 });
   }
   longUserId = (await findUserByLogin(app, LONG_USERS[0]!.login))!.id;
+  // A network with a long name and long IPv6 ranges (not internal: sessions stay internal).
+  const network = await runCommand(app, {
+    argv: ['locations', 'add', '--name', 'Courthouse self-help centre, third floor public terminals', '--cidr', '2001:db8:4242:abcd::/64', '--cidr', '2001:db8:4242:abce:1234:5678::/96', '--timeout', '15', '--forced-role', 'Read Only'],
+  });
+  expect(network, network.stderr).toMatchObject({ code: 0 });
+  networkId = (await listNetworks(app))[0]!.id;
   // No SMTP server is configured: these stay queued and fill the mail queue's table.
   await enqueueMail(app, { to: LONG_USERS[0]!.email, subject: 'Haven verification code', text: 'Your code is 123456.' });
   await enqueueMail(app, {
@@ -112,6 +120,8 @@ const PAGES = [
   { name: 'users-report', path: () => '/reports/users' },
   { name: 'preferences', path: () => '/preferences' },
   { name: 'export', path: () => '/admin/export' },
+  { name: 'locations', path: () => '/admin/locations' },
+  { name: 'network', path: () => `/admin/locations/${networkId}` },
 ];
 
 describe.each(WIDTHS)('every page at $width px', (viewport) => {
@@ -162,6 +172,7 @@ describe('the navigation', () => {
     expect(await page.getByRole('list', { name: 'Admin' }).getByRole('link').allTextContents()).toEqual([
       'Users',
       'Roles',
+      'Locations',
       'Site Settings',
       'Intake setup',
       'Case lists',

@@ -17,7 +17,8 @@ export class TestClient {
 
   constructor(
     private readonly server: FastifyInstance,
-    private readonly ip = '203.0.113.10',
+    /** The address requests come from (a test may move it: a session that changes networks). */
+    public ip = '203.0.113.10',
   ) {}
 
   private remember(response: { cookies: { name: string; value: string; maxAge?: number; expires?: Date }[] }) {
