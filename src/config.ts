@@ -1,3 +1,4 @@
+import { parseNetworkRange } from './security/locations.ts';
 import { join, resolve } from 'node:path';
 
 export interface Config {
@@ -32,6 +33,20 @@ export interface Config {
 }
 
 export class ConfigError extends Error {}
+
+// proxy-addr's names for whole address classes, which HAVEN_TRUST_PROXY may use as well.
+const PROXY_CLASSES = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** HAVEN_TRUST_PROXY: addresses and ranges checked here, so a typing mistake stops the start with one line. */
+function trustedProxies(raw: string | undefined): string[] {
+  const entries = (raw || '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_CLASSES.includes(entry)) continue;
+    const checked = parseNetworkRange(entry);
+    if (!checked.ok) throw new ConfigError(`HAVEN_TRUST_PROXY: ${checked.error}`);
+  }
+  return entries;
+}
 
 function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
   const raw = env[name];
@@ -156,7 +171,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HAVEN_HOST || '127.0.0.1',
     tlsCertFile,
     tlsKeyFile,
-    trustProxy: (env.HAVEN_TRUST_PROXY || '').split(',').map((s) => s.trim()).filter(Boolean),
+    trustProxy: trustedProxies(env.HAVEN_TRUST_PROXY),
     baseUrl: parsed.origin,
     smtpUrl,
     smtpRequireTls: booleanSetting(env, 'HAVEN_SMTP_REQUIRE_TLS', false),

@@ -9,6 +9,7 @@ import { alerts, TestClient, type TestResponse } from '../helpers/client.ts';
 import { timedAnswers } from '../helpers/wait.ts';
 import { buildServer } from '../../src/server.ts';
 import { runCommand } from '../../src/cli/commands.ts';
+import { ConfigError, loadConfig } from '../../src/config.ts';
 
 const PROXY = '192.0.2.1';
 
@@ -337,5 +338,23 @@ describe.each(DB_KINDS)('locations (%s)', (kind) => {
     expect(await ok('roles', 'list')).toMatch(/^Read Only\tinternal=cases_view_all,login_internal\texternal=-$/m);
     expect(await lastAudit('role.permissions_changed')).toMatchObject({ details: { after: { internal: ['cases_view_all', 'login_internal'], external: [] } } });
     expect(await ok('locations', 'remove', 'main office')).toBe('removed network Main office\n');
+  });
+});
+
+describe('HAVEN_TRUST_PROXY is checked at start', () => {
+  const load = (value: string) => loadConfig({ HAVEN_DATA_DIR: '/tmp/haven-unused', HAVEN_TRUST_PROXY: value });
+
+  test('addresses, ranges and proxy-addr class names are accepted as written', () => {
+    expect(load('192.0.2.1, 10.20.0.0/16,2001:db8::/32, loopback').trustProxy).toEqual(['192.0.2.1', '10.20.0.0/16', '2001:db8::/32', 'loopback']);
+    expect(load('').trustProxy).toEqual([]);
+  });
+
+  test.each([
+    ['proxy.example.org', /HAVEN_TRUST_PROXY: "proxy\.example\.org" is not an IPv4 or IPv6 address range\./],
+    ['10.20.3.4/16', /HAVEN_TRUST_PROXY: .* the range is written 10\.20\.0\.0\/16\./],
+    ['192.0.2.1, 10.0.0.0/40', /from 0 to 32/],
+  ])('%j stops the start with one line', (value, message) => {
+    expect(() => load(value)).toThrow(ConfigError);
+    expect(() => load(value)).toThrow(message);
   });
 });
