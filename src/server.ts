@@ -19,6 +19,9 @@ import { sessionRoutes } from './sessions/routes.ts';
 import { userAdminRoutes } from './users/routes.tsx';
 import { roleAdminRoutes } from './roles/routes.tsx';
 import { locationRoutes } from './locations/routes.tsx';
+import { apiRoutes } from './api/routes.tsx';
+import swagger from '@fastify/swagger';
+import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import { settingsRoutes } from './settings/routes.tsx';
 import { auditRoutes } from './audit/routes.tsx';
 import { mailRoutes } from './mail/routes.tsx';
@@ -99,6 +102,9 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   // before the input is validated: a forged request learns nothing about the form.
   server.addHook('preValidation', (request, reply, done) => {
     if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'OPTIONS') return done();
+    // An API route is authenticated by its bearer token alone, never by a cookie a browser
+    // would add by itself: a forged cross-site request has no credential to borrow.
+    if (request.routeOptions.config.api && request.apiToken) return done();
     server.csrfProtection(request, reply, done);
   });
   // Pages hold confidential data: no cache may keep them. Assets set their own policy.
@@ -106,6 +112,17 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
   });
 
+  // The OpenAPI document (/api/v1/openapi.json) is generated from the API routes' own schemas,
+  // so it cannot drift from what they accept. Only routes declared `api` are in it.
+  await server.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Haven API', version: '1', description: 'Case management for legal aid: clients, cases and notes, with personal access tokens.' },
+      servers: [{ url: app.config.baseUrl }],
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A personal access token from My Preferences (hvn_…)' } } },
+    },
+    transform: (input) => (input.route.config?.api ? jsonSchemaTransform(input) : { schema: { ...input.schema, hide: true }, url: input.url }),
+  });
   await server.register(webRoutes, { app });
   await server.register(documentRoutes, { app });
   await server.register(exportRoutes, { app });
@@ -115,6 +132,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(userAdminRoutes, { app });
   await server.register(roleAdminRoutes, { app });
   await server.register(locationRoutes, { app });
+  await server.register(apiRoutes, { app });
   await server.register(settingsRoutes, { app });
   await server.register(auditRoutes, { app });
   await server.register(mailRoutes, { app });

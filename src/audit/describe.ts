@@ -92,6 +92,16 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
     ],
   },
   {
+    label: 'API',
+    choices: [
+      { value: 'api.', label: 'All API events' },
+      { value: 'api.call', label: 'API call' },
+      { value: 'api.refused', label: 'API token refused' },
+      { value: 'api.token_created', label: 'API token created' },
+      { value: 'api.token_revoked', label: 'API token revoked' },
+    ],
+  },
+  {
     label: 'Locations',
     choices: [
       { value: 'location.', label: 'All network changes' },
@@ -118,6 +128,7 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
       { value: 'case.view', label: 'Case viewed' },
       { value: 'case.view_denied', label: 'Case refused (not permitted or missing)' },
       { value: 'case.created', label: 'Case created' },
+      { value: 'client.created', label: 'Client created (API)' },
       { value: 'case.disposition_changed', label: 'Disposition changed' },
       { value: 'case.assigned', label: 'Staff assigned' },
       { value: 'case.unassigned', label: 'Assignment removed' },
@@ -198,6 +209,13 @@ const CODE_NOT_SENT: Record<string, string> = { too_soon: 'e-mail code not sent:
 const PASSKEY_REASONS: Record<string, string> = { unknown_credential: 'unknown passkey', no_challenge: 'no passkey request pending' };
 const USER_FIELDS: Record<string, string> = { fullName: 'full name', email: 'e-mail address', role: 'role', loginActive: 'Login Active', password: 'password' };
 
+const API_REFUSALS: Record<string, string> = {
+  revoked: 'revoked',
+  expired: 'expired',
+  inactive: 'account not active',
+  no_login_permission: 'role may not sign in from there',
+  no_api_access: 'role lacks API Access there',
+};
 const networkName = (value: unknown) => (textOf(value) ? `network ${textOf(value)}` : 'no defined network');
 const method = (value: unknown) => METHODS[textOf(value) ?? ''] ?? textOf(value);
 const codeKind = (value: unknown) => CODE_KINDS[textOf(value) ?? ''] ?? textOf(value);
@@ -286,6 +304,16 @@ export function describeEntry(entry: DescribableEntry): string {
     }
     case 'session.network_changed':
       return `${self}'s session moved from ${networkName(d.from)} to ${networkName(d.to)} (${textOf(d.kind) ?? '?'})${d.ended === true ? ': ended, this role may not sign in from there' : ''}`;
+    case 'api.call':
+      return `${actor} called ${target} with token "${textOf(d.token) ?? '?'}"${typeof d.status === 'number' ? `: ${d.status}` : ''}`;
+    case 'api.refused':
+      return `API token "${textOf(d.token) ?? '?'}" of ${actor} refused for ${target}: ${API_REFUSALS[textOf(d.reason) ?? ''] ?? textOf(d.reason) ?? 'no reason recorded'}`;
+    case 'api.token_created':
+      return `${actor} created API token "${target}"${textOf(d.expiresAt) ? `, expiring ${textOf(d.expiresAt)!.slice(0, 10)}` : ''}`;
+    case 'api.token_revoked':
+      return `${actor} revoked API token "${target}"`;
+    case 'client.created':
+      return `${actor} created client ${target}${d.via === 'api' ? ' through the API' : ''}`;
     case 'location.added':
       return `${actor} added network ${target}${inParens([Array.isArray(d.ranges) && d.ranges.map(String).join(', '), d.internal === true ? 'internal' : 'external'])}`;
     case 'location.changed':
@@ -394,7 +422,7 @@ export function describeEntry(entry: DescribableEntry): string {
     case 'case.view_denied':
       return `${actor} was refused a case (not permitted, or no such case): ${target}`;
     case 'case.created':
-      return `${actor} created case ${target} from an application`;
+      return `${actor} created case ${target} ${d.via === 'api' ? 'through the API' : 'from an application'}`;
     case 'case.disposition_changed':
       return `${actor} changed the disposition of case ${target}${textOf(d.from) && textOf(d.to) ? ` from ${textOf(d.from)} to ${textOf(d.to)}` : ''}${textOf(d.closing_code) ? ` (closing code ${textOf(d.closing_code)})` : ''}`;
     case 'case.assigned':

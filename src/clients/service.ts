@@ -134,7 +134,7 @@ export function openIdentity(app: App, client: SealedIdentity): { dateOfBirth: s
 }
 
 /** Inserts a client in the caller's transaction; the SSN must already have passed `checkIdentity`. */
-export async function insertClient(app: App, tx: Tx, identity: Identity, household: { householdSize: number | null; annualIncome: number | null }): Promise<string> {
+export async function insertClient(app: App, tx: Tx, identity: Identity, household: { householdSize: number | null; annualIncome: number | null }, createdBy: string | null = null): Promise<string> {
   const now = app.clock.now();
   // The id is chosen here: the sealed values are bound to it.
   const id = randomUUID();
@@ -152,6 +152,7 @@ export async function insertClient(app: App, tx: Tx, identity: Identity, househo
       language: identity.language,
       householdSize: household.householdSize,
       annualIncome: household.annualIncome,
+      createdBy,
       ...clientSearchColumns(identity),
       createdAt: now,
       updatedAt: now,

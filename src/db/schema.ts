@@ -81,6 +81,8 @@ export const sessions = pgTable(
     // New recovery codes waiting to be shown once, sealed with a key derived from this
     // session's token (which the database never holds).
     recoveryCodesSealed: text('recovery_codes_sealed'),
+    // A personal access token just created, sealed the same way, until its page shows it once.
+    newApiTokenSealed: text('new_api_token_sealed'),
     ip: text('ip'),
     userAgent: text('user_agent'),
   },
@@ -380,6 +382,9 @@ export const clients = pgTable(
     language: text('language'),
     householdSize: integer('household_size'),
     annualIncome: integer('annual_income'),
+    // Who created the client through the API (POST /api/v1/clients): until the client has a
+    // case, only they may open one for it. Null for clients created by intake.
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
     // Normalized "first last" and aliases, one per line: trigram and prefix search.
     searchName: text('search_name').notNull(),
     // Double Metaphone codes of every name and alias: sounds-like search and conflict candidates.
@@ -662,3 +667,36 @@ export const networks = pgTable(
   },
   (t) => [uniqueIndex('networks_name_key').on(sql`lower(${t.name})`)],
 );
+
+/**
+ * Personal access tokens (DESIGN §1.7, My Preferences > API tokens). Only the SHA-256 of the
+ * token is kept: it is 256 random bits, so a fast hash is enough to make the stored value useless.
+ * A token works while it is not revoked or expired and its user is active with API Access where
+ * the call comes from; deactivating the user revokes every token they have.
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: ts('created_at').notNull(),
+    expiresAt: ts('expires_at').notNull(),
+    lastUsedAt: ts('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
+    revokedAt: ts('revoked_at'),
+  },
+  (t) => [uniqueIndex('api_tokens_hash_key').on(t.tokenHash), index('api_tokens_user_idx').on(t.userId)],
+);
+
+/**
+ * API calls counted per token and per address in one-minute windows (security/api-rate.ts), in
+ * the database so that every instance counts the same calls.
+ */
+export const apiRateWindows = pgTable('api_rate_windows', {
+  // 'token:<id>' or 'ip:<address>'.
+  key: text('key').primaryKey(),
+  windowStart: ts('window_start').notNull(),
+  calls: integer('calls').notNull(),
+});

@@ -76,6 +76,7 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   backup_checks: { without: [] },
   failover_state: { without: [] },
   networks: { without: [] },
+  api_tokens: { without: ['token_hash'] },
   lookups: { without: [] },
   // The body can hold a verification code that still works.
   mail_outbox: { without: ['text_body'] },
@@ -90,6 +91,7 @@ export const NOT_EXPORTED: Record<string, string> = {
   case_name_terms: 'derived from clients and cases (search index)',
   known_devices: 'sign-in throttle state',
   login_throttle: 'sign-in throttle state',
+  api_rate_windows: 'API rate-limit counters of the current minute',
   mfa_email_codes: 'one-time code hashes',
   mfa_enrolments: 'TOTP secrets of enrolments in progress',
   mfa_recovery_codes: 'recovery code hashes',

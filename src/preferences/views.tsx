@@ -1,4 +1,6 @@
-import { Csrf, Layout, type PageContext } from '../web/layout.tsx';
+import { Csrf, Field, Layout, TableScroll, type PageContext } from '../web/layout.tsx';
+import type { ApiTokenRow } from '../api/tokens.ts';
+import { API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS } from '../security/api-tokens.ts';
 import type { MfaMethod } from '../security/site-settings.ts';
 import { usableMethods, type MethodAvailability } from '../security/mfa.ts';
 import { REAUTH_WINDOW_MS } from '../security/session-policy.ts';
@@ -24,14 +26,116 @@ const SIGN_IN_ASKS: Record<MfaMethod, string> = {
  * My Preferences: one section per subject, each with its own heading and id (#account, #mfa),
  * so that a later section (API tokens, DESIGN §1.7) is one more component in the list.
  */
-export function PreferencesPage(props: { ctx: PageContext; state: MfaState; methods: MethodAvailability[]; mayDisable: boolean; notice?: string }) {
+export function PreferencesPage(props: {
+  ctx: PageContext;
+  state: MfaState;
+  methods: MethodAvailability[];
+  mayDisable: boolean;
+  notice?: string;
+  /** Null when the user's role has no API Access where they are (the section is not shown). */
+  tokens: TokensView | null;
+}) {
   const { ctx } = props;
   return (
     <Layout title="My Preferences" ctx={ctx}>
       {props.notice && <p role="status">{props.notice}</p>}
       <AccountSection user={ctx.session!.user} />
       <MfaSection ctx={ctx} state={props.state} methods={props.methods} mayDisable={props.mayDisable} />
+      {props.tokens && <ApiTokensSection ctx={ctx} view={props.tokens} />}
     </Layout>
+  );
+}
+
+export interface TokensView {
+  tokens: ApiTokenRow[];
+  now: Date;
+  /** A token just created: shown this once. */
+  newToken: { name: string; token: string } | null;
+  values: { token_name: string; expires_in_days: string };
+  errors: Record<string, string>;
+}
+
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+function tokenState(t: ApiTokenRow, now: Date): string {
+  if (t.revokedAt) return `Revoked ${day(t.revokedAt)}`;
+  if (t.expiresAt <= now) return `Expired ${day(t.expiresAt)}`;
+  return `Expires ${day(t.expiresAt)}`;
+}
+
+function ApiTokensSection({ ctx, view }: { ctx: PageContext; view: TokensView }) {
+  return (
+    <section id="api-tokens" aria-labelledby="api-tokens-heading">
+      <h2 id="api-tokens-heading">API tokens</h2>
+      <p>
+        A personal access token lets a program use the <a href="/api/v1/docs">Haven API</a> as you, with your role's permissions. It stops working when it expires, when you
+        revoke it, or when your account is deactivated.
+      </p>
+      {view.newToken && (
+        <div class="flash flash-success">
+          <p role="status">
+            Token "{view.newToken.name}" created. Copy it now: it is shown only this once, and Haven keeps only a hash of it.
+          </p>
+          <p>
+            <code id="new-token" class="secret">
+              {view.newToken.token}
+            </code>
+          </p>
+        </div>
+      )}
+      {view.tokens.length > 0 && (
+        <TableScroll label="Your API tokens">
+          <table id="api-token-list">
+            <thead>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Created</th>
+                <th scope="col">State</th>
+                <th scope="col">Last used</th>
+                <th scope="col">
+                  <span class="visually-hidden">Action</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {view.tokens.map((t) => (
+                <tr>
+                  <th scope="row">{t.name}</th>
+                  <td>{day(t.createdAt)}</td>
+                  <td>{tokenState(t, view.now)}</td>
+                  <td>{t.lastUsedAt ? `${t.lastUsedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC from ${t.lastUsedIp ?? '?'}` : 'Never'}</td>
+                  <td>
+                    {!t.revokedAt && t.expiresAt > view.now && (
+                      <form method="post" action={`/preferences/api-tokens/${t.id}/revoke`}>
+                        <Csrf token={ctx.csrfToken} />
+                        <button type="submit" class="secondary outline small" aria-label={`Revoke ${t.name}`}>
+                          Revoke
+                        </button>
+                      </form>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableScroll>
+      )}
+      <h3>New token</h3>
+      <form method="post" action="/preferences/api-tokens">
+        <Csrf token={ctx.csrfToken} />
+        <Field name="token_name" label="Token name" value={view.values.token_name} error={view.errors.token_name} required help='What uses it, e.g. "Court e-filing sync".' />
+        <Field
+          name="expires_in_days"
+          label="Expires after (days)"
+          type="number"
+          inputmode="numeric"
+          value={view.values.expires_in_days}
+          error={view.errors.expires_in_days}
+          help={`1 to ${API_TOKEN_MAX_DAYS}; empty: ${API_TOKEN_DEFAULT_DAYS}.`}
+        />
+        <button type="submit">Create token</button>
+      </form>
+    </section>
   );
 }
 

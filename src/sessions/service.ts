@@ -213,7 +213,7 @@ export async function extendSession(app: App, session: SessionContext): Promise<
  * Takes this session's pending value of a one-time column (read and cleared in one statement),
  * so that two requests racing for it cannot both have it.
  */
-export async function takeSessionValue(app: App, sessionId: string, column: 'webauthn_challenge' | 'recovery_codes_sealed'): Promise<string | null> {
+export async function takeSessionValue(app: App, sessionId: string, column: 'webauthn_challenge' | 'recovery_codes_sealed' | 'new_api_token_sealed'): Promise<string | null> {
   const rows = await app.database.rows<{ value: string | null }>(sql`
     UPDATE sessions s SET ${sql.identifier(column)} = NULL
       FROM (SELECT id, ${sql.identifier(column)} AS value FROM sessions WHERE id = ${sessionId} FOR UPDATE) old
@@ -249,7 +249,10 @@ export async function markPasswordConfirmed(app: App, sessionId: string): Promis
   await app.db.update(sessions).set({ passwordConfirmedAt: app.clock.now() }).where(eq(sessions.id, sessionId));
 }
 
-/** Keeps a sealed value (new recovery codes) in the session's row until it is taken. */
-export async function putSessionValue(tx: Db, sessionId: string, sealed: string): Promise<void> {
-  await tx.update(sessions).set({ recoveryCodesSealed: sealed }).where(eq(sessions.id, sessionId));
+/** Keeps a sealed value (new recovery codes, a new API token) in the session's row until it is taken. */
+export async function putSessionValue(tx: Db, sessionId: string, sealed: string, column: 'recovery_codes_sealed' | 'new_api_token_sealed' = 'recovery_codes_sealed'): Promise<void> {
+  await tx
+    .update(sessions)
+    .set(column === 'recovery_codes_sealed' ? { recoveryCodesSealed: sealed } : { newApiTokenSealed: sealed })
+    .where(eq(sessions.id, sessionId));
 }

@@ -11,6 +11,7 @@ import { mayManageRole } from '../security/permissions.ts';
 import { isEmailAddress } from '../security/email-address.ts';
 import { TEXT_PROBLEM_MESSAGES, textProblem } from '../security/text.ts';
 import { forgetDevices } from '../mfa/service.ts';
+import { revokeApiTokensOf } from '../api/tokens.ts';
 
 export type User = typeof users.$inferSelect;
 export type FieldErrors = Record<string, string>;
@@ -268,6 +269,8 @@ export async function updateUser(app: App, id: string, input: UserUpdate, option
       if (!input.loginActive || changes.role || passwordHash) await t.delete(sessions).where(eq(sessions.userId, id));
       // Remembered MFA devices die with deactivation and with a password change (DESIGN §1.3).
       if (!input.loginActive || passwordHash) await forgetDevices(t, id);
+      // API tokens die with the account (DESIGN §1.7): reactivating it does not revive them.
+      if (!input.loginActive && user.loginActive) await revokeApiTokensOf(app, t, id);
       if (Object.keys(changes).length) {
         await recordAudit(app, { action: 'user.updated', actor: options.actor, target: user.login, ip: options.ip, details: changes }, t);
       }
@@ -288,6 +291,7 @@ export async function setLoginActive(app: App, login: string, active: boolean, o
     if (!active) {
       await t.delete(sessions).where(eq(sessions.userId, user.id));
       await forgetDevices(t, user.id);
+      await revokeApiTokensOf(app, t, user.id);
     }
     await recordAudit(app, { action: active ? 'user.activated' : 'user.deactivated', actor: options.actor, target: user.login, ip: options.ip }, t);
   });

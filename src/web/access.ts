@@ -4,6 +4,9 @@ import { isPermission, hasPermission, type Permission } from '../security/permis
 import { sendErrorPage } from './errors.tsx';
 import { lookupSession, type SessionContext, type SessionStage } from '../sessions/service.ts';
 import { clearSessionCookie, SESSION_COOKIE, setSessionCookie } from './cookies.ts';
+import { chargeApiCall, lookupApiToken, type ApiTokenRefusal } from '../api/tokens.ts';
+import { bearerToken } from '../security/api-tokens.ts';
+import { recordAudit } from '../audit/service.ts';
 
 /**
  * Who may call a route, declared in the route's own options (`config.access`):
@@ -45,11 +48,18 @@ declare module 'fastify' {
     access?: Access;
     /** false: a request to this route is not the user's activity (it does not keep the session alive). */
     activity?: boolean;
+    /**
+     * An API route (`/api/v1`): callers authenticate with a personal access token
+     * (`Authorization: Bearer`), never with the session cookie, and every answer is JSON.
+     */
+    api?: boolean;
   }
   interface FastifyRequest {
     session: SessionContext | null;
     /** Why the session cookie that came with the request no longer works, if it did not. */
     sessionEnded: string | null;
+    /** The personal access token an API call came with (its user is `session`). */
+    apiToken: { id: string; name: string } | null;
   }
 }
 
@@ -105,6 +115,7 @@ export function accessTable(server: FastifyInstance): DeclaredRoute[] {
 export function registerAccessControl(server: FastifyInstance, app: App): void {
   server.decorateRequest('session', null);
   server.decorateRequest('sessionEnded', null);
+  server.decorateRequest('apiToken', null);
   const table: DeclaredRoute[] = [];
   declaredRoutes.set(server, table);
   server.addHook('onRoute', (route) => {
@@ -114,6 +125,7 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
   });
   server.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;
+    if (request.routeOptions.config.api && access !== 'public') return authenticateApiCall(app, request, reply, access!);
     const token = request.cookies[SESSION_COOKIE];
     let endedReason: string | undefined;
     if (token) {
@@ -142,4 +154,38 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
       return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to this page.');
     }
   });
+}
+
+const API_REFUSALS: Record<ApiTokenRefusal, { status: 401 | 403; error: string }> = {
+  unknown: { status: 401, error: 'unauthorized' },
+  revoked: { status: 401, error: 'token_revoked' },
+  expired: { status: 401, error: 'token_expired' },
+  inactive: { status: 401, error: 'account_inactive' },
+  no_login_permission: { status: 403, error: 'login_not_allowed_here' },
+  no_api_access: { status: 403, error: 'no_api_access' },
+};
+
+/**
+ * An API call: the bearer token instead of the cookie (a cookie is never read here, so a
+ * browser's ambient session cannot be used by another site's script), then the rate limits,
+ * then the route's declared access, like any request. A refusal of a real token is audited.
+ */
+async function authenticateApiCall(app: App, request: FastifyRequest, reply: FastifyReply, access: Access) {
+  const presented = bearerToken(request.headers.authorization);
+  if (!presented) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
+  const found = await lookupApiToken(app, presented, request.ip);
+  if (!found.ok) {
+    const refusal = API_REFUSALS[found.reason];
+    if (found.token) {
+      await recordAudit(app, { action: 'api.refused', actor: found.user, target: `${request.method} ${request.routeOptions.url}`, ip: request.ip, details: { token: found.token.name, reason: found.reason } });
+    }
+    if (refusal.status === 401) reply.header('www-authenticate', 'Bearer error="invalid_token"');
+    return reply.code(refusal.status).send({ error: refusal.error });
+  }
+  const charged = await chargeApiCall(app, found.token.id, request.ip);
+  if (!charged.ok) return reply.code(429).header('retry-after', String(charged.retryAfterSeconds)).send({ error: 'too_many_requests' });
+  request.session = found.session;
+  request.apiToken = found.token;
+  if (access === 'signed-in' || (STEP_ACCESS as readonly string[]).includes(access)) return;
+  if (!isPermission(access) || !hasPermission(found.session.permissions, access)) return reply.code(403).send({ error: 'forbidden' });
 }

@@ -43,10 +43,18 @@ function ErrorPage({ title, message, fields, reply, request }: { title: string; 
 
 /** A script (fetch, the API) asked for JSON, or sent JSON: it gets JSON back. */
 export function wantsJson(request: FastifyRequest): boolean {
-  return (request.headers.accept ?? '').includes('application/json') || (request.headers['content-type'] ?? '').startsWith('application/json');
+  return isApiRequest(request) || (request.headers.accept ?? '').includes('application/json') || (request.headers['content-type'] ?? '').startsWith('application/json');
 }
 
+/** A call of the API (`/api/…`, a route declared `api`, or an unknown address under it): answered in JSON only. */
+export function isApiRequest(request: FastifyRequest): boolean {
+  return request.routeOptions?.config?.api === true || request.url.startsWith('/api/');
+}
+
+const JSON_ERRORS: Record<number, string> = { 400: 'invalid_input', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'too_large', 414: 'too_long', 429: 'too_many_requests', 503: 'unavailable' };
+
 export function sendErrorPage(request: FastifyRequest, reply: FastifyReply, status: number, title: string, message: string, fields?: FieldErrors, options: { alwaysPage?: boolean } = {}) {
+  if (isApiRequest(request)) return reply.code(status).send({ error: JSON_ERRORS[status] ?? 'error', ...(fields ? { fields } : {}) });
   if (!options.alwaysPage && !(request.headers.accept ?? '').includes('text/html') && request.method !== 'GET') {
     return reply.code(status).type('text/plain; charset=utf-8').send(message);
   }

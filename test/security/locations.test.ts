@@ -172,7 +172,7 @@ describe('locate, permissionsAt, mayLogInAt, idleTimeoutAt', () => {
         const networks = [rule('n', ['0.0.0.0/1'], { internal, forcedRole: forced ? { name: 'f', ...forced } : null }), rule('m', ['128.0.0.0/1'], { internal: !internal })];
         const location = locate(ip, networks);
         const granted = permissionsAt(own, location);
-        const set = location.kind === 'internal' ? own.internalPermissions : own.externalPermissions;
+        const set: readonly string[] = location.kind === 'internal' ? own.internalPermissions : own.externalPermissions;
         expect(granted.every((p) => set.includes(p))).toBe(true);
         if (mayLogInAt(own, location)) expect(granted).toContain(location.kind === 'internal' ? 'login_internal' : 'login_external');
       }),
