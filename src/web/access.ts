@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { App } from '../context.ts';
 import { isPermission, hasPermission, type Permission } from '../security/permissions.ts';
-import { sendErrorPage } from './errors.tsx';
+import { isApiRequest, sendErrorPage } from './errors.tsx';
 import { lookupSession, type SessionContext, type SessionStage } from '../sessions/service.ts';
 import { clearSessionCookie, SESSION_COOKIE, setSessionCookie } from './cookies.ts';
 import { chargeApiCall, lookupApiToken, type ApiTokenRefusal } from '../api/tokens.ts';
@@ -126,6 +126,9 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
   server.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;
     if (request.routeOptions.config.api && access !== 'public') return authenticateApiCall(app, request, reply, access!);
+    // No route at this address under /api/: a JSON 404 (there is nothing to protect), rather
+    // than the login page a browser would be sent to.
+    if (request.is404 && isApiRequest(request)) return;
     const token = request.cookies[SESSION_COOKIE];
     let endedReason: string | undefined;
     if (token) {

@@ -113,8 +113,14 @@ function standaloneErrorPage(status: number, title: string, message: string): { 
 }
 
 /** Fastify's `frameworkErrors`: a path segment longer than the router accepts (414), or an undecodable URL (400). */
-export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const tooLong = error.code === 'FST_ERR_MAX_PARAM_LENGTH';
+  if (request.url.startsWith('/api/')) {
+    const body = JSON.stringify({ error: tooLong ? 'too_long' : 'bad_request' });
+    reply.raw.writeHead(tooLong ? 414 : 400, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    reply.raw.end(body);
+    return;
+  }
   const page = standaloneErrorPage(tooLong ? 414 : 400, tooLong ? 'Address too long' : 'Bad request', tooLong ? TOO_LONG : 'The address of this page is not valid.');
   reply.raw.writeHead(tooLong ? 414 : 400, page.headers);
   reply.raw.end(page.body);
