@@ -322,6 +322,12 @@ describe.each(DB_KINDS)('sessions (%s)', (kind) => {
     for (const route of routes) {
       const url = route.url.replace(/:id\b/g, '00000000-0000-4000-8000-000000000000');
       const page = route.method === 'GET' ? await anon.get(url) : await anon.post(url, {});
+      if (route.url.startsWith('/api/')) {
+        // The API answers JSON, browser or not, and asks for its bearer token.
+        expect(page.status, `${route.method} ${url}`).toBe(401);
+        expect(JSON.parse(page.body), `${route.method} ${url}`).toEqual({ error: 'unauthorized' });
+        continue;
+      }
       expect(page.status, `${route.method} ${url}`).toBe(303);
       expect(page.location, `${route.method} ${url}`).toMatch(/^\/login\?next=/);
       const script = route.method === 'GET' ? await anon.get(url, { accept: 'application/json' }) : await anon.post(url, {}, { accept: 'application/json' });

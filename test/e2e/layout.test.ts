@@ -122,6 +122,7 @@ const PAGES = [
   { name: 'export', path: () => '/admin/export' },
   { name: 'locations', path: () => '/admin/locations' },
   { name: 'network', path: () => `/admin/locations/${networkId}` },
+  { name: 'api-docs', path: () => '/api/v1/docs' },
 ];
 
 describe.each(WIDTHS)('every page at $width px', (viewport) => {

@@ -1,3 +1,5 @@
+import { call, tokenFor } from '../api/helpers.ts';
+import { runCommand } from '../../src/cli/commands.ts';
 import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +40,7 @@ describe('read-only mode', () => {
   let theCase: { id: string; number: string };
   let mfaSecret: string;
   let peer: SmtpPeer;
+  let apiToken: string;
 
   async function failover(...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
     const out: string[] = [];
@@ -80,6 +83,9 @@ describe('read-only mode', () => {
     expect((await submitCode(haven, erin, sixDigitCode(enrolMail.text), '/mfa/enrol/confirm')).status).toBe(303);
     // The enrolment used the code of this 30-second step.
     haven.clock.advance(60_000);
+    // An integration's token, made while the site takes writes.
+    expect((await runCommand(haven.app, { argv: ['roles', 'grant', 'Attorney', 'api_access', '--set', 'internal'] })).code).toBe(0);
+    apiToken = (await tokenFor(haven, 'att', 'Sync')).token;
   }, 60_000);
   afterAll(async () => {
     await other?.close();
@@ -116,11 +122,19 @@ describe('read-only mode', () => {
     const writes = accessTable(haven.server).filter((r) => r.method === 'POST' && !allowed.has(r.url) && r.access !== 'mfa-challenge');
     expect(writes.length).toBeGreaterThan(40);
     await admin.get('/');
+    const attorney = await signIn(haven, 'att');
+    await attorney.get('/preferences');
     for (const route of writes) {
       const url = route.url.replace(/:[a-zA-Z]+/g, theCase.id);
-      const answer = await admin.post(url, {});
+      // API writes come with a token, and get read_only too (DESIGN §2.4).
+      // The administrator's role has no API Access: the token form is posted by the attorney.
+      const by = route.access === 'api_access' ? attorney : admin;
+      const answer = route.url.startsWith('/api/') ? await call(haven.server, 'POST', url, { token: apiToken, body: {} }) : await by.post(url, {});
       expect(answer.status, `POST ${url}`).toBe(503);
+      if (route.url.startsWith('/api/')) expect(JSON.parse(answer.body), url).toEqual({ error: 'read_only' });
     }
+    // API reads work, with the token made before.
+    expect((await call(haven.server, 'GET', `/api/v1/cases/${theCase.id}`, { token: apiToken })).status).toBe(200);
     expect(await counts()).toEqual(before);
     // The case view went to this instance's journal instead.
     const journal = readFileSync(auditJournalPath(haven.app.config), 'utf8');

@@ -1,7 +1,8 @@
-// Admin > Locations in a browser (issue 13): a Site Administrator defines the office network,
+// Issue 13 in a browser. Admin > Locations: a Site Administrator defines the office network,
 // is stopped by a clear message from locking themselves out, fixes a range the page refused
 // beside its field, and gives the network a shorter timeout that their own session then
-// follows. axe (WCAG 2.1 AA) at 1280 and 390 px.
+// follows. My Preferences > API tokens: a user makes a token, sees it once, uses it, and
+// revokes it. axe (WCAG 2.1 AA) at 1280 and 390 px.
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
 import { launchBrowser, newContext } from '../helpers/browser.ts';
@@ -20,6 +21,8 @@ describe('Admin > Locations in a browser', () => {
     real = await startRealHaven({ pgliteTemplateDir: inject('pgliteTemplateDir') });
     const created = await runCommand(real.haven.app, { argv: ['users', 'create', '--login', 'root', '--email', 'root@example.org', '--role', 'Site Administrator', '--password-stdin'], stdin: `${PASSWORD}\n` });
     expect(created.code, created.stderr).toBe(0);
+    const integration = await runCommand(real.haven.app, { argv: ['users', 'create', '--login', 'ivan', '--name', 'Ivan Integrations', '--email', 'ivan@example.org', '--role', 'API Client', '--password-stdin'], stdin: `${PASSWORD}\n` });
+    expect(integration.code, integration.stderr).toBe(0);
     browser = await launchBrowser();
     context = await newContext(browser, real.baseUrl, { viewport: { width: 1280, height: 800 } });
   });
@@ -83,5 +86,49 @@ describe('Admin > Locations in a browser', () => {
     // The command sees what the page saved.
     const listed = await runCommand(real.haven.app, { argv: ['locations', 'list'] });
     expect(listed.stdout).toBe('Main office\tinternal\t10.0.0.0/8,127.0.0.0/8\ttimeout=30\tforced-role=-\n');
+  });
+
+  test('a user makes an API token, sees it once, uses it, and revokes it', async () => {
+    const tokenContext = await newContext(browser, real.baseUrl, { viewport: { width: 390, height: 844 } });
+    try {
+      const page = await tokenContext.newPage();
+      await page.goto('/login');
+      await page.getByLabel('Login name').fill('ivan');
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Log in', exact: true }).click();
+      await page.waitForURL(`${real.baseUrl}/`);
+      await page.goto('/preferences');
+      await expectAccessible(page, 'preferences with API tokens at 390 px');
+      await page.getByLabel('Token name').fill('Court e-filing sync');
+      await page.getByLabel('Expires after (days)').fill('90');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      await page.waitForURL(/\/preferences\?done=token-created/);
+      const token = ((await page.locator('#new-token').textContent()) ?? '').trim();
+      expect(token).toMatch(/^hvn_[A-Za-z0-9_-]{43}$/);
+      await expectAccessible(page, 'the new token, shown once');
+      const { scrollWidth, innerWidth } = await page.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+      expect(scrollWidth).toBeLessThanOrEqual(innerWidth);
+
+      // The token works against the real server, over HTTPS, from outside the browser.
+      const me = await page.request.get('/api/v1/me', { headers: { authorization: `Bearer ${token}` } });
+      expect(me.status()).toBe(200);
+      expect(await me.json()).toMatchObject({ login: 'ivan', role: 'API Client' });
+
+      // Shown once: a reload does not show it again; the list says when it was last used.
+      await page.goto('/preferences');
+      expect(await page.locator('#new-token').count()).toBe(0);
+      const row = page.locator('#api-token-list tbody tr', { hasText: 'Court e-filing sync' });
+      expect(await row.innerText()).toMatch(/UTC from 127\.0\.0\.1/);
+      await row.getByRole('button', { name: 'Revoke Court e-filing sync' }).click();
+      await page.waitForURL(/done=token-revoked/);
+      expect(await page.getByRole('status').first().textContent()).toContain('The token is revoked');
+      expect(await page.locator('#api-token-list tbody tr', { hasText: 'Court e-filing sync' }).innerText()).toMatch(/Revoked/);
+      const refused = await page.request.get('/api/v1/me', { headers: { authorization: `Bearer ${token}` } });
+      expect(refused.status()).toBe(401);
+      expect(await refused.json()).toEqual({ error: 'token_revoked' });
+      await expectAccessible(page, 'preferences after revoking');
+    } finally {
+      await tokenContext.close();
+    }
   });
 });
