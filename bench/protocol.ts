@@ -44,7 +44,7 @@ export interface ThrottleRow {
 }
 
 export type ChildMessage =
-  | { type: 'ready'; httpsPort: number; passwordHash: string }
+  | { type: 'ready'; httpsPort: number; passwordHash: string; apiToken: string }
   | { type: 'failed'; error: string }
   | { type: 'recording' }
   | { type: 'statements'; statements: string[] }

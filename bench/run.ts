@@ -57,6 +57,8 @@ interface ServerHandle {
   postmasterPidFile?: string;
   baseUrl: string;
   passwordHash: string;
+  /** A personal access token of the page user, whose role has API Access. */
+  apiToken: string;
   ask<T extends ChildMessage['type']>(message: ParentMessage, answer: T): Promise<Extract<ChildMessage, { type: T }>>;
   stop(): Promise<void>;
 }
@@ -69,7 +71,7 @@ async function startServer(kind: DbKind, databaseUrl?: string, postmasterPidFile
     { killAfterMs: 5_000 },
   );
   const m = await child.ready;
-  return { kind, postmasterPidFile, baseUrl: `https://127.0.0.1:${m.httpsPort}`, passwordHash: m.passwordHash, ask: child.ask, stop: child.stop };
+  return { kind, postmasterPidFile, baseUrl: `https://127.0.0.1:${m.httpsPort}`, passwordHash: m.passwordHash, apiToken: m.apiToken, ask: child.ask, stop: child.stop };
 }
 
 // ---- measurements --------------------------------------------------------------------------
@@ -551,6 +553,17 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined, rows: Row
       baselineUnit: 'req/s',
     });
     rows.push({ kind, name: 'page: GET / (dashboard) vs asset', result: dashboard, unit: 'req/s', baselineName: 'GET /assets/haven.css', baseline: assetRate, baselineUnit: 'req/s' });
+    // API reads (issue 13): GET /api/v1/me with a bearer token (token lookup with the user, role
+    // and networks in one statement, the rate-limit count, the audit entry) against the
+    // one-query route, in the same ABBA order.
+    const apiHeaders = { authorization: `Bearer ${server.apiToken}` };
+    await check('/api/v1/me', apiHeaders, PAGE_USER);
+    await cannon(server, '/api/v1/me', apiHeaders, WARMUP);
+    const q1 = await cannon(server, BASELINE_PATH, {}, half, 'baseline-api-1');
+    const api1 = await cannon(server, '/api/v1/me', apiHeaders, half, 'api-1');
+    const api2 = await cannon(server, '/api/v1/me', apiHeaders, half, 'api-2');
+    const q2 = await cannon(server, BASELINE_PATH, {}, half, 'baseline-api-2');
+    rows.push({ kind, name: 'API: GET /api/v1/me (token)', result: combine(api1, api2), unit: 'req/s', baselineName: 'one-query route', baseline: combine(q1, q2), baselineUnit: 'req/s' });
     rows.push({
       kind,
       name: 'page: signed-in, no query, tiny body (diagnostic)',

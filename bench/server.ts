@@ -15,6 +15,8 @@ import type { App } from '../src/context.ts';
 import { openDatabase, sql } from '../src/db/client.ts';
 import { findRoleByName } from '../src/roles/service.ts';
 import { createUser, getUser } from '../src/users/service.ts';
+import { updateRolePermissions } from '../src/roles/service.ts';
+import { createApiToken } from '../src/api/tokens.ts';
 import { BASELINE_PATH, PREPARED_BASELINE_PATH, BENCH_PASSWORD, BENCH_TOTP_SECRET, loginUsers, PAGE_USER, SIGNED_IN_PATH, TOTP_USER_COUNT, type ChildMessage, type ParentMessage } from './protocol.ts';
 
 const kind = process.env.BENCH_DB_KIND as 'pglite' | 'postgres';
@@ -56,6 +58,10 @@ async function main() {
     // Lets one diagnostic run give each login its own client address (X-Forwarded-For);
     // requests without the header keep the socket's address, 127.0.0.1.
     HAVEN_TRUST_PROXY: '127.0.0.1',
+    // The API bench measures calls that are served: under the default limits (600 a minute per
+    // token) it would measure 429s. The counting statement still runs on every call.
+    HAVEN_API_RATE_PER_TOKEN: '1000000000',
+    HAVEN_API_RATE_PER_ADDRESS: '1000000000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   });
   const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' }, pino.destination(2));
@@ -145,7 +151,12 @@ async function main() {
         FROM users u, generate_series(0, ${TOTP_USER_COUNT - 1}) g
        WHERE u.login = ${PAGE_USER}`);
     const user = await getUser(app, probeUserId);
-    send({ type: 'ready', httpsPort: haven.httpsPort, passwordHash: user!.passwordHash! });
+    // The API bench's token: the page user's role gets API Access, and the token is made as
+    // My Preferences makes it.
+    await updateRolePermissions(app, role.id, [...role.internalPermissions, 'api_access'], role.externalPermissions, null, null);
+    const token = await createApiToken(app, { id: probeUserId, login: PAGE_USER }, { token_name: 'bench', expires_in_days: '' }, '127.0.0.1');
+    if (!token.ok) throw new Error(`the bench token: ${JSON.stringify(token.errors)}`);
+    send({ type: 'ready', httpsPort: haven.httpsPort, passwordHash: user!.passwordHash!, apiToken: token.token });
   } catch (error) {
     send({ type: 'failed', error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     await cleanup().catch(() => {});

@@ -1,4 +1,5 @@
 import { parseNetworkRange } from './security/locations.ts';
+import { API_RATE_LIMITS } from './security/api-tokens.ts';
 import { join, resolve } from 'node:path';
 
 export interface Config {
@@ -30,9 +31,18 @@ export interface Config {
   pgBinDir: string | undefined;
   /** How long the primary may stop answering before the site turns read-only on the standby. */
   failoverAfterSeconds: number;
+  /** API calls a minute allowed per token and per client address (DESIGN §1.7; 429 beyond). */
+  apiRateLimits: { perToken: number; perAddress: number };
 }
 
 export class ConfigError extends Error {}
+
+function rateLimit(env: Record<string, string | undefined>, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1) throw new ConfigError(`${name} must be a whole number of calls a minute (at least 1), got ${JSON.stringify(raw)}.`);
+  return Number(raw);
+}
 
 // proxy-addr's names for whole address classes, which HAVEN_TRUST_PROXY may use as well.
 const PROXY_CLASSES = ['loopback', 'linklocal', 'uniquelocal'];
@@ -181,5 +191,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaUrl,
     pgBinDir: env.HAVEN_PG_BIN_DIR ? resolve(env.HAVEN_PG_BIN_DIR) : undefined,
     failoverAfterSeconds: Number(failoverAfterText),
+    apiRateLimits: { perToken: rateLimit(env, 'HAVEN_API_RATE_PER_TOKEN', API_RATE_LIMITS.perToken), perAddress: rateLimit(env, 'HAVEN_API_RATE_PER_ADDRESS', API_RATE_LIMITS.perAddress) },
   };
 }

@@ -238,6 +238,6 @@ export const apiRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/api/v1/openapi.json', { config: { access: 'public' }, schema: { hide: true, querystring: NO_QUERY } as never }, async () => server.swagger());
 
   server.get('/api/v1/docs', { config: { access: 'public' }, schema: { hide: true, querystring: NO_QUERY } as never }, async (request, reply) =>
-    sendPage(reply, <ApiDocsPage ctx={pageContext(request, reply)} document={server.swagger() as never} />),
+    sendPage(reply, <ApiDocsPage ctx={pageContext(request, reply)} limits={app.config.apiRateLimits} document={server.swagger() as never} />),
   );
 };

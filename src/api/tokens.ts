@@ -4,7 +4,7 @@ import type { Db, Tx } from '../db/client.ts';
 import { apiTokens } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
 import { hashToken } from '../security/tokens.ts';
-import { API_RATE_LIMITS, API_TOKENS_PER_USER, checkTokenForm, newApiToken, rateVerdict, rateWindowStart, tokenExpiry } from '../security/api-tokens.ts';
+import { API_TOKENS_PER_USER, checkTokenForm, newApiToken, rateVerdict, rateWindowStart, tokenExpiry } from '../security/api-tokens.ts';
 import { hasPermission } from '../security/permissions.ts';
 import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
 import type { SessionContext } from '../sessions/service.ts';
@@ -159,7 +159,7 @@ export async function chargeApiCall(app: App, tokenId: string, ip: string): Prom
     used AS (UPDATE api_tokens SET last_used_at = ${now.toISOString()}, last_used_ip = ${ip} WHERE id = ${tokenId})
     SELECT key, calls FROM counted`);
   for (const row of rows) {
-    const limit = row.key === tokenKey ? API_RATE_LIMITS.perToken : API_RATE_LIMITS.perAddress;
+    const limit = row.key === tokenKey ? app.config.apiRateLimits.perToken : app.config.apiRateLimits.perAddress;
     const verdict = rateVerdict(row.calls, limit, windowStart, now);
     if (!verdict.ok) return verdict;
   }

@@ -6,7 +6,7 @@ interface Operation {
 }
 
 /** /api/v1/docs: the API in words, from the same OpenAPI document that /api/v1/openapi.json serves. */
-export function ApiDocsPage({ ctx, document }: { ctx: PageContext; document: { info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> } }) {
+export function ApiDocsPage({ ctx, document, limits }: { ctx: PageContext; limits: { perToken: number; perAddress: number }; document: { info: { title: string; version: string }; paths: Record<string, Record<string, Operation>> } }) {
   const operations = Object.entries(document.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ path, method: method.toUpperCase(), summary: op.summary ?? '' })));
   return (
     <Layout title="API" ctx={ctx} subtitle={`${document.info.title}, version ${document.info.version}`}>
@@ -19,8 +19,8 @@ export function ApiDocsPage({ ctx, document }: { ctx: PageContext; document: { i
         </p>
         <p>
           Every answer is JSON. Bad input is <code>400</code> with <code>{'{"error": "invalid_input", "fields": {"name": "what is wrong"}}'}</code>; then{' '}
-          <code>401</code>, <code>403</code>, <code>404</code>, <code>409</code>, and <code>429</code> with <code>Retry-After</code> (600 calls a minute per token, 1,200
-          per address). Every call is recorded in the audit log with the token's name.
+          <code>401</code>, <code>403</code>, <code>404</code>, <code>409</code>, and <code>429</code> with <code>Retry-After</code> ({limits.perToken.toLocaleString('en-US')} calls a minute per token,{' '}
+          {limits.perAddress.toLocaleString('en-US')} per address). Every call is recorded in the audit log with the token's name.
         </p>
         <p>
           The machine-readable description: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1).

@@ -55,8 +55,9 @@ export function tokenExpiry(now: Date, days: number): Date {
 // ---- Rate limits ----------------------------------------------------------------------------
 
 /**
- * Calls allowed per minute: per token (one integration cannot starve the others) and per
- * address (many stolen or scripted tokens from one place are slowed together).
+ * Calls allowed per minute by default: per token (one integration cannot starve the others)
+ * and per address (many stolen or scripted tokens from one place are slowed together).
+ * HAVEN_API_RATE_PER_TOKEN and HAVEN_API_RATE_PER_ADDRESS change them (config.ts).
  */
 export const API_RATE_LIMITS = { perToken: 600, perAddress: 1200 } as const;
 export const API_RATE_WINDOW_MS = 60_000;

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import { runCommand } from '../../src/cli/commands.ts';
-import { API_RATE_LIMITS } from '../../src/security/api-tokens.ts';
 import { call, tokenFor } from './helpers.ts';
 
 describe.each(DB_KINDS)('API v1 (%s)', (kind) => {
@@ -238,7 +237,7 @@ describe.each(DB_KINDS)('API v1 (%s)', (kind) => {
     const { token } = await tokenFor(haven, 'integ', 'Flood');
     haven.clock.advance(60_000 - (haven.clock.now().getTime() % 60_000) + 1000);
     let refused: Awaited<ReturnType<typeof api>> | undefined;
-    for (let batch = 0; batch < API_RATE_LIMITS.perToken / 50 + 1 && !refused; batch++) {
+    for (let batch = 0; batch < haven.app.config.apiRateLimits.perToken / 50 + 1 && !refused; batch++) {
       const answers = await Promise.all(Array.from({ length: 50 }, () => api('GET', '/api/v1/me', token, undefined, `198.51.100.${batch}`)));
       refused = answers.find((a) => a.status === 429);
     }
@@ -248,7 +247,7 @@ describe.each(DB_KINDS)('API v1 (%s)', (kind) => {
     expect(Number(refused!.headers['retry-after'])).toBeLessThanOrEqual(60);
     // Calls refused with 429 are not audited one by one.
     const audited = (await auditRows('api.call')).filter((r) => r.details.token === 'Flood');
-    expect(audited.length).toBeLessThanOrEqual(API_RATE_LIMITS.perToken);
+    expect(audited.length).toBeLessThanOrEqual(haven.app.config.apiRateLimits.perToken);
     haven.clock.advance(61_000);
     expect((await api('GET', '/api/v1/me', token)).status).toBe(200);
   });
