@@ -60,8 +60,8 @@ async function main() {
     HAVEN_TRUST_PROXY: '127.0.0.1',
     // The API bench measures calls that are served: under the default limits (600 a minute per
     // token) it would measure 429s. The counting statement still runs on every call.
-    HAVEN_API_RATE_PER_TOKEN: '1000000000',
-    HAVEN_API_RATE_PER_ADDRESS: '1000000000',
+    HAVEN_API_RATE_PER_TOKEN: '100000000',
+    HAVEN_API_RATE_PER_ADDRESS: '100000000',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
   });
   const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' }, pino.destination(2));
