@@ -19,7 +19,7 @@
 // server runs in a child process (bench/server.ts) so the load generator has its own event loop.
 // Knobs: BENCH_DURATION (s, default 5), BENCH_CONNECTIONS (default 10), BENCH_DB=pglite|postgres,
 // BENCH_PROFILE_DIR=dir (CPU-profile the server's main thread during each measurement: slower, for diagnosis),
-// BENCH_SERVER_ARGS (extra Node options for the server process).
+// BENCH_SERVER_ARGS (extra Node options for the server process), BENCH_PAGES_ONLY=1 (skip the documents, backup and failover benches).
 // It is a report: the exit code is 0 whatever the ratios.
 import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
@@ -676,6 +676,8 @@ async function main(): Promise<void> {
     await cluster?.stop();
   }
   report(rows, profiles);
+  // BENCH_PAGES_ONLY=1: the page and login measurements alone (a quick comparison of two builds).
+  if (process.env.BENCH_PAGES_ONLY === '1') return;
   // Documents, sealing and key rotation (bench/documents.ts): about a minute per database.
   await (await import('./documents.ts')).runDocumentBench();
   // Backups and restore tests on the case benchmark's seed (bench/backups.ts): a few minutes.

@@ -3,7 +3,7 @@
 // and ends on the verified result and the backup's row. axe (WCAG 2.1 AA) at 1280 and 390 px.
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { launchBrowser, newContext } from '../helpers/browser.ts';
+import { launchBrowser, newContext, signInThroughPage } from '../helpers/browser.ts';
 import { expectAccessible } from '../helpers/axe.ts';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -30,11 +30,7 @@ describe('Admin > Backups in a browser', () => {
 
   test('"Back up now" shows its progress and ends on the verified backup', async () => {
     const page = await context.newPage();
-    await page.goto('/login');
-    await page.getByLabel('Login name').fill('root');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.waitForURL(`${real.baseUrl}/`);
+    await signInThroughPage(page, real.baseUrl, 'root', PASSWORD);
     await page.getByRole('list', { name: 'Admin' }).getByRole('link', { name: 'Backups' }).click();
     await page.waitForURL(`${real.baseUrl}/admin/backups`);
     expect(await page.locator('#backups').count()).toBe(0);

@@ -5,7 +5,7 @@
 // revokes it. axe (WCAG 2.1 AA) at 1280 and 390 px.
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { Browser, BrowserContext } from 'playwright-core';
-import { launchBrowser, newContext } from '../helpers/browser.ts';
+import { launchBrowser, newContext, signInThroughPage } from '../helpers/browser.ts';
 import { expectAccessible } from '../helpers/axe.ts';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -34,11 +34,7 @@ describe('Admin > Locations in a browser', () => {
 
   test('an administrator defines the office network through the page', async () => {
     const page = await context.newPage();
-    await page.goto('/login');
-    await page.getByLabel('Login name').fill('root');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.waitForURL(`${real.baseUrl}/`);
+    await signInThroughPage(page, real.baseUrl, 'root', PASSWORD);
     await page.getByRole('list', { name: 'Admin' }).getByRole('link', { name: 'Locations' }).click();
     await page.waitForURL(`${real.baseUrl}/admin/locations`);
     await expect.poll(() => page.getByRole('status').textContent()).toMatch(/You are connected from 127\.0\.0\.1.*No network is marked internal yet/);
@@ -92,11 +88,7 @@ describe('Admin > Locations in a browser', () => {
     const tokenContext = await newContext(browser, real.baseUrl, { viewport: { width: 390, height: 844 } });
     try {
       const page = await tokenContext.newPage();
-      await page.goto('/login');
-      await page.getByLabel('Login name').fill('ivan');
-      await page.getByLabel('Password').fill(PASSWORD);
-      await page.getByRole('button', { name: 'Log in', exact: true }).click();
-      await page.waitForURL(`${real.baseUrl}/`);
+      await signInThroughPage(page, real.baseUrl, 'ivan', PASSWORD);
       await page.goto('/preferences');
       await expectAccessible(page, 'preferences with API tokens at 390 px');
       await page.getByLabel('Token name').fill('Court e-filing sync');
