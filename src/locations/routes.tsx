@@ -80,7 +80,7 @@ export const locationRoutes: HavenRoutes = async (server, { app }) => {
     },
     async (request, reply) => {
       const values = formValues(request.body);
-      const result = await saveNetwork(app, { ...values, forcedRole: values.forcedRole }, await editorOf(request));
+      const result = await saveNetwork(app, values, await editorOf(request));
       if (!result.ok) return renderList(request, reply, values, result.errors, 400);
       return reply.redirect('/admin/locations?saved=added', 303);
     },

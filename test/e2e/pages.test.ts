@@ -82,7 +82,8 @@ async function pageUrls(): Promise<string[]> {
   return [
     ...new Set(
       accessTable(real.haven.server)
-        .filter((r) => r.method === 'GET' && !skip.has(r.url))
+        // The API's JSON (/api/v1/…, declared `api`) is no page; its docs page is.
+        .filter((r) => r.method === 'GET' && !skip.has(r.url) && !(r.url.startsWith('/api/') && r.url !== '/api/v1/docs'))
         .map((r) => r.url.replace(':id', r.url.startsWith('/cases/') ? caseId : r.url.startsWith('/intake/') ? applicationId : user!.id)),
     ),
   ].sort();
