@@ -10,6 +10,8 @@ import { listUserReport } from '../reports/service.ts';
 import { addNote, openCase } from '../cases/service.ts';
 import { searchCases } from '../cases/search.ts';
 import { viewerOf } from '../cases/access.ts';
+import { mayViewAnyCase } from '../security/case-access.ts';
+import type { Access } from '../web/access.ts';
 import { caseJson, createCaseViaApi, createClientViaApi } from './service.ts';
 import { ApiDocsPage } from './views.tsx';
 
@@ -21,7 +23,7 @@ const ERROR = z.object({ error: z.string(), fields: z.record(z.string(), z.strin
 const ERRORS = { 400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 429: ERROR, 503: ERROR };
 const ID = z.object({ id: z.uuid() });
 const SECURITY = [{ bearerAuth: [] }];
-const api = (access: string) => ({ access, api: true }) as { access: never; api: true };
+const api = (access: Access) => ({ access, api: true });
 
 const Me = z.object({ id: z.uuid(), login: z.string(), role: z.string() });
 const UserItem = z.object({
@@ -86,7 +88,6 @@ const ReportItem = z.object({
   last_login_at: z.string().nullable(),
 });
 
-const mayViewCases = (permissions: readonly string[]) => permissions.includes('cases_view_all') || permissions.includes('cases_view_assigned');
 
 export const apiRoutes: HavenRoutes = async (server, { app }) => {
   // Every call made with a token is audited with the token's name (DESIGN §1.7), before the
@@ -202,7 +203,7 @@ export const apiRoutes: HavenRoutes = async (server, { app }) => {
     },
     async (request, reply) => {
       const session = request.session!;
-      if (!mayViewCases(session.permissions)) return reply.code(403).send({ error: 'forbidden' });
+      if (!mayViewAnyCase(session.permissions)) return reply.code(403).send({ error: 'forbidden' });
       const q = (request.query.q ?? '').trim();
       const found = q ? await searchCases(app, viewerOf(session), q) : [];
       return { items: found.map((c) => ({ id: c.id, number: c.number, client_name: c.clientName, disposition: c.disposition })) };

@@ -16,7 +16,7 @@ import { accountKey, addressKey, deviceKey, failed, forgiveFailures, passed, thr
 import { decodeSiteSettings, isSettingKey, type SiteSettings } from '../security/site-settings.ts';
 import { truncateCodePoints } from '../security/text.ts';
 import { generateSecretToken, hashToken } from '../security/tokens.ts';
-import { hasPermission, loginPermissionFor, SITE_ADMINISTRATOR } from '../security/permissions.ts';
+import { SITE_ADMINISTRATOR } from '../security/permissions.ts';
 import { locate, mayLogInAt, permissionsAt, type Location } from '../security/locations.ts';
 import { NETWORK_RULES_JSON, networkRulesFrom, type NetworkJson } from '../locations/service.ts';
 

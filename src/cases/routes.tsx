@@ -1,3 +1,4 @@
+import { mayViewAnyCase } from '../security/case-access.ts';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
@@ -25,10 +26,6 @@ const assignmentForm = form({ assignee: optional(line(64)), remove: optional(z.e
 const conflictForm = form({ decision: z.enum(CONFLICT_DECISIONS, { error: 'Choose a decision.' }) });
 const mailAliasForm = form({ mail_alias: optional(line(100)) });
 const detailsForm = form({ office: optional(line(200)), program: optional(line(200)), funding_code: optional(line(200)), status: optional(line(200)) });
-
-function mayViewCases(permissions: readonly string[]): boolean {
-  return permissions.includes('cases_view_all') || permissions.includes('cases_view_assigned');
-}
 
 export interface CasePageExtra {
   errors?: FieldErrors;
@@ -76,7 +73,7 @@ export const caseRoutes: HavenRoutes = async (server, { app }) => {
 
   server.get('/cases', { config: { access }, schema: { querystring: query({ q: optional(line(200)) }) } }, async (request, reply) => {
     const session = request.session!;
-    if (!mayViewCases(session.permissions)) return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to cases.');
+    if (!mayViewAnyCase(session.permissions)) return sendErrorPage(request, reply, 403, 'Not allowed', 'Your role does not give you access to cases.');
     const viewer = viewerOf(session);
     const q = request.query.q.trim();
     const [results, mine, recent] = q

@@ -1,3 +1,4 @@
+import { mayViewAnyCase } from '../security/case-access.ts';
 import { z } from 'zod';
 import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
@@ -14,7 +15,7 @@ export const dashboardRoutes: HavenRoutes = async (server, { app }) => {
   server.get('/', { config: { access: 'signed-in' }, schema: { querystring: query({ done: z.string().max(40).optional() }) } }, async (request, reply) => {
     const session = request.session!;
     const checklist = seesChecklist(session) ? await siteChecklist(app, session) : null;
-    const seesCases = session.permissions.includes('cases_view_all') || session.permissions.includes('cases_view_assigned');
+    const seesCases = mayViewAnyCase(session.permissions);
     const viewer = viewerOf(session);
     const cases = seesCases ? await myCaseSummary(app, viewer, 5) : null;
     return sendPage(reply, <DashboardPage ctx={pageContext(request, reply)} checklist={checklist} notice={dashboardNotice(request.query.done)} cases={cases} />);

@@ -1,7 +1,6 @@
 import { and, eq, inArray, lte, or } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { apiRateWindows, conflictResults, intakeApplications, mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
-import { rateWindowStart } from '../security/api-tokens.ts';
 import type { Job, JobWork } from '../jobs/service.ts';
 import { pruneCutoffs } from '../security/retention.ts';
 
@@ -43,8 +42,7 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
       .where(and(eq(intakeApplications.status, 'open'), lte(intakeApplications.updatedAt, cut.applicationsUntouchedBy)))
       .returning({ id: intakeApplications.id });
     if (abandoned.length) await t.delete(conflictResults).where(inArray(conflictResults.applicationId, abandoned.map((a) => a.id)));
-    // API rate windows of past minutes count nothing any more (the next call starts a new one).
-    await t.delete(apiRateWindows).where(lte(apiRateWindows.windowStart, new Date(rateWindowStart(app.clock.now()).getTime() - 60_000)));
+    await t.delete(apiRateWindows).where(lte(apiRateWindows.windowStart, cut.apiRateWindowsStartedBy));
     return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length, abandonedApplications: abandoned.length };
   });
 }

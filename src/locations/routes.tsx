@@ -4,7 +4,7 @@ import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { form, ID_PARAMS, line, lines, NO_BODY, NO_QUERY, optional, query, type FieldErrors } from '../web/input.ts';
-import { listRoles } from '../roles/service.ts';
+import { getRole, listRoles } from '../roles/service.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { listNetworks, removeNetwork, saveNetwork, type NetworkEditor } from './service.ts';
 import { EMPTY_NETWORK, LocationsPage, NetworkPage, valuesOf, type NetworkFormValues, type Where } from './views.tsx';
@@ -41,8 +41,7 @@ export const locationRoutes: HavenRoutes = async (server, { app }) => {
 
   const editorOf = async (request: FastifyRequest): Promise<NetworkEditor> => {
     const session = request.session!;
-    const role = (await listRoles(app)).find((r) => r.id === session.user.roleId);
-    return { actor: session.user, ip: request.ip, role };
+    return { actor: session.user, ip: request.ip, role: await getRole(app, session.user.roleId) };
   };
 
   async function context(request: FastifyRequest) {

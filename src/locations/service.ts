@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import { rowsOf, type Db } from '../db/client.ts';
 import { networks, roles } from '../db/schema.ts';
 import { recordAudit, type Actor } from '../audit/service.ts';
-import { checkNetworkForm, describeLocation, locate, permissionsAt, type NetworkForm, type NetworkRule } from '../security/locations.ts';
+import { checkNetworkForm, describeLocation, locate, mayLogInAt, permissionsAt, type NetworkForm, type NetworkRule } from '../security/locations.ts';
 import { hasPermission, loginPermissionFor, type PermissionSets } from '../security/permissions.ts';
 import { SESSION_TIMEOUT_MAX_MINUTES } from '../security/site-settings.ts';
 
@@ -90,8 +90,7 @@ export type NetworkChange = { ok: true; id: string } | { ok: false; errors: Reco
 function lockoutError(editor: NetworkEditor, after: NetworkRule[]): string | null {
   if (!editor.role || !editor.ip) return null;
   const location = locate(editor.ip, after);
-  const granted = permissionsAt(editor.role, location);
-  if (hasPermission(granted, loginPermissionFor(location.kind)) && hasPermission(granted, 'admin_locations')) return null;
+  if (mayLogInAt(editor.role, location) && hasPermission(permissionsAt(editor.role, location), 'admin_locations')) return null;
   return `This change would lock you out: your address ${editor.ip} would be in ${describeLocation(location)}, where your role ${editor.role.name} could not sign in and manage locations. Add your own network first, or grant ${loginPermissionFor(location.kind)} there.`;
 }
 
@@ -117,11 +116,7 @@ export async function saveNetwork(app: App, form: NetworkForm & { forcedRole: st
   if (form.forcedRole.trim() && !forcedRole) errors.forced_role = 'No such role.';
   if (!checked.ok || Object.keys(errors).length) return { ok: false, errors };
   const network = checked.network;
-  const rule: NetworkRule = {
-    id: id ?? 'new',
-    ...network,
-    forcedRole: forcedRole ? { name: forcedRole.name, internalPermissions: forcedRole.internalPermissions, externalPermissions: forcedRole.externalPermissions } : null,
-  };
+  const rule: NetworkRule = { id: id ?? 'new', ...network, forcedRole: forcedRole ?? null };
   const lockout = lockoutError(editor, [...current.filter((n) => n.id !== id), rule]);
   if (lockout) return { ok: false, errors: { _form: lockout } };
   const now = app.clock.now();

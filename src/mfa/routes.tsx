@@ -8,7 +8,7 @@ import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { sendErrorPage, wantsJson } from '../web/errors.tsx';
 import { form, ID_PARAMS, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret, type FieldErrors } from '../web/input.ts';
-import { setMfaDeviceCookie, setSessionCookie, SESSION_COOKIE } from '../web/cookies.ts';
+import { sessionCookieToken, setMfaDeviceCookie, setSessionCookie } from '../web/cookies.ts';
 import { safeRedirectPath } from '../security/redirect.ts';
 import { isMfaMethod } from '../security/site-settings.ts';
 import { availableMethods, preselectedMethod, usableMethods, type MethodAvailability } from '../security/mfa.ts';
@@ -78,7 +78,6 @@ const noticeQuery = {
 
 const mfaUserOf = (session: SessionContext) => ({ id: session.user.id, login: session.user.login, email: session.user.email });
 const clientOf = (request: FastifyRequest) => ({ ip: request.ip, userAgent: request.headers['user-agent'] });
-const cookieToken = (request: FastifyRequest) => request.cookies[SESSION_COOKIE] ?? '';
 
 /** After "Send a new code": what happened, as the query of the page the browser is sent back to. */
 function sentQuery(outcome: IssueOutcome): Record<string, string> {
@@ -385,7 +384,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
     const sealed = await takeSessionValue(app, session.id, 'recovery_codes_sealed');
-    const opened = sealed ? unsealForSession(cookieToken(request), RECOVERY_CODES_SEAL, sealed) : null;
+    const opened = sealed ? unsealForSession(sessionCookieToken(request), RECOVERY_CODES_SEAL, sealed) : null;
     const codes = opened ? opened.split('\n') : null;
     const counts = codes ? null : await recoveryCodeCounts(app, session.user.id);
     const done = request.query.done;
@@ -403,7 +402,7 @@ export const mfaRoutes: HavenRoutes = async (server, { app }) => {
     if (!mayChangeMfa(app, session)) return sendToReauthentication(request, reply, '/mfa/recovery-codes');
     const state = await mfaState(app, session.user.id);
     if (!state?.mfaEnabled) return reply.redirect('/preferences', 303);
-    await replaceRecoveryCodes(app, mfaUserOf(session), { id: session.id, token: cookieToken(request) });
+    await replaceRecoveryCodes(app, mfaUserOf(session), { id: session.id, token: sessionCookieToken(request) });
     return reply.redirect('/mfa/recovery-codes?done=new-codes', 303);
   });
 

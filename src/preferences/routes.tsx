@@ -3,15 +3,13 @@ import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { pageContext } from '../web/page.ts';
 import { sendErrorPage } from '../web/errors.tsx';
-import { NO_BODY, NO_QUERY, query } from '../web/input.ts';
-import { clearMfaDeviceCookie } from '../web/cookies.ts';
+import { form, ID_PARAMS, line, NO_BODY, NO_QUERY, optional, query, type FieldErrors } from '../web/input.ts';
+import { clearMfaDeviceCookie, sessionCookieToken } from '../web/cookies.ts';
 import { disableOwnMfa } from '../mfa/service.ts';
 import { mayChangeMfa } from '../mfa/reauth.ts';
 import { preferencesOf } from './service.ts';
 import { PreferencesPage, type TokensView } from './views.tsx';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { form, ID_PARAMS, line, optional, type FieldErrors } from '../web/input.ts';
-import { SESSION_COOKIE } from '../web/cookies.ts';
 import { sealForSession, unsealForSession } from '../security/session-sealing.ts';
 import { putSessionValue, takeSessionValue } from '../sessions/service.ts';
 import { createApiToken, listApiTokens, revokeApiToken } from '../api/tokens.ts';
@@ -19,14 +17,13 @@ import { hasPermission } from '../security/permissions.ts';
 
 const NEW_TOKEN_SEAL = 'new api token';
 const tokenForm = form({ token_name: optional(line(200)), expires_in_days: optional(line(20)) });
-const cookieToken = (request: FastifyRequest) => request.cookies[SESSION_COOKIE] ?? '';
 
 const NOTICES: Record<string, string> = {
   'mfa-disabled': 'Multifactor authentication is off. Your other sessions were signed out.',
   'token-revoked': 'The token is revoked: programs using it are refused from now on.',
 };
 
-/** My Preferences: the user's own account, password and MFA (and, later, API tokens). */
+/** My Preferences: the user's own account, password, MFA and API tokens. */
 export const preferencesRoutes: HavenRoutes = async (server, { app }) => {
   async function render(request: FastifyRequest, reply: FastifyReply, extra: { notice?: string; newToken?: TokensView['newToken']; values?: TokensView['values']; errors?: FieldErrors; status?: number } = {}) {
     const session = request.session!;
@@ -51,7 +48,7 @@ export const preferencesRoutes: HavenRoutes = async (server, { app }) => {
     let newToken: TokensView['newToken'] = null;
     if (done === 'token-created') {
       const sealed = await takeSessionValue(app, request.session!.id, 'new_api_token_sealed');
-      const opened = sealed ? unsealForSession(cookieToken(request), NEW_TOKEN_SEAL, sealed) : null;
+      const opened = sealed ? unsealForSession(sessionCookieToken(request), NEW_TOKEN_SEAL, sealed) : null;
       if (opened) newToken = JSON.parse(opened) as TokensView['newToken'];
     }
     return render(request, reply, { notice, newToken });
@@ -71,7 +68,7 @@ export const preferencesRoutes: HavenRoutes = async (server, { app }) => {
       const created = await createApiToken(app, session.user, request.body, request.ip);
       if (!created.ok) return render(request, reply, { values: request.body, errors: created.errors, status: 400 });
       const shown = JSON.stringify({ name: request.body.token_name.trim(), token: created.token });
-      await putSessionValue(app.db, session.id, sealForSession(cookieToken(request), NEW_TOKEN_SEAL, shown), 'new_api_token_sealed');
+      await putSessionValue(app.db, session.id, sealForSession(sessionCookieToken(request), NEW_TOKEN_SEAL, shown), 'new_api_token_sealed');
       return reply.redirect('/preferences?done=token-created#api-tokens', 303);
     },
   );

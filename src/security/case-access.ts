@@ -34,6 +34,11 @@ export function mayViewCase(viewer: CaseViewer, c: CaseAccessFacts): boolean {
 }
 
 /** Editing needs everything viewing does: `cases_edit` alone opens no case. */
+/** Whether a role's permissions open any case at all (the case list, search, the dashboard's cases). */
+export function mayViewAnyCase(permissions: readonly string[]): boolean {
+  return permissions.includes('cases_view_all') || permissions.includes('cases_view_assigned');
+}
+
 export function mayEditCase(viewer: CaseViewer, c: CaseAccessFacts): boolean {
   return mayViewCase(viewer, c) && viewer.permissions.includes('cases_edit');
 }

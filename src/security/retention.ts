@@ -4,6 +4,7 @@
 // no answer.
 
 import { TRUSTED_DEVICE_MS } from './mfa.ts';
+import { rateWindowStart } from './api-tokens.ts';
 
 /** The window of the hourly limit on e-mailed codes. */
 export const CODE_MAIL_WINDOW_MS = 3_600_000;
@@ -12,8 +13,8 @@ import { SESSION_TIMEOUT_MAX_MINUTES } from './site-settings.ts';
 export interface PruneCutoffs {
   /**
    * Sessions last seen at or before this are idle-timed-out under any allowed setting (the
-   * longest is SESSION_TIMEOUT_MAX_MINUTES; a shorter site setting is enforced at each request,
-   * and a location may one day set its own, so pruning does not rely on today's value).
+   * longest is SESSION_TIMEOUT_MAX_MINUTES; a shorter site or network timeout is enforced at each
+   * request, so pruning does not rely on today's value).
    */
   sessionsLastSeenBy: Date;
   /** Sessions whose absolute lifetime ends at or before this. */
@@ -31,6 +32,8 @@ export interface PruneCutoffs {
    * data they hold is erased (an application is a phone call, not a file to keep).
    */
   applicationsUntouchedBy: Date;
+  /** API rate windows that started at or before this belong to a past minute: they count nothing. */
+  apiRateWindowsStartedBy: Date;
 }
 
 /** How long an unfinished application may wait for its worker before its identity data is erased. */
@@ -46,5 +49,6 @@ export function pruneCutoffs(now: Date): PruneCutoffs {
     trustedDevicesLastLoginBy: new Date(t - TRUSTED_DEVICE_MS),
     setupTokensExpiredBy: now,
     applicationsUntouchedBy: new Date(t - APPLICATION_ABANDONED_MS),
+    apiRateWindowsStartedBy: new Date(rateWindowStart(now).getTime() - 1),
   };
 }

@@ -111,6 +111,22 @@ export function accessTable(server: FastifyInstance): DeclaredRoute[] {
   return declaredRoutes.get(server) ?? [];
 }
 
+/** The session of the cookie, if it still works; otherwise why it ended (for the login page). */
+async function resumeSession(app: App, request: FastifyRequest, reply: FastifyReply): Promise<string | undefined> {
+  const token = request.cookies[SESSION_COOKIE];
+  if (!token) return undefined;
+  const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false, ip: request.ip });
+  if (found.ok) {
+    request.session = found.session;
+    if (found.renewedToken) setSessionCookie(reply, found.renewedToken);
+    return undefined;
+  }
+  clearSessionCookie(reply);
+  const endedReason = found.reason === 'idle_timeout' ? 'timeout' : found.reason === 'unknown' ? undefined : 'ended';
+  request.sessionEnded = endedReason ?? 'unknown';
+  return endedReason;
+}
+
 /** Loads the session (one query) and enforces the route's declared access. Deny by default. */
 export function registerAccessControl(server: FastifyInstance, app: App): void {
   server.decorateRequest('session', null);
@@ -125,22 +141,16 @@ export function registerAccessControl(server: FastifyInstance, app: App): void {
   });
   server.addHook('onRequest', async (request, reply) => {
     const access = request.routeOptions.config.access;
-    if (request.routeOptions.config.api && access !== 'public') return authenticateApiCall(app, request, reply, access!);
-    // No route at this address under /api/: a JSON 404 (there is nothing to protect), rather
-    // than the login page a browser would be sent to.
-    if (request.is404 && isApiRequest(request)) return;
-    const token = request.cookies[SESSION_COOKIE];
     let endedReason: string | undefined;
-    if (token) {
-      const found = await lookupSession(app, token, { touch: request.routeOptions.config.activity !== false, ip: request.ip });
-      if (found.ok) {
-        request.session = found.session;
-        if (found.renewedToken) setSessionCookie(reply, found.renewedToken);
-      } else {
-        clearSessionCookie(reply);
-        endedReason = found.reason === 'idle_timeout' ? 'timeout' : found.reason === 'unknown' ? undefined : 'ended';
-        request.sessionEnded = endedReason ?? 'unknown';
-      }
+    if (request.routeOptions.config.api && access !== 'public') {
+      // The API: a bearer token stands for the session; the route's access is then enforced below like any other.
+      const refused = await authenticateApiCall(app, request, reply);
+      if (refused) return refused;
+    } else {
+      // No route at this address under /api/: a JSON 404 (there is nothing to protect), rather
+      // than the login page a browser would be sent to.
+      if (request.is404 && isApiRequest(request)) return;
+      endedReason = await resumeSession(app, request, reply);
     }
     if (access === 'public') return;
     const session = request.session;
@@ -169,11 +179,11 @@ const API_REFUSALS: Record<ApiTokenRefusal, { status: 401 | 403; error: string }
 };
 
 /**
- * An API call: the bearer token instead of the cookie (a cookie is never read here, so a
- * browser's ambient session cannot be used by another site's script), then the rate limits,
- * then the route's declared access, like any request. A refusal of a real token is audited.
+ * An API call's credential: the bearer token instead of the cookie (a cookie is never read
+ * here, so a browser's ambient session cannot be used by another site's script), then the rate
+ * limits. Sets the request's session, or answers the refusal (a real token's is audited).
  */
-async function authenticateApiCall(app: App, request: FastifyRequest, reply: FastifyReply, access: Access) {
+async function authenticateApiCall(app: App, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
   const presented = bearerToken(request.headers.authorization);
   if (!presented) return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized' });
   const found = await lookupApiToken(app, presented, request.ip);
@@ -189,6 +199,5 @@ async function authenticateApiCall(app: App, request: FastifyRequest, reply: Fas
   if (!charged.ok) return reply.code(429).header('retry-after', String(charged.retryAfterSeconds)).send({ error: 'too_many_requests' });
   request.session = found.session;
   request.apiToken = found.token;
-  if (access === 'signed-in' || (STEP_ACCESS as readonly string[]).includes(access)) return;
-  if (!isPermission(access) || !hasPermission(found.session.permissions, access)) return reply.code(403).send({ error: 'forbidden' });
+  return undefined;
 }

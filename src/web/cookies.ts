@@ -1,4 +1,4 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { TRUSTED_DEVICE_MS } from '../security/mfa.ts';
 
 // Every cookie Haven sets, with the one set of attributes DESIGN §1.2 asks for: sent over
@@ -15,6 +15,11 @@ export const MFA_DEVICE_COOKIE = 'mfa_daily_secret_key';
 export const COOKIE_OPTIONS = { path: '/', secure: true, httpOnly: true, sameSite: 'lax' } as const;
 
 const DEVICE_COOKIE_MAX_AGE_S = 400 * 24 * 3600;
+
+/** The session cookie's token as the browser sent it ('' without one): values sealed for the session use it as their key. */
+export function sessionCookieToken(request: FastifyRequest): string {
+  return request.cookies[SESSION_COOKIE] ?? '';
+}
 
 export function setSessionCookie(reply: FastifyReply, token: string): void {
   reply.setCookie(SESSION_COOKIE, token, COOKIE_OPTIONS);

@@ -19,6 +19,7 @@ import { accessTable, type DeclaredRoute } from '../../src/web/access.ts';
 import { verifyAuditChain } from '../../src/audit/service.ts';
 import { issueSetupToken } from '../../src/auth/service.ts';
 import { findRoleByName } from '../../src/roles/service.ts';
+import { runCommand } from '../../src/cli/commands.ts';
 import { MFA_DEVICE_COOKIE } from '../../src/web/cookies.ts';
 import { APPLICANT, runIntake } from '../cases/helpers.ts';
 
@@ -223,6 +224,8 @@ describe.each(DB_KINDS)('hostile input at every route (%s)', (kind) => {
     peer = await startSmtpPeer();
     haven = await startTestHaven(kind, { config: { smtpUrl: peer.url } });
     await haven.createUser('root', 'Site Administrator');
+    // API Access too, so that the API token form of My Preferences reaches its handler.
+    expect((await runCommand(haven.app, { argv: ['roles', 'grant', 'Site Administrator', 'api_access', '--set', 'internal'] })).code).toBe(0);
     // A user with an authenticator app, for the code step and re-authentication.
     await haven.createUser('mfa-user', 'Paralegal');
     const enrolling = haven.client({ ip: '192.0.2.50' });
@@ -565,7 +568,7 @@ describe.each(DB_KINDS)('hostile input at every route (%s)', (kind) => {
   test('the access table is walked: every route but HEAD and log-out, forms and JSON alike', () => {
     const all = routes();
     expect(all.length).toBeGreaterThan(30);
-    expect(all.map((t) => t.label)).toEqual(expect.arrayContaining(['POST /login', 'POST /setup/:token', 'GET /admin/users/:id', 'POST /mfa/enrol/passkey', 'POST /login/mfa']));
+    expect(all.map((t) => t.label)).toEqual(expect.arrayContaining(['POST /login', 'POST /setup/:token', 'GET /admin/users/:id', 'POST /mfa/enrol/passkey', 'POST /login/mfa', 'POST /admin/locations', 'POST /preferences/api-tokens']));
     expect(all.find((t) => t.label === 'POST /mfa/enrol/passkey')!.body!.kind).toBe('json');
     expect(all.find((t) => t.label === 'POST /login')!.body).toEqual({ kind: 'form', fields: ['login', 'password', 'next'] });
     expect(new Set(all.map((t) => t.actor))).toEqual(new Set(['anonymous', 'admin', 'code-step', 'mfa-user']));

@@ -3,6 +3,7 @@ import { CODE_MAIL_WINDOW_MS, pruneCutoffs } from '../../src/security/retention.
 import { sessionState } from '../../src/security/session-policy.ts';
 import { isDeviceTrusted, isEmailCodeUsable } from '../../src/security/mfa.ts';
 import { SESSION_TIMEOUT_MAX_MINUTES } from '../../src/security/site-settings.ts';
+import { rateWindowStart } from '../../src/security/api-tokens.ts';
 
 // Deleting a record must change no answer: at each cutoff the record's own rule already refuses
 // it, and one millisecond later it still accepts it.
@@ -36,6 +37,11 @@ describe('pruneCutoffs', () => {
   test('remembered devices: a last login at the cutoff is no longer trusted; a millisecond later it is', () => {
     expect(isDeviceTrusted(cut.trustedDevicesLastLoginBy, now)).toBe(false);
     expect(isDeviceTrusted(plus1(cut.trustedDevicesLastLoginBy), now)).toBe(true);
+  });
+
+  test('API rate windows: one started at the cutoff is a past minute (a call now starts afresh); a millisecond later it is this minute', () => {
+    expect(rateWindowStart(now).getTime()).toBeGreaterThan(cut.apiRateWindowsStartedBy.getTime());
+    expect(rateWindowStart(now)).toEqual(plus1(cut.apiRateWindowsStartedBy));
   });
 
   test('setup links: expired by now', () => {
