@@ -96,7 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       const { runFailoverCommand } = await import('./failover/cli.ts');
       return await runFailoverCommand(config, argv.slice(1), say, (line) => process.stderr.write(`${line}\n`));
     }
-    const stdin = argv.includes('--password-stdin') ? readStdin() : undefined;
+    const stdin = argv.includes('--password-stdin') || argv.includes('--client-secret-stdin') ? readStdin() : undefined;
     // A directory named on the command line is the caller's: made absolute here, since a
     // running server carries the command out from its own working directory.
     const args = argv.map((arg, i) => (argv[i - 1] === '--to' && !/^postgres(ql)?:\/\//.test(arg) ? resolve(arg) : arg));

@@ -19,6 +19,7 @@ import { sessionRoutes } from './sessions/routes.ts';
 import { userAdminRoutes } from './users/routes.tsx';
 import { roleAdminRoutes } from './roles/routes.tsx';
 import { locationRoutes } from './locations/routes.tsx';
+import { ssoRoutes } from './sso/routes.tsx';
 import { apiRoutes } from './api/routes.tsx';
 import swagger from '@fastify/swagger';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
@@ -132,6 +133,7 @@ export async function buildServer(app: App, options: ServerOptions = {}): Promis
   await server.register(userAdminRoutes, { app });
   await server.register(roleAdminRoutes, { app });
   await server.register(locationRoutes, { app });
+  await server.register(ssoRoutes, { app });
   await server.register(apiRoutes, { app });
   await server.register(settingsRoutes, { app });
   await server.register(auditRoutes, { app });

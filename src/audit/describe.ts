@@ -102,6 +102,21 @@ export const AUDIT_ACTION_GROUPS: AuditActionGroup[] = [
     ],
   },
   {
+    label: 'Single sign-on',
+    choices: [
+      { value: 'sso.', label: 'All single sign-on events' },
+      { value: 'sso.policy_changed', label: 'Policy changed' },
+      { value: 'sso.provider_added', label: 'Provider added' },
+      { value: 'sso.provider_changed', label: 'Provider changed' },
+      { value: 'sso.provider_removed', label: 'Provider removed' },
+      { value: 'sso.link_requested', label: 'Identity waiting for a link' },
+      { value: 'sso.linked', label: 'Identity linked' },
+      { value: 'sso.link_refused', label: 'Link refused' },
+      { value: 'sso.unlinked', label: 'Identity unlinked' },
+      { value: 'sso.account_created', label: 'Account created by SSO' },
+    ],
+  },
+  {
     label: 'Locations',
     choices: [
       { value: 'location.', label: 'All network changes' },
@@ -199,6 +214,21 @@ const LOGIN_FAILURES: Record<string, string> = {
   wrong_password: 'wrong password',
   login_inactive: 'account not active',
   no_login_permission: 'role may not sign in',
+  sso_required: 'single sign-on is required (password refused)',
+  sso_already_linked: 'the account is linked at that provider already',
+  read_only: 'the site is read-only',
+  sso_no_flow: 'single sign-on answer with no sign-in started in this browser',
+  sso_flow_expired: 'single sign-on started more than 10 minutes before',
+  sso_unknown_provider: 'no such single sign-on provider',
+  sso_provider_error: 'the identity provider refused',
+  sso_token_refused: 'the identity provider refused the code (PKCE or a used code)',
+  sso_response_invalid: "the provider's answer did not verify (state, nonce, issuer, audience, expiry or signature)",
+  sso_provider_unreachable: 'the identity provider could not be reached',
+  sso_wrong_hosted_domain: 'not an account of the Google Workspace domain',
+  sso_missing_tenant: 'no tenant or object id in the ID token',
+  sso_missing_subject: 'no subject in the ID token',
+  sso_not_linked: 'identity linked to no account',
+  sso_account_gone: 'the linked account is gone',
 };
 const NEXT_STEPS: Record<string, string> = {
   mfa: 'second factor next',
@@ -290,7 +320,9 @@ export function describeEntry(entry: DescribableEntry): string {
   switch (entry.action) {
     case 'login.success': {
       const codeNotSent = textOf(d.codeNotSent);
-      return `${self} signed in${inParens([
+      return `${self} signed in${d.method === 'sso' ? ` with single sign-on at ${textOf(d.provider) ?? '?'}` : ''}${inParens([
+        d.mfaAtProvider === true && "provider's MFA trusted",
+        d.accountCreated === true && 'account created',
         d.knownDevice === false && 'new device',
         NEXT_STEPS[textOf(d.next) ?? ''],
         d.passwordRehashed === true && 'password hash upgraded',
@@ -300,7 +332,8 @@ export function describeEntry(entry: DescribableEntry): string {
     case 'login.failure': {
       const reason = textOf(d.reason);
       const where = reason === 'no_login_permission' && textOf(d.kind) ? ` from ${networkName(d.network)} (${textOf(d.kind)})` : '';
-      return `login failed for ${entry.target ?? 'an empty login'}${reason ? `: ${LOGIN_FAILURES[reason] ?? reason}${where}` : ''}`;
+      const via = d.method === 'sso' ? ` (single sign-on at ${textOf(d.provider) ?? '?'})` : '';
+      return `login failed for ${entry.target ?? (via ? 'an identity' : 'an empty login')}${via}${reason ? `: ${LOGIN_FAILURES[reason] ?? reason}${where}` : ''}`;
     }
     case 'session.network_changed':
       return `${self}'s session moved from ${networkName(d.from)} to ${networkName(d.to)} (${textOf(d.kind) ?? '?'})${d.ended === true ? ': ended, this role may not sign in from there' : ''}`;
@@ -314,6 +347,24 @@ export function describeEntry(entry: DescribableEntry): string {
       return `${actor} revoked API token "${target}"`;
     case 'client.created':
       return `${actor} created client ${target}${d.via === 'api' ? ' through the API' : ''}`;
+    case 'sso.policy_changed':
+      return `${actor} set single sign-on to ${target}${textOf(d.breakGlass) ? ` (break-glass: ${textOf(d.breakGlass)})` : ''}`;
+    case 'sso.provider_added':
+      return `${actor} added SSO provider ${target}${inParens([textOf(d.kind), textOf(d.issuer)])}`;
+    case 'sso.provider_changed':
+      return `${actor} changed SSO provider ${target}${d.secretChanged === true ? ' (new client secret)' : ''}`;
+    case 'sso.provider_removed':
+      return `${actor} removed SSO provider ${target}${typeof d.unlinkedAccounts === 'number' && d.unlinkedAccounts > 0 ? ` and unlinked ${d.unlinkedAccounts} account(s)` : ''}`;
+    case 'sso.link_requested':
+      return `an identity of ${textOf(d.provider) ?? '?'}${textOf(d.email) ? ` (${textOf(d.email)})` : ''} signed in but is linked to no account`;
+    case 'sso.linked':
+      return `${d.by === 'administrator' ? `${actor} linked` : `${self} confirmed with their password the link of`} ${d.by === 'administrator' ? `${target} to ` : ''}an identity at ${textOf(d.provider) ?? '?'}${textOf(d.email) ? ` (${textOf(d.email)})` : ''}`;
+    case 'sso.link_refused':
+      return `${self} could not link an identity at ${textOf(d.provider) ?? '?'}: the account is linked there already`;
+    case 'sso.unlinked':
+      return `${actor} unlinked ${target}'s identity at ${textOf(d.provider) ?? '?'}`;
+    case 'sso.account_created':
+      return `single sign-on at ${textOf(d.provider) ?? '?'} created account ${target}${textOf(d.email) ? ` (${textOf(d.email)})` : ''}`;
     case 'location.added':
       return `${actor} added network ${target}${inParens([Array.isArray(d.ranges) && d.ranges.map(String).join(', '), d.internal === true ? 'internal' : 'external'])}`;
     case 'location.changed':

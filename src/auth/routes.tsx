@@ -12,6 +12,7 @@ import { STEP_PAGES } from '../web/access.ts';
 import { recordAudit } from '../audit/service.ts';
 import { attemptPasswordLogin, changeOwnPassword, completeSetup, isSetupTokenValid } from './service.ts';
 import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './views.tsx';
+import { providersForLoginPage } from '../sso/service.ts';
 
 /** Where the browser goes after a login step: the next step's page, or where it was going. */
 export function pageForStep(step: SessionStage, next: string): string {
@@ -45,15 +46,21 @@ const setupParams = z.object({ token: z.string().max(100) });
 const passwordForm = form({ current: optional(secret()), next: optional(secret()), confirm: optional(secret()) });
 
 export const authRoutes: HavenRoutes = async (server, { app }) => {
-  const loginQuery = query({ next: redirectTarget(), reason: z.string().max(20).optional().catch(undefined) });
+  const loginQuery = query({ next: redirectTarget(), reason: z.string().max(20).optional().catch(undefined), break_glass: z.string().max(5).optional().catch(undefined) });
   server.get('/login', { config: { access: 'public' }, schema: { querystring: loginQuery } }, async (request, reply) => {
     const reason = request.query.reason;
     const notice = reason && Object.hasOwn(NOTICES, reason) ? NOTICES[reason] : undefined;
-    return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={request.query.next} notice={notice} />);
+    const sso = await providersForLoginPage(app);
+    return sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={request.query.next} notice={notice} sso={sso} breakGlass={request.query.break_glass === '1'} />);
   });
 
-  const loginInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
-    sendPage(reply, <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} />, 400);
+  // A password posted while SSO is required is the break-glass form's: it is shown again as that.
+  const loginInvalid = async (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
+    sendPage(
+      reply,
+      <LoginPage ctx={{ ...pageContext(request, reply), session: null }} next={safeRedirectPath(formField(request.body, 'next'))} errors={errors} sso={await providersForLoginPage(app)} breakGlass />,
+      400,
+    );
 
   server.post('/login', { config: { access: 'public', duringReadOnly: 'allowed', onInvalidInput: loginInvalid }, schema: { body: loginForm, querystring: NO_QUERY } }, async (request, reply) => {
     const { login, password, next } = request.body;
@@ -70,13 +77,14 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
     if (!outcome.ok) {
       clearSessionCookie(reply);
       const ctx = { ...pageContext(request, reply), session: null };
+      const sso = wantsJson(request) ? undefined : await providersForLoginPage(app);
       if (outcome.retryAfterSeconds !== undefined) {
         const message = tooManyAttempts(reply, outcome.retryAfterSeconds);
         if (wantsJson(request)) return reply.send({ error: 'too_many_attempts', retryAfterSeconds: outcome.retryAfterSeconds });
-        return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error={message} />, 429);
+        return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error={message} sso={sso} breakGlass />, 429);
       }
       if (wantsJson(request)) return reply.code(401).send({ error: 'incorrect' });
-      return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error="Login name or password is incorrect." />, 401);
+      return sendPage(reply, <LoginPage ctx={ctx} next={next} login={login} error="Login name or password is incorrect." sso={sso} breakGlass />, 401);
     }
     setSessionCookie(reply, outcome.sessionToken);
     setDeviceCookie(reply, outcome.deviceToken);

@@ -8,7 +8,7 @@ import { normalizeLogin, storePasswordHash, countUsers, createUser, upgradePassw
 import { needsRehash } from '../security/password-hashing.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
-import { continueLogin, stepAfter, type StepUser } from './steps.ts';
+import { continueLogin, stepAfter, type FirstFactor, type StepUser } from './steps.ts';
 import { isReadOnly } from '../failover/state.ts';
 import { issueReadOnlySession } from '../failover/sessions.ts';
 import { forgetDevices, issueEmailCode, mailCodeWhileReadOnly } from '../mfa/service.ts';
@@ -19,6 +19,8 @@ import { generateSecretToken, hashToken } from '../security/tokens.ts';
 import { SITE_ADMINISTRATOR } from '../security/permissions.ts';
 import { locate, mayLogInAt, permissionsAt, type Location } from '../security/locations.ts';
 import { NETWORK_RULES_JSON, networkRulesFrom, type NetworkJson } from '../locations/service.ts';
+import { isSsoPolicy, passwordLoginAllowed, type SsoPolicy } from '../security/sso.ts';
+import { encodePendingIdentity, type PendingIdentity } from '../sso/links.ts';
 
 export { DEVICE_COOKIE } from '../web/cookies.ts';
 
@@ -31,13 +33,18 @@ export interface LoginAttempt {
   deviceToken?: string;
   /** The browser's mfa_daily_secret_key cookie, if it has one. */
   mfaDeviceSecret?: string;
+  /** An SSO identity this password is to confirm the first link of (sso/links.ts). */
+  link?: PendingIdentity;
 }
+
+/** Where a login comes from: the request's address and browser, and this browser's device cookies. */
+export type LoginClient = Omit<LoginAttempt, 'login' | 'password' | 'link'>;
 
 export type LoginOutcome =
   | { ok: true; sessionToken: string; stage: SessionStage; deviceToken: string }
   | { ok: false; retryAfterSeconds?: number };
 
-interface Candidate extends StepUser {
+export interface Candidate extends StepUser {
   /** Where the attempt comes from (DESIGN §1.6): its network decides whether this role may sign in. */
   location: Location;
   mayLogInHere: boolean;
@@ -45,12 +52,15 @@ interface Candidate extends StepUser {
   loginActive: boolean;
   /** The hash of the presented device cookie, when this browser has signed in to the account before. */
   knownDevice: string | null;
+  /** The SSO providers this account has an identity at. */
+  ssoProviderIds: string[];
 }
 
-interface LoginFacts {
+export interface LoginFacts {
   user: Candidate | undefined;
   settings: SiteSettings;
   counters: Counters;
+  sso: { policy: SsoPolicy; breakGlassUserId: string | null };
 }
 
 interface CandidateRow {
@@ -72,6 +82,8 @@ interface CandidateRow {
   networks: NetworkJson[] | null;
   known_device: string | null;
   mfa_passed_at: string | Date | null;
+  sso: { policy: string; break_glass: string | null } | null;
+  sso_provider_ids: string[] | null;
 }
 
 const date = (v: string | Date | null) => (v === null ? null : new Date(v));
@@ -81,7 +93,7 @@ const date = (v: string | Date | null) => (v === null ? null : new Date(v));
  * this browser is a known device and passed MFA lately, the failure counters that apply, and
  * the site settings. An unknown login name reads the same counters and settings.
  */
-async function readLoginFacts(app: App, attempt: { login: string; ip: string; deviceHash: string; mfaSecretHash: string }): Promise<LoginFacts> {
+export async function readLoginFacts(app: App, attempt: { login: string; ip: string; deviceHash: string; mfaSecretHash: string }): Promise<LoginFacts> {
   const loginKey = accountKey(attempt.login).key;
   const ipKey = addressKey(attempt.ip).key;
   const [row] = await app.database.rows<CandidateRow>(sql`
@@ -92,7 +104,9 @@ async function readLoginFacts(app: App, attempt: { login: string; ip: string; de
            u.id, u.login, u.email, u.password_hash, u.login_active, u.must_change_password, u.password_changed_at,
            u.mfa_enabled, u.mfa_method, u.mfa_enrol_required, r.name AS role_name, r.internal_permissions, r.external_permissions,
            ${sql.raw(NETWORK_RULES_JSON)} AS networks,
-           kd.device_hash AS known_device, td.last_login_at AS mfa_passed_at
+           kd.device_hash AS known_device, td.last_login_at AS mfa_passed_at,
+           (SELECT json_build_object('policy', p.policy, 'break_glass', p.break_glass_user_id) FROM sso_policy p WHERE p.id = 1) AS sso,
+           (SELECT array_agg(i.provider_id) FROM sso_identities i WHERE i.user_id = u.id) AS sso_provider_ids
       FROM (SELECT 1) AS one
       LEFT JOIN users u ON u.login = ${attempt.login}
       LEFT JOIN roles r ON r.id = u.role_id
@@ -102,7 +116,8 @@ async function readLoginFacts(app: App, attempt: { login: string; ip: string; de
   for (const c of row?.counters ?? []) counters.set(c.key, { failures: c.failures, nextAt: new Date(c.next_at), updatedAt: new Date(c.updated_at) });
   for (const key of [loginKey, ipKey]) if (!counters.has(key)) counters.set(key, null);
   const settings = decodeSiteSettings(Object.fromEntries(Object.entries(row?.settings ?? {}).filter(([k]) => isSettingKey(k))));
-  if (!row?.id) return { user: undefined, settings, counters };
+  const sso = { policy: row?.sso && isSsoPolicy(row.sso.policy) ? row.sso.policy : ('off' as const), breakGlassUserId: row?.sso?.break_glass ?? null };
+  if (!row?.id) return { user: undefined, settings, counters, sso };
   const roleSets = { internalPermissions: row.internal_permissions, externalPermissions: row.external_permissions };
   const location = locate(attempt.ip, networkRulesFrom(row.networks));
   const user: Candidate = {
@@ -122,12 +137,13 @@ async function readLoginFacts(app: App, attempt: { login: string; ip: string; de
     passwordHash: row.password_hash,
     loginActive: row.login_active,
     knownDevice: row.known_device,
+    ssoProviderIds: row.sso_provider_ids ?? [],
   };
   if (user.knownDevice) {
     const key = deviceKey(user.id, user.knownDevice).key;
     if (!counters.has(key)) counters.set(key, null);
   }
-  return { user, settings, counters };
+  return { user, settings, counters, sso };
 }
 
 /**
@@ -149,14 +165,34 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     keys,
     async (turn) => {
       const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password);
-      const mayLogin = user && user.loginActive && user.mayLogInHere;
+      // With SSO required, a correct password signs in only the break-glass administrator, or
+      // confirms the first link of an identity the provider just vouched for. Everyone else
+      // gets the answer of a wrong password, so the break-glass account cannot be told apart.
+      const passwordMayLogIn = Boolean(user) && (passwordLoginAllowed(facts.sso.policy, facts.sso.breakGlassUserId, user?.id ?? null) || Boolean(attempt.link));
+      const alreadyLinked = Boolean(attempt.link && user?.ssoProviderIds.includes(attempt.link.providerId));
+      const mayLogin = user && user.loginActive && user.mayLogInHere && passwordMayLogIn && !alreadyLinked && !(attempt.link && isReadOnly(app));
       if (!user || !passwordOk || !mayLogin) {
-        const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : !user.loginActive ? 'login_inactive' : 'no_login_permission';
+        const reason = !user
+          ? 'unknown_login'
+          : !passwordOk
+            ? 'wrong_password'
+            : !passwordMayLogIn
+              ? 'sso_required'
+              : alreadyLinked
+                ? 'sso_already_linked'
+                : attempt.link && isReadOnly(app)
+                  ? 'read_only'
+                  : !user.loginActive
+                    ? 'login_inactive'
+                    : 'no_login_permission';
         const where = reason === 'no_login_permission' ? { network: user!.location.network?.name ?? null, kind: user!.location.kind } : {};
-        await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason, ...where } });
+        const linking = attempt.link ? { linking: attempt.link.providerName } : {};
+        await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason, ...where, ...linking } });
         return failed();
       }
-      return passed(isReadOnly(app) ? await startReadOnlySession(app, user, facts.settings, attempt, turn) : await startSession(app, user, facts.settings, attempt, turn));
+      const firstFactor: FirstFactor = facts.sso.policy === 'required' && user.id === facts.sso.breakGlassUserId ? 'break_glass' : 'password';
+      const how = { firstFactor, turn, password: attempt.password, pendingSsoLink: attempt.link ? encodePendingIdentity(attempt.link) : undefined };
+      return passed(isReadOnly(app) ? await startReadOnlySession(app, user, facts.settings, attempt, how) : await startSession(app, user, facts.settings, attempt, how));
     },
     facts.counters,
   );
@@ -165,14 +201,30 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
   return { ok: true, ...attempted.value };
 }
 
-/** The correct password of an active account: one transaction records it and starts the session. */
-async function startSession(app: App, user: Candidate, settings: SiteSettings, attempt: LoginAttempt, turn: Turn) {
+/** How a login proved its first factor, and what comes with it. */
+export interface FirstStep {
+  firstFactor: FirstFactor;
+  /** The password login's turn on the failure counters, forgiven on success. */
+  turn?: Turn;
+  /** The password as typed, to upgrade an outdated hash. */
+  password?: string;
+  pendingSsoLink?: string;
+  /** What the login.success entry adds (an SSO login names its provider). */
+  auditDetails?: Record<string, unknown>;
+  /** Work of the same transaction (an SSO identity's last sign-in). */
+  alsoInTransaction?: (tx: Tx) => Promise<void>;
+}
+
+/** The first factor of an active account is proved: one transaction records it and starts the session. */
+export async function startSession(app: App, user: Candidate, settings: SiteSettings, client: LoginClient, how: FirstStep) {
   // Hashed before the transaction: PGlite's one connection must not wait on argon2.
-  const rehash = needsRehash(user.passwordHash!) ? { outdated: user.passwordHash!, upgraded: await hashPassword(attempt.password) } : null;
+  const rehash =
+    how.password !== undefined && user.passwordHash && needsRehash(user.passwordHash) ? { outdated: user.passwordHash, upgraded: await hashPassword(how.password) } : null;
   const now = app.clock.now();
-  const deviceToken = user.knownDevice ? attempt.deviceToken! : generateSecretToken();
+  const deviceToken = user.knownDevice ? client.deviceToken! : generateSecretToken();
   return app.db.transaction(async (tx) => {
-    await forgiveFailures(app, turn, tx);
+    if (how.turn) await forgiveFailures(app, how.turn, tx);
+    await how.alsoInTransaction?.(tx);
     if (rehash) await upgradePasswordHash(tx, user.id, rehash.outdated, rehash.upgraded);
     await tx
       .insert(knownDevices)
@@ -182,8 +234,10 @@ async function startSession(app: App, user: Candidate, settings: SiteSettings, a
     const next = await continueLogin(app, tx, {
       userId: user.id,
       done: 'password',
-      client: { ip: attempt.ip, userAgent: attempt.userAgent },
+      client: { ip: client.ip, userAgent: client.userAgent },
       known: { user, settings },
+      firstFactor: how.firstFactor,
+      pendingSsoLink: how.pendingSsoLink,
     });
     const codeMail = next.step === 'mfa' && user.mfaMethod === 'email' ? await issueEmailCode(app, tx, user, 'login', { atLogin: true }) : undefined;
     await recordAudit(
@@ -192,10 +246,11 @@ async function startSession(app: App, user: Candidate, settings: SiteSettings, a
         action: 'login.success',
         actor: { id: user.id, login: user.login },
         target: user.login,
-        ip: attempt.ip,
+        ip: client.ip,
         details: {
           next: next.step,
           knownDevice: Boolean(user.knownDevice),
+          ...how.auditDetails,
           ...(rehash ? { passwordRehashed: true } : {}),
           ...(codeMail && !codeMail.ok ? { codeNotSent: codeMail.reason } : {}),
         },
@@ -212,20 +267,20 @@ async function startSession(app: App, user: Candidate, settings: SiteSettings, a
  * journaled for the audit log. The device is not remembered; an e-mailed code goes out at once
  * (mfa/service.ts `mailCodeWhileReadOnly`).
  */
-async function startReadOnlySession(app: App, user: Candidate, settings: SiteSettings, attempt: LoginAttempt, turn: Turn) {
+export async function startReadOnlySession(app: App, user: Candidate, settings: SiteSettings, client: LoginClient, how: FirstStep) {
   // In read-only mode the counters are this instance's own (auth/throttle.ts): no transaction.
-  await forgiveFailures(app, turn, app.db as unknown as Tx);
-  const stage = stepAfter('password', user, settings, app.clock.now());
+  if (how.turn) await forgiveFailures(app, how.turn, app.db as unknown as Tx);
+  const stage = stepAfter('password', user, settings, app.clock.now(), how.firstFactor);
   const mailed = stage === 'mfa' && user.mfaMethod === 'email' ? await mailCodeWhileReadOnly(app, user) : null;
   const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings, code: mailed?.sent ?? undefined });
   await recordAudit(app, {
     action: 'login.success',
     actor: { id: user.id, login: user.login },
     target: user.login,
-    ip: attempt.ip,
-    details: { next: stage, knownDevice: Boolean(user.knownDevice), readOnly: true, ...(mailed && !mailed.sent ? { codeNotSent: mailed.reason } : {}) },
+    ip: client.ip,
+    details: { next: stage, knownDevice: Boolean(user.knownDevice), readOnly: true, ...how.auditDetails, ...(mailed && !mailed.sent ? { codeNotSent: mailed.reason } : {}) },
   });
-  return { sessionToken, stage, deviceToken: attempt.deviceToken ?? generateSecretToken() };
+  return { sessionToken, stage, deviceToken: client.deviceToken ?? generateSecretToken() };
 }
 
 /**

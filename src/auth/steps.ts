@@ -8,6 +8,7 @@ import { hashToken } from '../security/tokens.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { createSession, type SessionLineage } from '../sessions/service.ts';
+import { linkConfirmedIdentity } from '../sso/links.ts';
 
 export { MFA_DEVICE_COOKIE } from '../web/cookies.ts';
 
@@ -48,12 +49,26 @@ export async function loadStepUser(db: Db, userId: string, mfaDeviceSecret: stri
   return row;
 }
 
+/**
+ * How the first factor was proved, when it changes the steps after it: `sso` (the password was
+ * not used, so its expiry asks nothing now), `sso_with_mfa` (a provider the administrator trusts
+ * showed a second factor in `amr`: Haven's MFA step and enrolment are skipped), `break_glass`
+ * (SSO is required and this is the one password login left: its MFA step is never skipped).
+ */
+export type FirstFactor = 'password' | 'sso' | 'sso_with_mfa' | 'break_glass';
+
 /** Which login step comes after `done`, from the user's state, the site settings and this device. */
-export function stepAfter(done: 'password' | LoginStep, user: StepUser, settings: SiteSettings, now: Date): LoginStep {
+export function stepAfter(done: 'password' | LoginStep, user: StepUser, settings: SiteSettings, now: Date, firstFactor: FirstFactor = 'password'): LoginStep {
+  const sso = firstFactor === 'sso' || firstFactor === 'sso_with_mfa';
+  const mfaProvedElsewhere = firstFactor === 'sso_with_mfa';
+  const mfaChallenge =
+    firstFactor === 'break_glass'
+      ? user.mfaEnabled
+      : !mfaProvedElsewhere && settings.mfa_enabled && user.mfaEnabled && !isDeviceTrusted(user.devicePassedMfaAt, now);
   return nextLoginStep(done, {
-    mfaChallenge: settings.mfa_enabled && user.mfaEnabled && !isDeviceTrusted(user.devicePassedMfaAt, now),
-    passwordChangeRequired: user.mustChangePassword || isPasswordExpired(user.passwordChangedAt, settings.password_expiration_days, now),
-    mfaEnrolmentRequired: mustEnrolMfa(settings, user),
+    mfaChallenge,
+    passwordChangeRequired: !sso && (user.mustChangePassword || isPasswordExpired(user.passwordChangedAt, settings.password_expiration_days, now)),
+    mfaEnrolmentRequired: !mfaProvedElsewhere && mustEnrolMfa(settings, user),
   });
 }
 
@@ -82,19 +97,27 @@ export async function continueLogin(
     /** What the caller has read already (the password step reads it with the account). */
     known?: { user: StepUser; settings: SiteSettings };
     proved?: boolean;
+    firstFactor?: FirstFactor;
+    /** At the first step: an SSO identity the user confirmed with this password (sso/links.ts). */
+    pendingSsoLink?: string;
   },
 ): Promise<ContinuedLogin> {
   const settings = input.known?.settings ?? (await getSiteSettings(app, tx));
   const user = input.known?.user ?? (await loadStepUser(tx, input.userId, input.mfaDeviceSecret));
   if (!user) throw new Error('continueLogin: no such user');
-  const step = stepAfter(input.done, user, settings, app.clock.now());
+  const step = stepAfter(input.done, user, settings, app.clock.now(), input.firstFactor);
   let lineage: SessionLineage | undefined;
   if (input.previousSessionId) {
     [lineage] = await tx
       .delete(sessions)
       .where(eq(sessions.id, input.previousSessionId))
-      .returning({ expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt });
+      .returning({ expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt, pendingSsoLink: sessions.pendingSsoLink });
   }
+  const pendingSsoLink = input.pendingSsoLink ?? lineage?.pendingSsoLink ?? null;
+  // The identity is linked only once every step of this login is done: a password alone (MFA
+  // not yet passed) must not leave behind a link that a provider's `amr` could later complete.
+  if (pendingSsoLink && step === 'full') await linkConfirmedIdentity(app, tx, { id: user.id, login: user.login }, pendingSsoLink, input.client.ip);
+
   const sessionToken = await createSession(app, tx, {
     userId: user.id,
     stage: step,
@@ -102,6 +125,7 @@ export async function continueLogin(
     settings,
     lineage,
     authenticatedAt: input.proved ? app.clock.now() : undefined,
+    pendingSsoLink,
   });
   return { sessionToken, step, user };
 }

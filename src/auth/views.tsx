@@ -1,18 +1,61 @@
 import { Csrf, Field, FormError, Layout, type PageContext } from '../web/layout.tsx';
+import { SSO_KIND_LABELS, type SsoKind, type SsoPolicy } from '../security/sso.ts';
 
-export function LoginPage(props: { ctx: PageContext; next: string; error?: string; notice?: string; login?: string; errors?: Record<string, string> }) {
-  const { ctx, next, error, notice, login, errors = {} } = props;
+/** What the login page offers besides the password: the SSO providers, and whether SSO is required. */
+export interface LoginOptions {
+  policy: SsoPolicy;
+  providers: { name: string; kind: SsoKind }[];
+}
+
+export function LoginPage(props: {
+  ctx: PageContext;
+  next: string;
+  error?: string;
+  notice?: string;
+  login?: string;
+  errors?: Record<string, string>;
+  sso?: LoginOptions;
+  /** With SSO required, the password form is shown only for the break-glass administrator who asks for it. */
+  breakGlass?: boolean;
+}) {
+  const { ctx, next, error, notice, login, errors = {}, sso = { policy: 'off', providers: [] }, breakGlass = false } = props;
+  const passwordForm = sso.policy !== 'required' || breakGlass || sso.providers.length === 0;
+  const nextQuery = next === '/' ? '' : `?${new URLSearchParams({ next })}`;
   return (
     <Layout title="Log in" ctx={ctx}>
       {notice && <p class="notice">{notice}</p>}
       <FormError message={error} />
-      <form method="post" action="/login">
-        <Csrf token={ctx.csrfToken} />
-        <input type="hidden" name="next" value={next} />
-        <Field name="login" label="Login name" value={login} error={errors.login} autocomplete="username" required />
-        <Field name="password" label="Password" type="password" error={errors.password} autocomplete="current-password" required />
-        <button type="submit">Log in</button>
-      </form>
+      {sso.providers.length > 0 && (
+        <section aria-labelledby="sso-title" id="sso-providers">
+          <h2 id="sso-title">{sso.policy === 'required' ? 'Sign in with your organization' : 'Single sign-on'}</h2>
+          <ul class="sso-buttons">
+            {sso.providers.map((p) => (
+              <li>
+                <a role="button" href={`/login/sso/${p.name}${nextQuery}`}>
+                  Sign in with {p.kind === 'oidc' ? p.name : SSO_KIND_LABELS[p.kind]}
+                  {p.kind !== 'oidc' && sso.providers.filter((o) => o.kind === p.kind).length > 1 ? ` (${p.name})` : ''}
+                </a>
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
+      {passwordForm ? (
+        <form method="post" action="/login">
+          <Csrf token={ctx.csrfToken} />
+          <input type="hidden" name="next" value={next} />
+          {sso.providers.length > 0 && <h2>{breakGlass ? 'Break-glass sign-in' : 'Or with your Haven password'}</h2>}
+          <Field name="login" label="Login name" value={login} error={errors.login} autocomplete="username" required />
+          <Field name="password" label="Password" type="password" error={errors.password} autocomplete="current-password" required />
+          <button type="submit">Log in</button>
+        </form>
+      ) : (
+        <p id="break-glass-link">
+          <small>
+            Site administrator, and the provider is down? <a href="/login?break_glass=1">Break-glass sign-in</a>
+          </small>
+        </p>
+      )}
     </Layout>
   );
 }

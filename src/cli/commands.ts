@@ -4,6 +4,7 @@ import { verifyAuditChain } from '../audit/service.ts';
 import { findRoleByName, listRoles, updateRolePermissions } from '../roles/service.ts';
 import { isPermission } from '../security/permissions.ts';
 import { listNetworks, removeNetwork, saveNetwork } from '../locations/service.ts';
+import { callbackUrlOf, getSsoPolicy, listProviders, removeProvider, saveProvider, setSsoPolicy, ssoReadiness } from '../sso/service.ts';
 import { getSettingTexts, updateSiteSettings } from '../settings/service.ts';
 import { isSettingKey, SETTING_KEYS } from '../security/site-settings.ts';
 import { createUser, listUsers, setLoginActive } from '../users/service.ts';
@@ -254,6 +255,63 @@ export async function runCommand(app: App, request: CommandRequest, live?: (line
         const result = await removeNetwork(app, name, editor);
         if (!result.ok) return fail(result.error);
         return { code: 0, stdout: `removed network ${result.name}\n`, stderr: '' };
+      }
+    }
+    if (group === 'sso') {
+      const editor = { actor: null, ip: null };
+      if (action === 'list') {
+        if (rest.length) throw new UsageError('sso list');
+        const policy = await getSsoPolicy(app);
+        out.push(`policy=${policy.policy}\tbreak-glass=${policy.breakGlassLogin ?? '-'}\n`);
+        for (const p of await listProviders(app)) {
+          out.push(`${p.name}\t${p.kind}\t${p.issuer}\tclient-id=${p.clientId}\thosted-domain=${p.hostedDomain ?? '-'}\ttrust-amr=${p.trustAmr ? 'yes' : 'no'}\tlinked=${p.linkedAccounts}\n`);
+        }
+        return { code: 0, stdout: out.join(''), stderr: '' };
+      }
+      if (action === 'add') {
+        const [name, ...args] = rest;
+        const usage = 'sso add NAME --kind google|entra|okta|oidc --issuer URL --client-id ID --client-secret-stdin [--hosted-domain D] [--trust-amr] [--new-account-role ROLE]';
+        if (!name || name.startsWith('--')) throw new UsageError(usage);
+        const opts = options(args, ['kind', 'issuer', 'client-id', 'hosted-domain', 'new-account-role'], ['client-secret-stdin', 'trust-amr']);
+        if (!opts.kind || !opts.issuer || !opts['client-id'] || !opts['client-secret-stdin']) throw new UsageError(usage);
+        const clientSecret = (request.stdin ?? '').replace(/\r?\n$/, '');
+        if (!clientSecret) return fail('client secret: give it on standard input (--client-secret-stdin)');
+        const result = await saveProvider(
+          app,
+          {
+            name,
+            kind: opts.kind,
+            issuer: opts.issuer,
+            clientId: opts['client-id'],
+            clientSecret,
+            hostedDomain: opts['hosted-domain'] ?? '',
+            trustAmr: opts['trust-amr'] === 'yes',
+            newAccountRole: opts['new-account-role'] ?? '',
+          },
+          editor,
+        );
+        if (!result.ok) return fail(firstError(result.errors));
+        return { code: 0, stdout: `added provider ${name}; register ${callbackUrlOf(app, name)} as its redirect URI\n`, stderr: '' };
+      }
+      if (action === 'remove') {
+        const [name, extra] = rest;
+        if (!name || extra !== undefined) throw new UsageError('sso remove NAME');
+        const result = await removeProvider(app, name, editor);
+        if (!result.ok) return fail(result.error);
+        return { code: 0, stdout: `removed provider ${name}\n`, stderr: '' };
+      }
+      if (action === 'policy') {
+        const [policy, ...args] = rest;
+        if (!policy || policy.startsWith('--')) throw new UsageError('sso policy off|enabled|required [--break-glass LOGIN]');
+        const opts = options(args, ['break-glass']);
+        const result = await setSsoPolicy(app, { policy, breakGlassLogin: opts['break-glass'] ?? '' }, editor);
+        if (!result.ok) return fail(firstError(result.errors));
+        return { code: 0, stdout: `single sign-on policy: ${policy}${opts['break-glass'] && policy === 'required' ? ` (break-glass: ${opts['break-glass']})` : ''}\n`, stderr: '' };
+      }
+      if (action === 'readiness') {
+        if (rest.length) throw new UsageError('sso readiness');
+        for (const line of await ssoReadiness(app)) out.push(`${line.login}\t${line.reason}\n`);
+        return { code: 0, stdout: out.join(''), stderr: '' };
       }
     }
     if (group === 'audit' && action === 'verify') {

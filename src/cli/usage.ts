@@ -10,6 +10,11 @@ export const USAGE = `usage: haven <command>
   locations add --name N --cidr C [--cidr C ...] [--internal] [--timeout MINUTES] [--forced-role ROLE]
   locations list                          one line per network: name, internal/external, ranges, timeout, forced role
   locations remove NAME
+  sso add NAME --kind google|entra|okta|oidc --issuer URL --client-id ID --client-secret-stdin [--hosted-domain D] [--trust-amr] [--new-account-role ROLE]
+  sso list                                the policy, then one line per provider: name, kind, issuer, client id, domain, amr trust, linked accounts
+  sso remove NAME
+  sso policy off|enabled|required [--break-glass LOGIN]
+  sso readiness                           one line per account that could not sign in by SSO, with the reason
   settings get [KEY]                      print KEY=VALUE lines
   settings set KEY VALUE
   ssn truncate                            cut stored full SSNs to their last four digits (after ssn_digits=last4)

@@ -83,6 +83,9 @@ export const sessions = pgTable(
     recoveryCodesSealed: text('recovery_codes_sealed'),
     // A personal access token just created, sealed the same way, until its page shows it once.
     newApiTokenSealed: text('new_api_token_sealed'),
+    // An SSO identity whose first link the user confirmed with their password: it is linked
+    // only when this login reaches its last step (MFA passed), never before (sso/links.ts).
+    pendingSsoLink: text('pending_sso_link'),
     ip: text('ip'),
     userAgent: text('user_agent'),
   },
@@ -699,4 +702,80 @@ export const apiRateWindows = pgTable('api_rate_windows', {
   key: text('key').primaryKey(),
   windowStart: ts('window_start').notNull(),
   calls: integer('calls').notNull(),
+});
+
+/**
+ * Single sign-on providers (DESIGN §1.1, Admin > Single Sign On, `haven sso add`). The client
+ * secret is sealed like a client's SSN (its own data key, wrapped by the master key): a copy of
+ * the database alone cannot sign in at the identity provider as Haven.
+ */
+export const ssoProviders = pgTable(
+  'sso_providers',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    // The name in /login/sso/:provider: lower-case letters, digits and hyphens.
+    name: text('name').notNull(),
+    kind: text('kind').notNull(),
+    issuer: text('issuer').notNull(),
+    clientId: text('client_id').notNull(),
+    dataKey: text('data_key').notNull(),
+    clientSecretSealed: text('client_secret_sealed').notNull(),
+    hostedDomain: text('hosted_domain'),
+    // Whether the provider's `amr` claim, when it shows a second factor, stands for Haven's MFA step.
+    trustAmr: boolean('trust_amr').notNull().default(false),
+    // The role of accounts this provider may create (with sso_allow_account_creation); null: none.
+    newAccountRoleId: uuid('new_account_role_id').references(() => roles.id),
+    createdAt: ts('created_at').notNull(),
+    updatedAt: ts('updated_at').notNull(),
+  },
+  (t) => [uniqueIndex('sso_providers_name_key').on(t.name)],
+);
+
+/**
+ * A Haven account's identity at a provider, by issuer and subject (Entra ID: `tid:oid`); never by
+ * e-mail. One identity per account and provider.
+ */
+export const ssoIdentities = pgTable(
+  'sso_identities',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    userId: uuid('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    providerId: uuid('provider_id').notNull().references(() => ssoProviders.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    // What the provider said the address was when the link was made (shown to administrators).
+    email: text('email'),
+    // 'password' (the user's Haven password), 'administrator', or 'created' (a new account).
+    linkedBy: text('linked_by').notNull(),
+    linkedAt: ts('linked_at').notNull(),
+    lastLoginAt: ts('last_login_at'),
+  },
+  (t) => [uniqueIndex('sso_identities_subject_key').on(t.issuer, t.subject), uniqueIndex('sso_identities_user_provider_key').on(t.userId, t.providerId)],
+);
+
+/**
+ * Identities that signed in at a provider but are linked to no account yet: an administrator
+ * may link one to an account (Admin > Single Sign On). Kept 30 days.
+ */
+export const ssoLinkRequests = pgTable(
+  'sso_link_requests',
+  {
+    id: uuid('id').primaryKey().default(sql`gen_random_uuid()`),
+    providerId: uuid('provider_id').notNull().references(() => ssoProviders.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    email: text('email'),
+    name: text('name'),
+    requestedAt: ts('requested_at').notNull(),
+    ip: text('ip'),
+  },
+  (t) => [uniqueIndex('sso_link_requests_subject_key').on(t.issuer, t.subject)],
+);
+
+/** The site's SSO policy: one row (id 1). Changed only with the checks of sso/service.ts. */
+export const ssoPolicy = pgTable('sso_policy', {
+  id: integer('id').primaryKey(),
+  policy: text('policy').notNull(),
+  breakGlassUserId: uuid('break_glass_user_id').references(() => users.id, { onDelete: 'set null' }),
+  updatedAt: ts('updated_at').notNull(),
 });

@@ -77,6 +77,11 @@ export const EXPORTED_TABLES: Record<string, TableRule> = {
   failover_state: { without: [] },
   networks: { without: [] },
   api_tokens: { without: ['token_hash'] },
+  // The client secret is a credential at the provider: it stays in Haven.
+  sso_providers: { without: ['data_key', 'client_secret_sealed'] },
+  sso_identities: { without: [] },
+  sso_link_requests: { without: [] },
+  sso_policy: { without: [] },
   lookups: { without: [] },
   // The body can hold a verification code that still works.
   mail_outbox: { without: ['text_body'] },

@@ -1,6 +1,6 @@
 import { and, eq, inArray, lte, or } from 'drizzle-orm';
 import type { App } from '../context.ts';
-import { apiRateWindows, conflictResults, intakeApplications, mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens } from '../db/schema.ts';
+import { apiRateWindows, conflictResults, intakeApplications, mfaEmailCodes, mfaTrustedDevices, sessions, setupTokens, ssoLinkRequests } from '../db/schema.ts';
 import type { Job, JobWork } from '../jobs/service.ts';
 import { pruneCutoffs } from '../security/retention.ts';
 
@@ -43,6 +43,7 @@ export async function pruneExpired(app: App): Promise<PruneReport> {
       .returning({ id: intakeApplications.id });
     if (abandoned.length) await t.delete(conflictResults).where(inArray(conflictResults.applicationId, abandoned.map((a) => a.id)));
     await t.delete(apiRateWindows).where(lte(apiRateWindows.windowStart, cut.apiRateWindowsStartedBy));
+    await t.delete(ssoLinkRequests).where(lte(ssoLinkRequests.requestedAt, cut.ssoLinkRequestsBy));
     return { sessions: deadSessions.length, emailCodes: codes.length, trustedDevices: devices.length, setupTokens: tokens.length, abandonedApplications: abandoned.length };
   });
 }

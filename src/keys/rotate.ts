@@ -19,7 +19,7 @@ import { currentRing, fileStampOf, recordCurrentMasterKey, type Keys } from './r
 import { newMasterKey, replaceKeyFile, type KeyRing } from './service.ts';
 
 /** Every table whose rows carry a wrapped data key in `data_key`. */
-export const SEALED_TABLES = ['clients', 'intake_applications', 'documents'] as const;
+export const SEALED_TABLES = ['clients', 'intake_applications', 'documents', 'sso_providers'] as const;
 
 export interface RotationResult {
   key: string;

@@ -3,6 +3,7 @@
 // cutoff is the instant from which the record's own rule refuses it, so deleting changes
 // no answer.
 
+import { SSO_LINK_REQUEST_LIFETIME_MS } from './sso.ts';
 import { TRUSTED_DEVICE_MS } from './mfa.ts';
 import { rateWindowStart } from './api-tokens.ts';
 
@@ -34,6 +35,8 @@ export interface PruneCutoffs {
   applicationsUntouchedBy: Date;
   /** API rate windows that started at or before this belong to a past minute: they count nothing. */
   apiRateWindowsStartedBy: Date;
+  /** SSO identities waiting for a link since this are no longer shown: the person signs in again. */
+  ssoLinkRequestsBy: Date;
 }
 
 /** How long an unfinished application may wait for its worker before its identity data is erased. */
@@ -50,5 +53,6 @@ export function pruneCutoffs(now: Date): PruneCutoffs {
     setupTokensExpiredBy: now,
     applicationsUntouchedBy: new Date(t - APPLICATION_ABANDONED_MS),
     apiRateWindowsStartedBy: new Date(rateWindowStart(now).getTime() - 1),
+    ssoLinkRequestsBy: new Date(t - SSO_LINK_REQUEST_LIFETIME_MS),
   };
 }

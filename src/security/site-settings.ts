@@ -19,7 +19,7 @@ export interface SettingsContext {
 type Parsed = { ok: true; value: string } | { ok: false; message: string };
 
 /** The sections of Admin > Site Settings, in the order the page shows them. */
-export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication', 'Intake and client data', 'Backups'] as const;
+export const SETTING_SECTIONS = ['Passwords', 'Sessions', 'Multifactor authentication', 'Single sign-on', 'Intake and client data', 'Backups'] as const;
 export type SettingSection = (typeof SETTING_SECTIONS)[number];
 
 /** The readable names of the MFA methods, as the settings page and the enrolment page offer them. */
@@ -117,7 +117,7 @@ function rolesSetting(raw: string, context?: SettingsContext): Parsed {
 export const NUMBER_SETTING_KEYS = ['password_min_length', 'password_expiration_days', 'session_timeout_minutes', 'session_max_hours', 'intake_income_limit_percent', 'document_max_mb', 'backup_retention_days', 'restore_test_interval_days'] as const;
 
 /** Settings edited as one line of text or one choice (a select). */
-export const TEXT_SETTING_KEYS = ['ssn_digits', 'intake_postal_codes', 'intake_problem_codes', 'backup_time'] as const;
+export const TEXT_SETTING_KEYS = ['sso_allow_account_creation', 'ssn_digits', 'intake_postal_codes', 'intake_problem_codes', 'backup_time'] as const;
 
 export const SETTING_KEYS = [...NUMBER_SETTING_KEYS, 'mfa_enabled', 'mfa_methods', 'mfa_required_roles', ...TEXT_SETTING_KEYS] as const;
 
@@ -218,6 +218,21 @@ export const SITE_SETTINGS: Record<SettingKey, SettingDefinition> = {
     control: { kind: 'roles' },
     parse: rolesSetting,
   },
+  sso_allow_account_creation: {
+    key: 'sso_allow_account_creation',
+    label: 'Accounts created by single sign-on',
+    section: 'Single sign-on',
+    help: 'When allowed, a person a provider vouches for (with a verified e-mail no account has) gets an account of the role chosen for that provider on Admin > Single Sign On. Default not allowed (false).',
+    defaultValue: 'false',
+    control: {
+      kind: 'choice',
+      options: [
+        { value: 'false', label: 'Not allowed: accounts are made by administrators' },
+        { value: 'true', label: "Allowed, for providers with a role for new accounts" },
+      ],
+    },
+    parse: booleanSetting,
+  },
   ssn_digits: {
     key: 'ssn_digits',
     label: 'Social Security numbers kept',
@@ -311,6 +326,7 @@ export interface SiteSettings {
   mfa_methods: MfaMethod[];
   mfa_required_roles: string[];
   ssn_digits: 'full' | 'last4';
+  sso_allow_account_creation: boolean;
   intake_postal_codes: string[];
   intake_problem_codes: string[];
   intake_income_limit_percent: number;
@@ -332,6 +348,7 @@ export function decodeSiteSettings(stored: Partial<Record<SettingKey, string>>):
     mfa_methods: commaList(raw('mfa_methods')).filter(isMfaMethod),
     mfa_required_roles: commaList(raw('mfa_required_roles')),
     ssn_digits: raw('ssn_digits') === 'last4' ? 'last4' : 'full',
+    sso_allow_account_creation: raw('sso_allow_account_creation') === 'true',
     intake_postal_codes: commaList(raw('intake_postal_codes')),
     intake_problem_codes: commaList(raw('intake_problem_codes')),
     intake_income_limit_percent: Number(raw('intake_income_limit_percent')),

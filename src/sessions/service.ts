@@ -155,6 +155,8 @@ export interface SessionLineage {
   expiresAt: Date;
   /** When every factor was last proved. */
   authenticatedAt: Date;
+  /** An SSO identity waiting to be linked when this login reaches its last step (sso/links.ts). */
+  pendingSsoLink?: string | null;
 }
 
 /**
@@ -165,7 +167,7 @@ export interface SessionLineage {
 export async function createSession(
   app: App,
   tx: Tx,
-  input: { userId: string; stage: SessionStage; client: { ip: string; userAgent?: string }; settings: SiteSettings; lineage?: SessionLineage; authenticatedAt?: Date },
+  input: { userId: string; stage: SessionStage; client: { ip: string; userAgent?: string }; settings: SiteSettings; lineage?: SessionLineage; authenticatedAt?: Date; pendingSsoLink?: string | null },
 ): Promise<string> {
   const token = generateSecretToken();
   const now = app.clock.now();
@@ -179,6 +181,7 @@ export async function createSession(
     authenticatedAt: input.authenticatedAt ?? input.lineage?.authenticatedAt ?? now,
     ip: input.client.ip,
     userAgent: input.client.userAgent?.slice(0, 400),
+    pendingSsoLink: input.stage === 'full' ? null : (input.pendingSsoLink ?? input.lineage?.pendingSsoLink ?? null),
   });
   return token;
 }
@@ -231,7 +234,7 @@ export async function rotateSession(app: App, tx: Tx, sessionId: string, input: 
   const [old] = await tx
     .delete(sessions)
     .where(eq(sessions.id, sessionId))
-    .returning({ userId: sessions.userId, stage: sessions.stage, expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt });
+    .returning({ userId: sessions.userId, stage: sessions.stage, expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt, pendingSsoLink: sessions.pendingSsoLink });
   if (!old) return null;
   const settings = await getSiteSettings(app, tx);
   return createSession(app, tx, {
@@ -239,7 +242,7 @@ export async function rotateSession(app: App, tx: Tx, sessionId: string, input: 
     stage: old.stage as SessionStage,
     client: input.client,
     settings,
-    lineage: { expiresAt: old.expiresAt, authenticatedAt: old.authenticatedAt },
+    lineage: { expiresAt: old.expiresAt, authenticatedAt: old.authenticatedAt, pendingSsoLink: old.pendingSsoLink },
     authenticatedAt: input.proved ? app.clock.now() : undefined,
   });
 }

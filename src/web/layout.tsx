@@ -53,6 +53,7 @@ const ADMIN_LINKS: NavLink[] = [
   { href: '/admin/roles', label: 'Roles', anyOf: ['admin_roles'] },
   { href: '/admin/locations', label: 'Locations', anyOf: ['admin_locations'] },
   { href: '/admin/site-settings', label: 'Site Settings', anyOf: ['admin_site_settings'] },
+  { href: '/admin/sso', label: 'Single Sign On', anyOf: ['admin_site_settings'] },
   { href: '/admin/intake', label: 'Intake setup', anyOf: ['admin_site_settings'] },
   { href: '/admin/lookups', label: 'Case lists', anyOf: ['admin_site_settings'] },
   { href: '/admin/audit', label: 'Audit', anyOf: ['audit_view'] },
