@@ -568,7 +568,7 @@ describe.each(DB_KINDS)('hostile input at every route (%s)', (kind) => {
   test('the access table is walked: every route but HEAD and log-out, forms and JSON alike', () => {
     const all = routes();
     expect(all.length).toBeGreaterThan(30);
-    expect(all.map((t) => t.label)).toEqual(expect.arrayContaining(['POST /login', 'POST /setup/:token', 'GET /admin/users/:id', 'POST /mfa/enrol/passkey', 'POST /login/mfa', 'POST /admin/locations', 'POST /preferences/api-tokens']));
+    expect(all.map((t) => t.label)).toEqual(expect.arrayContaining(['POST /login', 'POST /setup/:token', 'GET /admin/users/:id', 'POST /mfa/enrol/passkey', 'POST /login/mfa', 'POST /admin/locations', 'POST /preferences/api-tokens', 'POST /admin/sso/providers', 'GET /login/sso/:provider/callback', 'POST /login/sso/link']));
     expect(all.find((t) => t.label === 'POST /mfa/enrol/passkey')!.body!.kind).toBe('json');
     expect(all.find((t) => t.label === 'POST /login')!.body).toEqual({ kind: 'form', fields: ['login', 'password', 'next'] });
     expect(new Set(all.map((t) => t.actor))).toEqual(new Set(['anonymous', 'admin', 'code-step', 'mfa-user']));
