@@ -684,6 +684,8 @@ async function main(): Promise<void> {
   await (await import('./backups.ts')).runBackupBench();
   // Time to read-only and to promoted on a synchronous pair (bench/failover.ts): under a minute.
   await (await import('./failover.ts')).runFailoverBench();
+  // An SSO sign-in against a password login, the hash taken out (bench/sso.ts): under a minute.
+  await (await import('./sso.ts')).runSsoBench();
   console.log(`(benchmarks took ${((performance.now() - started) / 1000).toFixed(0)} s)`);
   // Search and the case page on a million seeded cases per database (bench/cases.ts): about 16 minutes on 2 CPUs, so opt-in.
   if (process.env.HAVEN_BENCH_CASES === '1') await (await import('./cases.ts')).runCaseBench();

@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import * as client from 'openid-client';
+import fc from 'fast-check';
+import { verifyAuditChain } from '../../src/audit/service.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { auditLog, sessions, ssoIdentities, users } from '../../src/db/schema.ts';
 import { runCommand } from '../../src/cli/commands.ts';
@@ -447,6 +449,33 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
       expect(result.stderr.trim().split('\n'), argv.join(' ')).toHaveLength(1);
       expect(result.stderr, argv.join(' ')).toMatch(message);
     }
+  });
+
+  it('arbitrary answers at the callback, with or without this browser\'s sign-in, are never a 5xx and sign nobody in', async () => {
+    const starter = haven.client();
+    okta.nextLogin({ sub: 'okta-fuzz' });
+    const started = await starter.get('/login/sso/okta');
+    const realState = new URL(started.location!).searchParams.get('state')!;
+    const flow = starter.cookies.get('__Host-haven_sso')!;
+    const value = fc.oneof(fc.string({ unit: 'binary', maxLength: 200 }), fc.constantFrom('', 'x'.repeat(5000), '\u0000', '\ud83d', realState));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.dictionary(fc.constantFrom('code', 'state', 'iss', 'error', 'error_description', 'session_state', 'other'), value, { maxKeys: 5 }),
+        fc.boolean(),
+        fc.option(fc.string({ maxLength: 300 }), { nil: undefined }),
+        async (params, useRealState, cookie) => {
+          const browser = haven.client();
+          browser.cookies.set('__Host-haven_sso', cookie ?? flow);
+          const query = new URLSearchParams({ ...params, ...(useRealState ? { state: realState } : {}) }).toString();
+          const answer = await browser.get(`/login/sso/okta/callback?${query}`);
+          expect(answer.status).toBeLessThan(500);
+          expect(answer.body).not.toMatch(/at .*\.ts:\d+/);
+          expect(browser.cookies.has('__Host-haven_session')).toBe(false);
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect((await verifyAuditChain(haven.app)).problem).toBeNull();
   });
 
   it('a provider answering an error, or gone, gives the login page with a reason, never a 500', async () => {
