@@ -124,6 +124,10 @@ export async function redeemCallback(
 
 function describe(error: unknown): string {
   if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError) return `${error.error}${error.error_description ? `: ${error.error_description}` : ''}`.slice(0, 300);
-  if (error instanceof Error) return `${(error as { code?: string }).code ?? error.name}: ${error.message}`.slice(0, 300);
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    const because = cause instanceof Error ? ` (${(cause as { code?: string }).code ?? cause.name}: ${cause.message})` : '';
+    return `${(error as { code?: string }).code ?? error.name}: ${error.message}${because}`.slice(0, 300);
+  }
   return 'unknown error';
 }

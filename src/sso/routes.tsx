@@ -135,7 +135,7 @@ export const ssoRoutes: HavenRoutes = async (server, { app }) => {
     const pending = pendingLinkOf(app, request.cookies[LINK_COOKIE]);
     const ctx = { ...pageContext(request, reply), session: null };
     if (!pending) return sendPage(reply, <LinkPage ctx={ctx} providerName="" email={null} next="/" expired />, 400);
-    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.providerName} email={pending.email} next={pending.next} />);
+    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={pending.next} />);
   });
 
   const linkInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => {
@@ -143,7 +143,7 @@ export const ssoRoutes: HavenRoutes = async (server, { app }) => {
     const ctx = { ...pageContext(request, reply), session: null };
     if (!pending) return sendPage(reply, <LinkPage ctx={ctx} providerName="" email={null} next="/" expired />, 400);
     const message = Object.values(errors)[0];
-    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.providerName} email={pending.email} next={safeRedirectPath(formField(request.body, 'next'))} error={message} />, 400);
+    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={safeRedirectPath(formField(request.body, 'next'))} error={message} />, 400);
   };
 
   server.post(
@@ -168,10 +168,10 @@ export const ssoRoutes: HavenRoutes = async (server, { app }) => {
         clearSessionCookie(reply);
         if (outcome.retryAfterSeconds !== undefined) {
           const message = tooManyAttempts(reply, outcome.retryAfterSeconds);
-          return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.providerName} email={pending.email} next={next} login={login} error={message} />, 429);
+          return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={next} login={login} error={message} />, 429);
         }
         const message = `Login name or password is incorrect, or this account is linked to another ${pending.providerName} identity already.`;
-        return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.providerName} email={pending.email} next={next} login={login} error={message} />, 401);
+        return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={next} login={login} error={message} />, 401);
       }
       reply.clearCookie(LINK_COOKIE, COOKIE_OPTIONS);
       setSessionCookie(reply, outcome.sessionToken);

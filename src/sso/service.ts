@@ -19,6 +19,7 @@ import {
   loginForNewAccount,
   readinessProblem,
   SSO_FLOW_LIFETIME_MS,
+  SSO_KIND_LABELS,
   SSO_LINK_REQUEST_LIFETIME_MS,
   verifiedEmail,
   type ProviderForm,
@@ -384,7 +385,7 @@ export async function beginSsoLogin(app: App, providerName: string, next: string
   try {
     request = await authorizationRequest(app, provider, callbackUrlOf(app, provider.name));
   } catch (error) {
-    app.log.warn({ provider: provider.name, err: String(error) }, 'sso: the provider could not be reached');
+    app.log.warn({ provider: provider.name, err: errorWithCause(error) }, 'sso: the provider could not be reached');
     return { ok: false, reason: 'unreachable' };
   }
   const flow: SignInFlow = { provider: provider.name, state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, next, startedAt: app.clock.now().getTime() };
@@ -462,7 +463,8 @@ export async function finishSsoLogin(
       if (isReadOnly(app)) return fail('sso_not_linked', 'account', { subject: identity.subject, readOnly: true });
       await rememberLinkRequest(app, pending, ip);
       await recordAudit(app, { action: 'sso.link_requested', target: identity.email, ip, details: { provider: provider.name, subject: identity.subject, email: identity.email } });
-      const linkCookie = sealForSession(flowSealingKey(app), 'sso link', JSON.stringify({ ...pending, next: flow.next, startedAt: now }));
+      const label = provider.kind === 'oidc' ? provider.name : SSO_KIND_LABELS[provider.kind];
+      const linkCookie = sealForSession(flowSealingKey(app), 'sso link', JSON.stringify({ ...pending, label, next: flow.next, startedAt: now }));
       return { kind: 'link', linkCookie, providerName: provider.name, next: flow.next };
     }
   }
@@ -529,11 +531,20 @@ async function maybeCreateAccount(app: App, provider: ProviderWithSecret, pendin
 }
 
 /** The identity waiting to be linked (the link page's cookie), if it is this browser's and fresh. */
-export function pendingLinkOf(app: App, cookie: string | undefined): (PendingIdentity & { next: string }) | null {
-  const pending = openSealed<PendingIdentity & { next: string; startedAt: number }>(app, 'sso link', cookie);
+export function pendingLinkOf(app: App, cookie: string | undefined): (PendingIdentity & { label: string; next: string }) | null {
+  const pending = openSealed<PendingIdentity & { label: string; next: string; startedAt: number }>(app, 'sso link', cookie);
   if (!pending) return null;
   const age = app.clock.now().getTime() - pending.startedAt;
   return age >= 0 && age <= SSO_FLOW_LIFETIME_MS ? pending : null;
 }
 
 export { isSsoKind };
+
+/** An error and what caused it (fetch hides a refused certificate in its cause), for the log. */
+export function errorWithCause(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e));
+  }
+  return parts.join(' <- ');
+}

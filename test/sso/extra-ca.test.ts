@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, test } from 'vitest';
 import { Agent, request } from 'undici';
 import { makeHavenDataDir, runHaven, startHavenProcess, type HavenDataDir, type HavenProcess } from '../helpers/cli.ts';
 import { startTestIdp, testCa, type TestCa, type TestIdp } from '../helpers/oidc-idp.ts';
@@ -47,11 +47,14 @@ describe('an issuer behind a private CA, trusted through NODE_EXTRA_CA_CERTS', (
     return server;
   }
 
-  async function stop(): Promise<void> {
-    const exited = await server!.kill('SIGTERM');
-    expect(exited.code, `stdout: ${server!.stdout()}\nstderr: ${server!.stderr()}`).toBe(0);
+  /** Stops the server started by the test (SIGTERM: a clean exit, which frees the data dir for the next start). */
+  afterEach(async () => {
+    if (!server) return;
+    const stopping = server;
     server = undefined;
-  }
+    const exited = await stopping.kill('SIGTERM');
+    expect(exited.code, `stdout: ${stopping.stdout()}\nstderr: ${stopping.stderr()}`).toBe(0);
+  });
 
   function startSignIn() {
     return request(`${baseUrl}/login/sso/okta`, { method: 'GET', dispatcher: insecure });
@@ -72,7 +75,12 @@ describe('an issuer behind a private CA, trusted through NODE_EXTRA_CA_CERTS', (
     // No sign-in was started: no flow cookie.
     const cookies = [answer.headers['set-cookie'] ?? []].flat();
     expect(cookies.filter((c) => c.startsWith('__Host-haven_sso='))).toEqual([]);
-    await stop();
+    // The operator's log says which provider failed.
+    const warning = () => server!.stdout().split('\n').find((line) => line.includes('sso: the provider could not be reached'));
+    await expect.poll(warning).toBeDefined();
+    expect(JSON.parse(warning()!)).toMatchObject({ level: 40, provider: 'okta' });
+    // …and why: the certificate fetch hides in its cause, which is what tells an operator to set NODE_EXTRA_CA_CERTS.
+    expect(JSON.parse(warning()!).err).toMatch(/certificate/i);
   }, 60_000);
 
   test('with NODE_EXTRA_CA_CERTS=<the CA file> the sign-in starts: 303 to the authorization endpoint, with PKCE', async () => {
@@ -90,6 +98,7 @@ describe('an issuer behind a private CA, trusted through NODE_EXTRA_CA_CERTS', (
     expect(authorization.searchParams.get('response_type')).toBe('code');
     expect(authorization.searchParams.get('redirect_uri')).toBe(`${baseUrl}/login/sso/okta/callback`);
     for (const p of ['state', 'nonce']) expect(authorization.searchParams.get(p)?.length).toBeGreaterThanOrEqual(22);
+    expect(server!.stdout()).not.toContain('sso: the provider could not be reached');
     const cookies = [answer.headers['set-cookie'] ?? []].flat();
     expect(cookies.some((c) => c.startsWith('__Host-haven_sso='))).toBe(true);
     // The endpoint is the IdP's own (from discovery): it answers, not with an error page.
@@ -103,6 +112,5 @@ describe('an issuer behind a private CA, trusted through NODE_EXTRA_CA_CERTS', (
     } finally {
       await trusting.close();
     }
-    await stop();
   }, 60_000);
 });
