@@ -165,26 +165,8 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
     keys,
     async (turn) => {
       const passwordOk = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), attempt.password);
-      // With SSO required, a correct password signs in only the break-glass administrator, or
-      // confirms the first link of an identity the provider just vouched for. Everyone else
-      // gets the answer of a wrong password, so the break-glass account cannot be told apart.
-      const passwordMayLogIn = Boolean(user) && (passwordLoginAllowed(facts.sso.policy, facts.sso.breakGlassUserId, user?.id ?? null) || Boolean(attempt.link));
-      const alreadyLinked = Boolean(attempt.link && user?.ssoProviderIds.includes(attempt.link.providerId));
-      const mayLogin = user && user.loginActive && user.mayLogInHere && passwordMayLogIn && !alreadyLinked && !(attempt.link && isReadOnly(app));
-      if (!user || !passwordOk || !mayLogin) {
-        const reason = !user
-          ? 'unknown_login'
-          : !passwordOk
-            ? 'wrong_password'
-            : !passwordMayLogIn
-              ? 'sso_required'
-              : alreadyLinked
-                ? 'sso_already_linked'
-                : attempt.link && isReadOnly(app)
-                  ? 'read_only'
-                  : !user.loginActive
-                    ? 'login_inactive'
-                    : 'no_login_permission';
+      const reason = !user ? 'unknown_login' : !passwordOk ? 'wrong_password' : correctPasswordRefusal(user, facts.sso, attempt.link, isReadOnly(app));
+      if (!user || reason) {
         const where = reason === 'no_login_permission' ? { network: user!.location.network?.name ?? null, kind: user!.location.kind } : {};
         const linking = attempt.link ? { linking: attempt.link.providerName } : {};
         await recordAudit(app, { action: 'login.failure', actor: user ? { id: user.id, login: user.login } : null, target: login, ip: attempt.ip, details: { reason, ...where, ...linking } });
@@ -199,6 +181,21 @@ export async function attemptPasswordLogin(app: App, attempt: LoginAttempt): Pro
   if (attempted.outcome === 'refused') return { ok: false, retryAfterSeconds: attempted.retryAfterSeconds };
   if (attempted.outcome === 'failed') return { ok: false };
   return { ok: true, ...attempted.value };
+}
+
+/**
+ * Why the correct password of an existing account does not sign it in here and now, or null.
+ * With SSO required, a password signs in only the break-glass administrator, or confirms the
+ * first link of an identity the provider just vouched for; anyone else gets the answer of a
+ * wrong password, so that the break-glass account cannot be told apart.
+ */
+function correctPasswordRefusal(user: Candidate, sso: LoginFacts['sso'], link: PendingIdentity | undefined, readOnly: boolean): string | null {
+  if (!link && !passwordLoginAllowed(sso.policy, sso.breakGlassUserId, user.id)) return 'sso_required';
+  if (link && user.ssoProviderIds.includes(link.providerId)) return 'sso_already_linked';
+  if (link && readOnly) return 'read_only';
+  if (!user.loginActive) return 'login_inactive';
+  if (!user.mayLogInHere) return 'no_login_permission';
+  return null;
 }
 
 /** How a login proved its first factor, and what comes with it. */
