@@ -19,7 +19,7 @@ import { rowsOf } from '../src/db/client.ts';
 import { sql } from 'drizzle-orm';
 import { createDatabase, startPgCluster, type PgCluster } from '../test/helpers/postgres.ts';
 import { startRealHaven, type RealHaven } from '../test/helpers/server.ts';
-import { followIdp, startTestIdp, testCa, trustTestCa, type TestIdp } from '../test/helpers/oidc-idp.ts';
+import { followIdp, startTestIdp, testCa, trustTestCa } from '../test/helpers/oidc-idp.ts';
 import { CookieJar, fullLogin, insecureAgent } from './login.ts';
 
 const ROUNDS = Number(process.env.BENCH_SSO_ROUNDS ?? 100);
@@ -30,7 +30,7 @@ function quantile(values: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-async function ssoSignIn(real: RealHaven, idp: TestIdp, agent: ReturnType<typeof insecureAgent>): Promise<{ ms: number; location: string }> {
+async function ssoSignIn(real: RealHaven, agent: ReturnType<typeof insecureAgent>): Promise<{ ms: number; location: string }> {
   const jar = new CookieJar();
   const t0 = performance.now();
   const start = await request(`${real.baseUrl}/login/sso/okta`, { dispatcher: agent });
@@ -77,7 +77,7 @@ async function benchOne(kind: 'pglite' | 'postgres', cluster: PgCluster | undefi
       hash.push(performance.now() - t1);
     };
     const runSso = async () => {
-      const r = await ssoSignIn(real, idp, agent);
+      const r = await ssoSignIn(real, agent);
       if (r.location !== '/') throw new Error(`SSO sign-in went to ${r.location}`);
       sso.push(r.ms);
     };

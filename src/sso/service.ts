@@ -538,7 +538,6 @@ export function pendingLinkOf(app: App, cookie: string | undefined): (PendingIde
   return age >= 0 && age <= SSO_FLOW_LIFETIME_MS ? pending : null;
 }
 
-export { isSsoKind };
 
 /** An error and what caused it (fetch hides a refused certificate in its cause), for the log. */
 export function errorWithCause(error: unknown): string {

@@ -10,6 +10,7 @@ import { runCommand } from '../../src/cli/commands.ts';
 import { enqueueMail } from '../../src/mail/service.ts';
 import { findUserByLogin } from '../../src/users/service.ts';
 import { listNetworks } from '../../src/locations/service.ts';
+import { listProviders } from '../../src/sso/service.ts';
 import { launchBrowser, newContext } from '../helpers/browser.ts';
 import { expectAccessible } from '../helpers/axe.ts';
 import { startRealHaven, type RealHaven } from '../helpers/server.ts';
@@ -43,6 +44,7 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 let longUserId: string;
 let networkId: string;
+let providerId: string;
 
 async function context(options: BrowserContextOptions = {}): Promise<BrowserContext> {
   const created = await newContext(browser, real.baseUrl, options);
@@ -96,6 +98,13 @@ beforeAll(async () => {
   });
   expect(network, network.stderr).toMatchObject({ code: 0 });
   networkId = (await listNetworks(app))[0]!.id;
+  // An SSO provider with a long issuer and client id (SSO stays off: the login page is unchanged).
+  const provider = await runCommand(app, {
+    argv: ['sso', 'add', 'entra-main-office-tenant', '--kind', 'entra', '--issuer', 'https://login.microsoftonline.com/7f3c4a2e-1b5d-4c8e-9a0f-2d6b8e4c1a3f/v2.0', '--client-id', '3f2a9c1e-7b4d-4e8a-a1c5-9d0b6e2f4a7c', '--client-secret-stdin'],
+    stdin: 'a-long-client-secret-value\n',
+  });
+  expect(provider, provider.stderr).toMatchObject({ code: 0 });
+  providerId = (await listProviders(app))[0]!.id;
   // No SMTP server is configured: these stay queued and fill the mail queue's table.
   await enqueueMail(app, { to: LONG_USERS[0]!.email, subject: 'Haven verification code', text: 'Your code is 123456.' });
   await enqueueMail(app, {
@@ -123,6 +132,8 @@ const PAGES = [
   { name: 'locations', path: () => '/admin/locations' },
   { name: 'network', path: () => `/admin/locations/${networkId}` },
   { name: 'api-docs', path: () => '/api/v1/docs' },
+  { name: 'sso', path: () => '/admin/sso' },
+  { name: 'sso-provider', path: () => `/admin/sso/providers/${providerId}` },
 ];
 
 describe.each(WIDTHS)('every page at $width px', (viewport) => {
@@ -175,6 +186,7 @@ describe('the navigation', () => {
       'Roles',
       'Locations',
       'Site Settings',
+      'Single Sign On',
       'Intake setup',
       'Case lists',
       'Audit',
