@@ -349,12 +349,15 @@ export async function unlinkIdentity(app: App, identityId: string, editor: Provi
 
 // ---- Signing in --------------------------------------------------------------------------
 
-/** The providers the login page offers (none while SSO is off). */
+/** The providers the login page offers (none while SSO is off): one query, the policy with them. */
 export async function providersForLoginPage(app: App): Promise<{ policy: SsoPolicy; providers: { name: string; kind: SsoKind }[] }> {
-  const policy = await getSsoPolicy(app);
-  if (policy.policy === 'off') return { policy: 'off', providers: [] };
-  const providers = await app.db.select({ name: ssoProviders.name, kind: ssoProviders.kind }).from(ssoProviders).orderBy(asc(ssoProviders.name));
-  return { policy: policy.policy, providers: providers.map((p) => ({ name: p.name, kind: isSsoKind(p.kind) ? p.kind : 'oidc' })) };
+  const rows = await rowsOf<{ policy: string; name: string | null; kind: string | null }>(
+    app.db,
+    sql`SELECT p.policy, pr.name, pr.kind FROM sso_policy p LEFT JOIN sso_providers pr ON p.policy <> 'off' WHERE p.id = 1 ORDER BY pr.name`,
+  );
+  const policy = rows[0] && isSsoPolicy(rows[0].policy) ? rows[0].policy : 'off';
+  if (policy === 'off') return { policy, providers: [] };
+  return { policy, providers: rows.filter((r) => r.name !== null).map((r) => ({ name: r.name!, kind: isSsoKind(r.kind ?? '') ? (r.kind as SsoKind) : 'oidc' })) };
 }
 
 export function callbackUrlOf(app: App, providerName: string): string {

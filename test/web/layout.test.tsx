@@ -49,7 +49,7 @@ describe('Layout', () => {
   test('the Menu is a <details> disclosure; the Admin group holds the admin links; the name leads to My Preferences; Log out posts _csrf', () => {
     const html = page(ctx('/', session(ALL)));
     expect(html).toContain('<details class="nav-toggle"><summary>Menu</summary></details>');
-    expect(html).toMatch(/<span class="nav-group-label" id="nav-admin-label">Admin<\/span><ul aria-labelledby="nav-admin-label">(<li><a href="[^"]+">[^<]+<\/a><\/li>){8}<\/ul>/);
+    expect(html).toMatch(/<span class="nav-group-label" id="nav-admin-label">Admin<\/span><ul aria-labelledby="nav-admin-label">(<li><a href="[^"]+">[^<]+<\/a><\/li>){9}<\/ul>/);
     expect(html).toContain('<a href="/admin/users">Users</a>');
     expect(html).toContain('<a href="/reports/users">Users Report</a>');
     expect(html).toContain('<a href="/mail/queue">Mail queue</a>');
