@@ -76,9 +76,17 @@ interface ProviderWithSecret extends ProviderForExchange {
   newAccountRoleId: string | null;
 }
 
-/** A provider by its name, its client secret opened: only the sign-in needs this. */
+/**
+ * A provider by its name, its client secret opened, while SSO is on (one query with the policy):
+ * only the sign-in needs this. Null for an unknown name, or for every name while SSO is off.
+ */
 async function providerForSignIn(app: App, name: string): Promise<ProviderWithSecret | null> {
-  const [row] = await app.db.select().from(ssoProviders).where(eq(ssoProviders.name, name));
+  const [found] = await app.db
+    .select({ row: ssoProviders })
+    .from(ssoProviders)
+    .innerJoin(ssoPolicy, and(eq(ssoPolicy.id, 1), sql`${ssoPolicy.policy} <> 'off'`))
+    .where(eq(ssoProviders.name, name));
+  const row = found?.row;
   if (!row) return null;
   const { client_secret } = openRecord(app, 'sso_providers', row.id, row.dataKey, { client_secret: row.clientSecretSealed });
   return {
@@ -156,7 +164,7 @@ export async function saveProvider(
   return { ok: true, id: savedId };
 }
 
-/** Removes a provider and every identity linked through it; refused while SSO is required and it is the last one. */
+/** Removes a provider and every identity linked through it; refused while SSO is on and it is the only one. */
 export async function removeProvider(app: App, name: string, editor: ProviderEditor): Promise<{ ok: true } | { ok: false; error: string }> {
   const providers = await listProviders(app);
   const provider = providers.find((p) => p.name === name);
@@ -381,8 +389,7 @@ interface SignInFlow {
 }
 
 export async function beginSsoLogin(app: App, providerName: string, next: string): Promise<{ ok: true; redirect: string; flowCookie: string } | { ok: false; reason: 'unknown' | 'unreachable' }> {
-  const policy = await getSsoPolicy(app);
-  const provider = policy.policy === 'off' ? null : await providerForSignIn(app, providerName);
+  const provider = await providerForSignIn(app, providerName);
   if (!provider) return { ok: false, reason: 'unknown' };
   let request;
   try {
@@ -438,8 +445,7 @@ export async function finishSsoLogin(
   const now = app.clock.now().getTime();
   if (!flow || flow.provider !== input.providerName) return fail('sso_no_flow', 'flow', {}, null, 400);
   if (now - flow.startedAt > SSO_FLOW_LIFETIME_MS || now < flow.startedAt) return fail('sso_flow_expired', 'flow', {}, null, 400);
-  const policy = await getSsoPolicy(app);
-  const provider = policy.policy === 'off' ? null : await providerForSignIn(app, input.providerName);
+  const provider = await providerForSignIn(app, input.providerName);
   if (!provider) return fail('sso_unknown_provider', 'flow', {}, null, 404);
 
   const verdict = await redeemCallback(app, provider, input.callbackUrl, flow);

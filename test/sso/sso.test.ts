@@ -412,6 +412,20 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
       expect(second.status).toBe(303);
       expect((await glass.get('/admin/sso')).status).toBe(200);
 
+      // The break-glass MFA step stays even with the site's MFA switched off.
+      expect((await command(haven, ['settings', 'set', 'mfa_enabled', 'false'])).code).toBe(0);
+      try {
+        const again = haven.client();
+        const step = await again.submit('/login?break_glass=1', { login: admin.login, password: admin.password }, '/login');
+        expect(step.location).toMatch(/^\/login\/mfa/);
+        expect((await again.get('/admin/sso')).status).not.toBe(200);
+        haven.clock.advance(30_000);
+        expect((await submitCode(haven, again, appCode(secret, haven.clock.now()))).status).toBe(303);
+        expect((await again.get('/admin/sso')).status).toBe(200);
+      } finally {
+        expect((await command(haven, ['settings', 'set', 'mfa_enabled', 'true'])).code).toBe(0);
+      }
+
       // SSO still works, and an identity can still be linked with the password.
       expect((await ssoSignIn(haven.client(), 'okta', okta, { sub: 'okta-olga' })).location).toBe('/');
       const linking = await linkWithPassword(haven.client(), 'regular', 'okta', okta, { sub: 'okta-regular' });
