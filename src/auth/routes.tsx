@@ -10,7 +10,7 @@ import { safeRedirectPath } from '../security/redirect.ts';
 import { endSession, type SessionStage } from '../sessions/service.ts';
 import { STEP_PAGES } from '../web/access.ts';
 import { recordAudit } from '../audit/service.ts';
-import { attemptPasswordLogin, changeOwnPassword, completeSetup, isSetupTokenValid } from './service.ts';
+import { attemptPasswordLogin, changeOwnPassword, completeSetup, isSetupTokenValid, type LoginClient } from './service.ts';
 import { LoginPage, PasswordChangePage, SetupExpiredPage, SetupPage } from './views.tsx';
 import { providersForLoginPage } from '../sso/service.ts';
 
@@ -19,6 +19,16 @@ export function pageForStep(step: SessionStage, next: string): string {
   if (step === 'full') return next;
   if (step === 'mfa') return next === '/' ? STEP_PAGES.mfa : `${STEP_PAGES.mfa}?${new URLSearchParams({ next })}`;
   return STEP_PAGES[step];
+}
+
+/** Where a login comes from, as the request tells: its address, browser and device cookies. */
+export function loginClientOf(request: FastifyRequest): LoginClient {
+  return {
+    ip: request.ip,
+    userAgent: request.headers['user-agent'],
+    deviceToken: request.cookies[DEVICE_COOKIE],
+    mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE],
+  };
 }
 
 /** An attempt refused because its turn is too far away: 429 with Retry-After, and a sentence. */
@@ -66,14 +76,7 @@ export const authRoutes: HavenRoutes = async (server, { app }) => {
     const { login, password, next } = request.body;
     // Whatever session came with the request is discarded: login always starts a new one.
     if (request.session) await endSession(app, request.session);
-    const outcome = await attemptPasswordLogin(app, {
-      login,
-      password,
-      ip: request.ip,
-      userAgent: request.headers['user-agent'],
-      deviceToken: request.cookies[DEVICE_COOKIE],
-      mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE],
-    });
+    const outcome = await attemptPasswordLogin(app, { login, password, ...loginClientOf(request) });
     if (!outcome.ok) {
       clearSessionCookie(reply);
       const ctx = { ...pageContext(request, reply), session: null };

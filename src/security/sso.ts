@@ -100,7 +100,8 @@ export function checkProviderForm(
   const issuer = parseIssuer(form.issuer);
   if (!issuer.ok) errors.issuer = issuer.error;
   else if (kind === 'google' && issuer.issuer !== 'https://accounts.google.com') errors.issuer = "Google's issuer is https://accounts.google.com.";
-  else if (kind === 'entra' && !/^https:\/\/[^/]+\/[0-9a-f-]{36}\/v2\.0\/?$/i.test(issuer.issuer) && !/^https:\/\/login\.microsoftonline\.com\//.test(issuer.issuer))
+  // A tenant's own issuer: `common` or `organizations` would let any tenant's accounts through.
+  else if (kind === 'entra' && !/^https:\/\/[^/]+\/[0-9a-f-]{36}\/v2\.0\/?$/i.test(issuer.issuer))
     errors.issuer = "Use the tenant's own issuer, https://login.microsoftonline.com/<tenant id>/v2.0.";
 
   const clientId = form.clientId.trim();

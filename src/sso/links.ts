@@ -1,7 +1,7 @@
 // Linking an SSO identity to a Haven account (DESIGN §1.1): by issuer and subject, confirmed
 // by the account's own password (the link is made when that login passes its last step) or by
 // an administrator. An e-mail address never links anything.
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { Tx } from '../db/client.ts';
 import { ssoIdentities, ssoLinkRequests } from '../db/schema.ts';
@@ -65,13 +65,4 @@ export async function linkConfirmedIdentity(app: App, tx: Tx, user: { id: string
     },
     tx,
   );
-}
-
-/** Whether the account has an identity at this provider already (the password may confirm only a first link). */
-export async function hasIdentityAt(tx: Pick<Tx, 'select'>, userId: string, providerId: string): Promise<boolean> {
-  const rows = await tx
-    .select({ one: sql`1` })
-    .from(ssoIdentities)
-    .where(and(eq(ssoIdentities.userId, userId), eq(ssoIdentities.providerId, providerId)));
-  return rows.length > 0;
 }

@@ -98,7 +98,7 @@ export async function redeemCallback(
   try {
     ({ config, entry } = await configurationFor(app, provider));
   } catch (error) {
-    return { ok: false, reason: 'provider_unreachable', detail: describe(error) };
+    return { ok: false, reason: 'provider_unreachable', detail: describeError(error) };
   }
   try {
     const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
@@ -111,23 +111,23 @@ export async function redeemCallback(
     if (!claims) return { ok: false, reason: 'response_invalid', detail: 'no ID token' };
     return { ok: true, claims: { ...claims } };
   } catch (error) {
-    if (error instanceof client.AuthorizationResponseError) return { ok: false, reason: 'provider_error', detail: describe(error) };
-    if (error instanceof client.ResponseBodyError) return { ok: false, reason: 'token_refused', detail: describe(error) };
+    if (error instanceof client.AuthorizationResponseError) return { ok: false, reason: 'provider_error', detail: describeError(error) };
+    if (error instanceof client.ResponseBodyError) return { ok: false, reason: 'token_refused', detail: describeError(error) };
     if (error instanceof client.ClientError && /fetch|network|timeout|ECONN|certificate/i.test(`${error.code} ${error.message} ${String(error.cause)}`))
-      return { ok: false, reason: 'provider_unreachable', detail: describe(error) };
-    return { ok: false, reason: 'response_invalid', detail: describe(error) };
+      return { ok: false, reason: 'provider_unreachable', detail: describeError(error) };
+    return { ok: false, reason: 'response_invalid', detail: describeError(error) };
   } finally {
     const jwks = client.getJwksCache(config);
     if (jwks) entry.jwks = jwks;
   }
 }
 
-function describe(error: unknown): string {
+/** An error as one line for the audit log and the server log, with what caused it (fetch hides a refused certificate in its cause). */
+export function describeError(error: unknown): string {
   if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError) return `${error.error}${error.error_description ? `: ${error.error_description}` : ''}`.slice(0, 300);
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause;
-    const because = cause instanceof Error ? ` (${(cause as { code?: string }).code ?? cause.name}: ${cause.message})` : '';
-    return `${(error as { code?: string }).code ?? error.name}: ${error.message}${because}`.slice(0, 300);
+  const parts: string[] = [];
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    parts.push(e instanceof Error ? `${(e as { code?: string }).code ?? e.name}: ${e.message}` : String(e));
   }
-  return 'unknown error';
+  return (parts.join(' <- ') || 'unknown error').slice(0, 300);
 }

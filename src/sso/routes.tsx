@@ -4,12 +4,12 @@ import type { HavenRoutes } from '../web/plugin.ts';
 import { sendPage } from '../web/render.ts';
 import { formField, pageContext } from '../web/page.ts';
 import { form, ID_PARAMS, line, NO_BODY, NO_QUERY, optional, query, redirectTarget, secret, type FieldErrors } from '../web/input.ts';
-import { clearSessionCookie, COOKIE_OPTIONS, DEVICE_COOKIE, MFA_DEVICE_COOKIE, setDeviceCookie, setSessionCookie } from '../web/cookies.ts';
+import { clearSessionCookie, COOKIE_OPTIONS, setDeviceCookie, setSessionCookie } from '../web/cookies.ts';
 import { safeRedirectPath } from '../security/redirect.ts';
 import { SSO_FLOW_LIFETIME_MS } from '../security/sso.ts';
 import { endSession } from '../sessions/service.ts';
 import { attemptPasswordLogin } from '../auth/service.ts';
-import { pageForStep, tooManyAttempts } from '../auth/routes.tsx';
+import { loginClientOf, pageForStep, tooManyAttempts } from '../auth/routes.tsx';
 import { LoginPage } from '../auth/views.tsx';
 import { listRoles } from '../roles/service.ts';
 import {
@@ -114,7 +114,7 @@ export const ssoRoutes: HavenRoutes = async (server, { app }) => {
         providerName: request.params.provider,
         callbackUrl,
         flowCookie: request.cookies[FLOW_COOKIE],
-        client: { ip: request.ip, userAgent: request.headers['user-agent'], deviceToken: request.cookies[DEVICE_COOKIE], mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE] },
+        client: loginClientOf(request),
       });
       if (outcome.kind === 'refused') {
         clearSessionCookie(reply);
@@ -131,47 +131,33 @@ export const ssoRoutes: HavenRoutes = async (server, { app }) => {
     },
   );
 
-  server.get('/login/sso/link', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (request, reply) => {
+  /** The link page for this browser's pending identity, or the page that says there is none. */
+  const linkPage = (request: FastifyRequest, reply: FastifyReply, props: { next?: string; login?: string; error?: string }, status: number) => {
     const pending = pendingLinkOf(app, request.cookies[LINK_COOKIE]);
     const ctx = { ...pageContext(request, reply), session: null };
     if (!pending) return sendPage(reply, <LinkPage ctx={ctx} providerName="" email={null} next="/" expired />, 400);
-    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={pending.next} />);
-  });
-
-  const linkInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) => {
-    const pending = pendingLinkOf(app, request.cookies[LINK_COOKIE]);
-    const ctx = { ...pageContext(request, reply), session: null };
-    if (!pending) return sendPage(reply, <LinkPage ctx={ctx} providerName="" email={null} next="/" expired />, 400);
-    const message = Object.values(errors)[0];
-    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={safeRedirectPath(formField(request.body, 'next'))} error={message} />, 400);
+    return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={props.next ?? pending.next} login={props.login} error={props.error} />, status);
   };
+
+  server.get('/login/sso/link', { config: { access: 'public' }, schema: { querystring: NO_QUERY } }, async (request, reply) => linkPage(request, reply, {}, 200));
+
+  const linkInvalid = (request: FastifyRequest, reply: FastifyReply, errors: FieldErrors) =>
+    linkPage(request, reply, { next: safeRedirectPath(formField(request.body, 'next')), error: Object.values(errors)[0] }, 400);
 
   server.post(
     '/login/sso/link',
     { config: { access: 'public', onInvalidInput: linkInvalid }, schema: { body: linkForm, querystring: NO_QUERY } },
     async (request, reply) => {
       const pending = pendingLinkOf(app, request.cookies[LINK_COOKIE]);
-      const ctx = { ...pageContext(request, reply), session: null };
-      if (!pending) return sendPage(reply, <LinkPage ctx={ctx} providerName="" email={null} next="/" expired />, 400);
+      if (!pending) return linkPage(request, reply, {}, 400);
       if (request.session) await endSession(app, request.session);
       const { login, password, next } = request.body;
-      const outcome = await attemptPasswordLogin(app, {
-        login,
-        password,
-        ip: request.ip,
-        userAgent: request.headers['user-agent'],
-        deviceToken: request.cookies[DEVICE_COOKIE],
-        mfaDeviceSecret: request.cookies[MFA_DEVICE_COOKIE],
-        link: pending,
-      });
+      const outcome = await attemptPasswordLogin(app, { login, password, ...loginClientOf(request), link: pending });
       if (!outcome.ok) {
         clearSessionCookie(reply);
-        if (outcome.retryAfterSeconds !== undefined) {
-          const message = tooManyAttempts(reply, outcome.retryAfterSeconds);
-          return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={next} login={login} error={message} />, 429);
-        }
+        if (outcome.retryAfterSeconds !== undefined) return linkPage(request, reply, { next, login, error: tooManyAttempts(reply, outcome.retryAfterSeconds) }, 429);
         const message = `Login name or password is incorrect, or this account is linked to another ${pending.providerName} identity already.`;
-        return sendPage(reply, <LinkPage ctx={ctx} providerName={pending.label} email={pending.email} next={next} login={login} error={message} />, 401);
+        return linkPage(request, reply, { next, login, error: message }, 401);
       }
       reply.clearCookie(LINK_COOKIE, COOKIE_OPTIONS);
       setSessionCookie(reply, outcome.sessionToken);

@@ -32,8 +32,8 @@ import { isReadOnly } from '../failover/state.ts';
 import { getSiteSettings } from '../settings/service.ts';
 import { readLoginFacts, startReadOnlySession, startSession, type LoginClient } from '../auth/service.ts';
 import type { SessionStage } from '../sessions/service.ts';
-import { createUser, normalizeLogin } from '../users/service.ts';
-import { authorizationRequest, forgetDiscovery, redeemCallback, type ProviderForExchange } from './oidc.ts';
+import { createUser, emailTaken, normalizeLogin } from '../users/service.ts';
+import { authorizationRequest, describeError, forgetDiscovery, redeemCallback, type ProviderForExchange } from './oidc.ts';
 import type { PendingIdentity } from './links.ts';
 
 // ---- Providers ---------------------------------------------------------------------------
@@ -188,8 +188,8 @@ export interface SsoPolicyState {
   breakGlassLogin: string | null;
 }
 
-export async function getSsoPolicy(app: App, db: Pick<Tx, 'select'> = app.db): Promise<SsoPolicyState> {
-  const [row] = await db
+export async function getSsoPolicy(app: App): Promise<SsoPolicyState> {
+  const [row] = await app.db
     .select({ policy: ssoPolicy.policy, breakGlassUserId: ssoPolicy.breakGlassUserId, breakGlassLogin: users.login })
     .from(ssoPolicy)
     .leftJoin(users, eq(users.id, ssoPolicy.breakGlassUserId))
@@ -395,7 +395,7 @@ export async function beginSsoLogin(app: App, providerName: string, next: string
   try {
     request = await authorizationRequest(app, provider, callbackUrlOf(app, provider.name));
   } catch (error) {
-    app.log.warn({ provider: provider.name, err: errorWithCause(error) }, 'sso: the provider could not be reached');
+    app.log.warn({ provider: provider.name, err: describeError(error) }, 'sso: the provider could not be reached');
     return { ok: false, reason: 'unreachable' };
   }
   const flow: SignInFlow = { provider: provider.name, state: request.state, nonce: request.nonce, codeVerifier: request.codeVerifier, next, startedAt: app.clock.now().getTime() };
@@ -519,9 +519,11 @@ async function maybeCreateAccount(app: App, provider: ProviderWithSecret, pendin
   if (!(await getSiteSettings(app)).sso_allow_account_creation) return null;
   const email = verifiedEmail(claims);
   if (!email) return null;
-  const taken = await rowsOf<{ login: string; email: string }>(app.db, sql`SELECT login, lower(email) AS email FROM users`);
-  if (taken.some((t) => t.email === email.toLowerCase())) return null;
-  const logins = new Set(taken.map((t) => t.login));
+  if (await emailTaken(app, email)) return null;
+  // The logins that could collide with the one made from this address: it, or it followed by digits.
+  const base = loginForNewAccount(email, () => false);
+  const similar = await rowsOf<{ login: string }>(app.db, sql`SELECT login FROM users WHERE login = ${base} OR login ~ ${`^${base.replace(/[.]/g, '\\.')}[0-9]+$`}`);
+  const logins = new Set(similar.map((t) => t.login));
   const login = loginForNewAccount(email, (l) => logins.has(l));
   const result = await createUser(
     app,
@@ -545,14 +547,4 @@ export function pendingLinkOf(app: App, cookie: string | undefined): (PendingIde
   if (!pending) return null;
   const age = app.clock.now().getTime() - pending.startedAt;
   return age >= 0 && age <= SSO_FLOW_LIFETIME_MS ? pending : null;
-}
-
-
-/** An error and what caused it (fetch hides a refused certificate in its cause), for the log. */
-export function errorWithCause(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    parts.push(e instanceof Error ? `${(e as { code?: string }).code ? `${(e as { code?: string }).code}: ` : ''}${e.message}` : String(e));
-  }
-  return parts.join(' <- ');
 }

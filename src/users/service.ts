@@ -77,7 +77,7 @@ export async function mayManageAccountsWithRole(app: App, actor: AccountActor | 
   return Boolean(own && mayManageRole(own, target));
 }
 
-async function emailTaken(app: App, email: string, exceptUserId?: string): Promise<boolean> {
+export async function emailTaken(app: App, email: string, exceptUserId?: string): Promise<boolean> {
   const [row] = await app.db.select({ id: users.id }).from(users).where(sql`lower(${users.email}) = lower(${email})`);
   return Boolean(row && row.id !== exceptUserId);
 }

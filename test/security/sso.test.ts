@@ -51,6 +51,8 @@ describe('checkProviderForm', () => {
     [{ kind: 'google', issuer: 'https://accounts.google.com', hostedDomain: 'not a domain' }, 'hosted_domain', /domain name/],
     [{ hostedDomain: 'example.org' }, 'hosted_domain', /Google Workspace only/],
     [{ kind: 'entra', issuer: 'https://example.okta.com' }, 'issuer', /tenant/],
+    [{ kind: 'entra', issuer: 'https://login.microsoftonline.com/common/v2.0' }, 'issuer', /tenant/],
+    [{ kind: 'entra', issuer: 'https://login.microsoftonline.com/organizations/v2.0' }, 'issuer', /tenant/],
     [{ newAccountRole: 'Wizard' }, 'new_account_role', /roles/],
   ] as [Partial<ProviderForm>, string, RegExp][])('refuses %j beside the field %s', (change, field, message) => {
     const checked = checkProviderForm({ ...FORM, ...change }, CONTEXT);

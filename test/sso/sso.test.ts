@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import * as client from 'openid-client';
 import fc from 'fast-check';
 import { verifyAuditChain } from '../../src/audit/service.ts';
@@ -57,13 +57,9 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
       ['other', 'oidc', other, []],
     ] as const) {
       const added = await command(haven, ['sso', 'add', name, '--kind', kindName, '--issuer', kindName === 'google' ? 'https://accounts.google.com' : idp.issuer, '--client-id', `haven-${name}`, '--client-secret-stdin', ...extra], `${SECRET}\n`);
-      if (kindName === 'google') {
-        // Google's issuer is fixed; the test IdP stands at another address, so the row is pointed there.
-        expect(added.code, added.stderr).toBe(0);
-        await haven.app.database.rows(
-          (await import('drizzle-orm')).sql`UPDATE sso_providers SET issuer = ${idp.issuer} WHERE name = 'google'`,
-        );
-      } else expect(added.code, added.stderr).toBe(0);
+      expect(added.code, added.stderr).toBe(0);
+      // Google's issuer is fixed; the test IdP stands at another address, so the row is pointed there.
+      if (kindName === 'google') await haven.app.database.rows(sql`UPDATE sso_providers SET issuer = ${idp.issuer} WHERE name = 'google'`);
     }
     expect((await command(haven, ['sso', 'policy', 'enabled'])).code).toBe(0);
   }, 120_000);
@@ -184,7 +180,7 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
     await submitCode(haven, browser, appCode(secret, haven.clock.now()));
     expect(await haven.app.db.select().from(ssoIdentities).where(eq(ssoIdentities.userId, user.id))).toHaveLength(1);
 
-    const [entraRow] = await haven.app.database.rows<{ id: string }>((await import('drizzle-orm')).sql`SELECT id FROM sso_providers WHERE name = 'entra'`);
+    const [entraRow] = await haven.app.database.rows<{ id: string }>(sql`SELECT id FROM sso_providers WHERE name = 'entra'`);
     const admin = await haven.createUser(`admin-amr-${kind}`, 'Site Administrator');
     const adminClient = haven.client();
     await adminClient.login(admin.login, admin.password);
@@ -360,7 +356,7 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
     expect((await ssoSignIn(haven.client(), 'other', other, newcomer)).location).toBe('/login/sso/link');
     expect((await command(haven, ['settings', 'set', 'sso_allow_account_creation', 'true'])).code).toBe(0);
     expect((await ssoSignIn(haven.client(), 'other', other, newcomer)).location).toBe('/login/sso/link');
-    const [row] = await haven.app.database.rows<{ id: string }>((await import('drizzle-orm')).sql`SELECT id FROM sso_providers WHERE name = 'other'`);
+    const [row] = await haven.app.database.rows<{ id: string }>(sql`SELECT id FROM sso_providers WHERE name = 'other'`);
     await adminClient.get(`/admin/sso/providers/${row!.id}`);
     expect((await adminClient.post(`/admin/sso/providers/${row!.id}`, { name: 'other', kind: 'oidc', issuer: other.issuer, client_id: 'haven-other', client_secret: '', hosted_domain: '', new_account_role: 'Read Only' })).status).toBe(303);
     expect((await ssoSignIn(haven.client(), 'other', other, { ...newcomer, email_verified: false })).location).toBe('/login/sso/link');
