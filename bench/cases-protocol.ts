@@ -35,6 +35,9 @@ export type CasesParentMessage =
   | { type: 'direct'; viewer: Viewer; items: DirectItem[] }
   /** EXPLAIN (ANALYZE, BUFFERS) of the statement searchCases runs for `q`. */
   | { type: 'explain'; viewer: Viewer; q: string }
+  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR); `stop` writes the .cpuprofile file. */
+  | { type: 'profile'; action: 'start' }
+  | { type: 'profile'; action: 'stop'; file: string }
   | { type: 'stop' };
 
 export type CasesChildMessage =
@@ -45,4 +48,5 @@ export type CasesChildMessage =
   | { type: 'recording' }
   | { type: 'statements'; statements: string[] }
   | { type: 'direct'; ms: number[]; results: number[] }
-  | { type: 'explain'; statement: string; params: unknown[]; plan: string };
+  | { type: 'explain'; statement: string; params: unknown[]; plan: string }
+  | { type: 'profiled' };

@@ -24,7 +24,9 @@
 // BENCH_CASES_POSTGRES_SIZE (default 1,000,000), BENCH_CASES_PGLITE_SIZE (default 1,000,000),
 // BENCH_CASES_SEED_BUDGET (seconds of loading after which the seed stops at the size it reached,
 // default 300), BENCH_CASES_SAMPLES (searches per kind, default 300), BENCH_DURATION (seconds per
-// case page load measurement, default 5), BENCH_CONNECTIONS (default 10).
+// case page load measurement, default 5), BENCH_CONNECTIONS (default 10), BENCH_CASES_PAGE_ONLY=1 (the
+// case page alone, no searches), BENCH_PROFILE_DIR=dir (CPU-profile the server during the first
+// load measurement of the case page and of the one-query route: slower, for diagnosis).
 // It is a report: the exit code is 0 whatever the numbers.
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -72,6 +74,9 @@ const numberSetting = (arg: string, env: string, fallback: number) => {
 const DURATION = Number(process.env.BENCH_DURATION ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
 const SAMPLES = numberSetting('samples', 'BENCH_CASES_SAMPLES', 300);
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/** BENCH_CASES_PAGE_ONLY=1: the case page alone, no searches (a quick comparison while working on the page). */
+const PAGE_ONLY = process.env.BENCH_CASES_PAGE_ONLY === '1';
 const SEED_BUDGET = numberSetting('budget', 'BENCH_CASES_SEED_BUDGET', 300);
 const SEARCH_P95_TARGET_MS = 50;
 const CASE_PAGE_TARGET = 3;
@@ -97,6 +102,17 @@ interface ServerHandle {
   settings: string;
   ask<T extends CasesChildMessage['type']>(message: CasesParentMessage, answer: T): Promise<Extract<CasesChildMessage, { type: T }>>;
   stop(): Promise<void>;
+}
+
+/** Profiles the server during `work` when BENCH_PROFILE_DIR is set (slower: for diagnosis, not for the numbers). */
+async function profiled<T>(server: ServerHandle, label: string, work: () => Promise<T>): Promise<T> {
+  if (!PROFILE_DIR) return await work();
+  await server.ask({ type: 'profile', action: 'start' }, 'profiled');
+  try {
+    return await work();
+  } finally {
+    await server.ask({ type: 'profile', action: 'stop', file: `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile` }, 'profiled');
+  }
 }
 
 async function startServer(kind: DbKind, size: number, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
@@ -416,7 +432,7 @@ interface KindReport {
   tableSizes: string;
   settings: string;
   searches: SearchRow[];
-  casePage?: { load: Load; oneQuery: Load; single: Latencies; singleBaseline: Latencies; statements: string[] };
+  casePage?: { load: Load; oneQuery: Load; single: Latencies; singleBaseline: Latencies; statements: string[]; bytes: number };
   explains: { search: SearchKind; q: string; ms: number; statement: string; params: unknown[]; plan: string }[];
   /** The machine's 1-minute load average when the measurements began and ended (other work on the machine shows here). */
   loadBefore: number;
@@ -489,40 +505,42 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
     await sequential(server, agent, reader, casePageTarget, sets.casePage.slice(-warm), scratch);
     console.log('done');
 
-    // (a) search through HTTP, one request at a time.
-    process.stdout.write(`[${kind}] searches over HTTPS (${SAMPLES} per kind, cases_view_all)... `);
-    const http = await searchRuns(server, agent, reader, sets, SEARCH_KINDS, SAMPLES);
-    for (const search of SEARCH_KINDS) report.searches.push({ kind, viewer: 'reader', search, result: http[search], baseline: http.pk });
-    console.log('done');
+    if (!PAGE_ONLY) {
+      // (a) search through HTTP, one request at a time.
+      process.stdout.write(`[${kind}] searches over HTTPS (${SAMPLES} per kind, cases_view_all)... `);
+      const http = await searchRuns(server, agent, reader, sets, SEARCH_KINDS, SAMPLES);
+      for (const search of SEARCH_KINDS) report.searches.push({ kind, viewer: 'reader', search, result: http[search], baseline: http.pk });
+      console.log('done');
 
-    process.stdout.write(`[${kind}] searches over HTTPS (${Math.ceil(SAMPLES / 2)} per kind, cases_view_assigned)... `);
-    const httpAssigned = await searchRuns(server, agent, assigned, sets, SEARCH_KINDS, Math.ceil(SAMPLES / 2));
-    for (const search of SEARCH_KINDS) report.searches.push({ kind, viewer: 'assigned', search, result: httpAssigned[search], baseline: httpAssigned.pk });
-    console.log('done');
+      process.stdout.write(`[${kind}] searches over HTTPS (${Math.ceil(SAMPLES / 2)} per kind, cases_view_assigned)... `);
+      const httpAssigned = await searchRuns(server, agent, assigned, sets, SEARCH_KINDS, Math.ceil(SAMPLES / 2));
+      for (const search of SEARCH_KINDS) report.searches.push({ kind, viewer: 'assigned', search, result: httpAssigned[search], baseline: httpAssigned.pk });
+      console.log('done');
 
-    // searchCases in-process, each search right after a primary-key lookup.
-    process.stdout.write(`[${kind}] searchCases in-process (${Math.ceil(SAMPLES / 2)} per kind, each after a primary-key lookup)... `);
-    for (const search of SEARCH_KINDS) {
-      const items: DirectItem[] = sets[search].slice(0, Math.ceil(SAMPLES / 2)).flatMap((q, i) => [
-        { kind: 'pk', id: sets.pk[i % sets.pk.length]! } as const,
-        { kind: 'search', q } as const,
-      ]);
-      const answer = await server.ask({ type: 'direct', viewer: 'reader', items }, 'direct');
-      const result = emptyLatencies();
-      const baseline = emptyLatencies();
-      answer.ms.forEach((ms, i) => {
-        const into = i % 2 ? result : baseline;
-        into.ms.push(ms);
-        into.results.push(answer.results[i]!);
-      });
-      report.searches.push({ kind, viewer: 'direct', search, result, baseline });
+      // searchCases in-process, each search right after a primary-key lookup.
+      process.stdout.write(`[${kind}] searchCases in-process (${Math.ceil(SAMPLES / 2)} per kind, each after a primary-key lookup)... `);
+      for (const search of SEARCH_KINDS) {
+        const items: DirectItem[] = sets[search].slice(0, Math.ceil(SAMPLES / 2)).flatMap((q, i) => [
+          { kind: 'pk', id: sets.pk[i % sets.pk.length]! } as const,
+          { kind: 'search', q } as const,
+        ]);
+        const answer = await server.ask({ type: 'direct', viewer: 'reader', items }, 'direct');
+        const result = emptyLatencies();
+        const baseline = emptyLatencies();
+        answer.ms.forEach((ms, i) => {
+          const into = i % 2 ? result : baseline;
+          into.ms.push(ms);
+          into.results.push(answer.results[i]!);
+        });
+        report.searches.push({ kind, viewer: 'direct', search, result, baseline });
+      }
+      console.log('done');
     }
-    console.log('done');
 
     // (b) the case page.
     process.stdout.write(`[${kind}] case page... `);
     await server.ask({ type: 'record' }, 'recording');
-    await get(server, agent, reader, `/cases/${sets.casePage[1]}`);
+    const bytes = Buffer.byteLength((await get(server, agent, reader, `/cases/${sets.casePage[1]}`)).body);
     const statements = (await server.ask({ type: 'recorded' }, 'statements')).statements;
     const single = emptyLatencies();
     const singleBaseline = emptyLatencies();
@@ -535,16 +553,16 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
     const seconds = Math.max(1, DURATION / 2);
     await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, 1);
     await load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, 1);
-    const a1 = await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds);
-    const b1 = await load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds);
+    const a1 = await profiled(server, 'one-query', () => load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds));
+    const b1 = await profiled(server, 'case-page', () => load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds));
     const b2 = await load(server, agent, reader, casePageTarget, sets.casePage.slice().reverse(), CONNECTIONS, seconds);
     const a2 = await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds);
-    report.casePage = { load: combineLoads(b1, b2), oneQuery: combineLoads(a1, a2), single, singleBaseline, statements };
+    report.casePage = { load: combineLoads(b1, b2), oneQuery: combineLoads(a1, a2), single, singleBaseline, statements, bytes };
     console.log('done');
 
     // EXPLAIN the slowest search of each kind whose p95 misses the target (or whose slowest took 4 times the target).
     process.stdout.write(`[${kind}] explaining slow searches... `);
-    for (const row of report.searches.filter((r) => r.viewer === 'reader')) {
+    for (const row of report.searches.filter((r) => r.viewer === 'reader' && !PAGE_ONLY)) {
       const p95 = percentile(row.result.ms, 95);
       if (!row.result.slowest) continue;
       if (p95 < SEARCH_P95_TARGET_MS && row.result.slowest.ms < 4 * SEARCH_P95_TARGET_MS) continue;
@@ -706,7 +724,7 @@ function printReport(reports: KindReport[], failures: string[], started: number)
       `server ${l.server.toFixed(2)}, postgres ${l.db.toFixed(2)}, load generator ${l.client.toFixed(2)}, rest ${l.other.toFixed(2)} (machine ${(l.idle * 100).toFixed(0)}% idle)`;
     console.log(`  ${r.kind} case page under load: ${detail(c.load)}`);
     console.log(`  ${r.kind} one-query route under load: ${detail(c.oneQuery)}`);
-    console.log(`  ${r.kind} statements of one case page (session lookup included): ${c.statements.length}`);
+    console.log(`  ${r.kind} one case page: ${count(c.bytes)} bytes of HTML; statements (session lookup included): ${c.statements.length}`);
     c.statements.forEach((s, i) => console.log(`    ${String(i + 1).padStart(2)}. ${s.length > 160 ? `${s.slice(0, 157)}...` : s}`));
   }
 
