@@ -48,27 +48,52 @@ function storableContent(at: Date, event: AuditEvent): Omit<AuditContent, 'seq'>
  * entry in chain format 2 (security/audit-chain.ts) as part of whatever statement they are put
  * in: the head row is moved on (its row lock, held to commit, makes concurrent appenders on any
  * instance wait, and PostgreSQL gives the waiter the head as the first one left it), and the
- * statement itself finishes the hash, so no round trip happens under the lock.
- *
- * `target` is a text, or, for a statement that reads what it audits, an SQL expression whose
- * value is plain ASCII without quotes or backslashes (a case number): its JSON is then built in
- * SQL (to_json) exactly as canonicalJson builds it. `when` appends only if it holds.
+ * statement itself finishes the hash, so no round trip happens under the lock. `when` appends
+ * only if it holds.
  */
-export function auditAppendCtes(at: Date, event: AuditEvent & { targetSql?: SQL }, when: SQL = sql`TRUE`): SQL {
+export function auditAppendCtes(at: Date, event: AuditEvent, when: SQL = sql`TRUE`): SQL {
   const content = storableContent(at, event);
-  let contentHash: SQL;
-  let target: SQL;
-  if (event.targetSql) {
-    const json = auditContentJson({ ...content, target: null });
-    const tail = 'null}';
-    if (!json.endsWith(`"target":${tail}`)) throw new Error('the audit content JSON no longer ends with its target');
-    const prefix = json.slice(0, -tail.length);
-    contentHash = sql`encode(sha256(convert_to(${prefix} || to_json((${event.targetSql})::text)::text || '}', 'UTF8')), 'hex')`;
-    target = event.targetSql;
-  } else {
-    contentHash = sql`${auditContentHash(content)}`;
-    target = sql`${content.target}`;
-  }
+  const values: Record<string, unknown> = { ...entryValues(content), audit_content_hash: auditContentHash(content) };
+  return appendCtes((name) => values[name], null, when);
+}
+
+/**
+ * `auditAppendCtes` for a statement that reads what it audits, compiled once
+ * (db/client.ts compiledStatement), with placeholders for the values of `auditValuesForTargetSql`.
+ * `targetSql` is an SQL expression whose value is plain ASCII without quotes or backslashes (a
+ * case number): the entry's JSON is then built in SQL (to_json) exactly as canonicalJson builds it.
+ */
+export function auditAppendCtesForShape(targetSql: SQL, when: SQL = sql`TRUE`): SQL {
+  return appendCtes((name) => sql.placeholder(name), targetSql, when);
+}
+
+/** The values an entry with an SQL target binds, by the placeholder names of `auditAppendCtesForShape`. */
+export function auditValuesForTargetSql(at: Date, event: AuditEvent): Record<string, unknown> {
+  const content = storableContent(at, event);
+  const json = auditContentJson({ ...content, target: null });
+  const tail = 'null}';
+  if (!json.endsWith(`"target":${tail}`)) throw new Error('the audit content JSON no longer ends with its target');
+  return { ...entryValues(content), audit_content_prefix: json.slice(0, -tail.length) };
+}
+
+function entryValues(content: Omit<AuditContent, 'seq'>): Record<string, unknown> {
+  return {
+    audit_at: content.at.toISOString(),
+    audit_actor_id: content.actorId,
+    audit_actor_login: content.actorLogin,
+    audit_action: content.action,
+    audit_target: content.target,
+    audit_ip: content.ip,
+    audit_details: content.details === null ? null : JSON.stringify(content.details),
+  };
+}
+
+/** The two CTEs; each value comes from `value(name)`, and the target from `targetSql` or the value `audit_target`. */
+function appendCtes(value: (name: string) => unknown, targetSql: SQL | null, when: SQL): SQL {
+  const target = targetSql ?? sql`${value('audit_target')}`;
+  const contentHash = targetSql
+    ? sql`encode(sha256(convert_to(${value('audit_content_prefix')}::text || to_json((${targetSql})::text)::text || '}', 'UTF8')), 'hex')`
+    : sql`${value('audit_content_hash')}::text`;
   return sql`audit_moved AS (
       UPDATE audit_head SET seq = seq + 1, prev_hash = hash,
              hash = encode(sha256(convert_to(hash || chr(10) || (seq + 1)::text || chr(10) || ${contentHash}, 'UTF8')), 'hex')
@@ -76,8 +101,8 @@ export function auditAppendCtes(at: Date, event: AuditEvent & { targetSql?: SQL 
       RETURNING seq, prev_hash, hash),
     audit_entry AS (
       INSERT INTO audit_log (seq, at, actor_id, actor_login, action, target, ip, details, prev_hash, hash, format)
-      SELECT seq, ${at.toISOString()}, ${content.actorId}, ${content.actorLogin}, ${content.action}, ${target}, ${content.ip},
-             ${content.details === null ? null : JSON.stringify(content.details)}::jsonb, prev_hash, hash, 2
+      SELECT seq, ${value('audit_at')}::timestamptz, ${value('audit_actor_id')}::uuid, ${value('audit_actor_login')}::text, ${value('audit_action')}::text, ${target}, ${value('audit_ip')}::text,
+             ${value('audit_details')}::jsonb, prev_hash, hash, 2
         FROM audit_moved
       RETURNING seq)`;
 }

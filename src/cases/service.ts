@@ -4,14 +4,14 @@
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import { isReadOnly } from '../failover/state.ts';
-import { preparedRows, rowsOf, type Db, type Tx } from '../db/client.ts';
+import { compiledStatement, rowsOf, type Db, type Tx } from '../db/client.ts';
 import { adverseParties, caseAssignments, caseNotes, cases, conflictResults, lookups } from '../db/schema.ts';
-import { auditAppendCtes, recordAudit, type Actor } from '../audit/service.ts';
+import { auditAppendCtesForShape, auditValuesForTargetSql, recordAudit, type Actor } from '../audit/service.ts';
 import { caseNumber, type CaseViewer } from '../security/case-access.ts';
 import { planDispositionChange, type Disposition, type DispositionAction, type DispositionInput } from '../security/disposition.ts';
 import { isFullSsn } from '../security/ssn.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
-import { visibleTo } from './access.ts';
+import { accessShapeOf, accessValuesOf, visibleTo, visibleToShape, type AccessShape } from './access.ts';
 import { isUuid } from '../roles/service.ts';
 import { openIdentity, type SealedIdentity } from '../clients/service.ts';
 import { SealingError } from '../security/sealing.ts';
@@ -193,6 +193,7 @@ export interface CaseDetails {
   options: { lookups: Lookups; staff: { login: string; fullName: string }[] };
 }
 
+/** The case page as the database gives it: one JSON object (see casePageSql). */
 interface CaseRow {
   id: string;
   number: string;
@@ -208,56 +209,82 @@ interface CaseRow {
   postal_code: string | null;
   county: string | null;
   income_override_reason: string | null;
-  created_at: string | Date;
-  closed_at: string | Date | null;
+  created_at: string;
+  closed_at: string | null;
   client: Omit<CaseDetails['client'], 'dateOfBirth' | 'ssn' | 'unreadable'> & Omit<SealedIdentity, 'id'>;
   notes: CaseNote[];
   assignees: CaseAssignee[];
   adverse: string[];
   conflicts: (Omit<CaseConflict, 'matchedCase'> & { matchedCaseId: string | null; matchedCaseNumber: string | null; matchedVisible: boolean })[];
-  lookups: { kind: string; value: string }[];
-  staff: { login: string; fullName: string }[] | null;
   documents: SealedDocumentRow[];
-  document_max_mb: string | null;
   mail_alias: string | null;
+  /** Only for a viewer with `cases_edit`, whose page has the forms that use them. */
+  forms?: { lookups: { kind: string; value: string }[]; staff: { login: string; fullName: string }[]; document_max_mb: string | null };
 }
 
+/** All that the case page statement's text depends on: the viewer's access shape, and whether the page has its forms. */
+interface CasePageShape {
+  access: AccessShape;
+  edit: boolean;
+}
+
+const casePageShapeOf = (viewer: CaseViewer): CasePageShape => ({ access: accessShapeOf(viewer), edit: viewer.permissions.includes('cases_edit') });
+
 /**
- * The whole case page as one SELECT: no row when the case does not exist or the viewer may not
- * see it (the same answer for both). Nested lists come back as JSON.
+ * The whole case page as one SELECT of one JSON object (`page`), and the case number: no row
+ * when the case does not exist or the viewer may not see it (the same answer for both). Built
+ * once per shape; its values are `case_id` and those of accessValuesOf.
+ *
+ * One JSON column rather than one column per field: the driver then parses one row description
+ * and one value. Logins are read by index, one per note or document, rather than by joining
+ * `users`: the join made PostgreSQL hash the whole users table for every page.
  */
-function caseSelect(viewer: CaseViewer, id: string): SQL {
-  const visible = visibleTo(viewer);
-  return sql`SELECT c.id, c.number, c.mail_alias, c.problem_code, c.office, c.program, c.funding_code, c.status, c.disposition, c.reject_reason,
-               c.referral, c.closing_code, c.postal_code, c.county, c.income_override_reason, c.created_at, c.closed_at,
-               json_build_object('id', cl.id, 'firstName', cl.first_name, 'lastName', cl.last_name, 'aliases', cl.aliases,
+function casePageSql(shape: CasePageShape): SQL {
+  const visible = visibleToShape(shape.access);
+  const forms = shape.edit
+    ? sql`, 'forms', json_build_object(
+             'lookups', COALESCE((SELECT json_agg(json_build_object('kind', l.kind, 'value', l.value) ORDER BY l.kind, l.position, l.value) FROM lookups l WHERE l.active), '[]'::json),
+             'staff', COALESCE((SELECT json_agg(json_build_object('login', s.login, 'fullName', s.full_name) ORDER BY s.login) FROM (
+                SELECT u.login, u.full_name FROM users u JOIN roles ro ON ro.id = u.role_id
+                 WHERE u.login_active AND ('cases_view_all' = ANY(ro.internal_permissions) OR 'cases_view_assigned' = ANY(ro.internal_permissions))
+                 ORDER BY u.login LIMIT 500) s), '[]'::json),
+             'document_max_mb', (SELECT value FROM site_settings WHERE key = 'document_max_mb'))`
+    : sql``;
+  return sql`SELECT c.number, json_build_object(
+               'id', c.id, 'number', c.number, 'mail_alias', c.mail_alias, 'problem_code', c.problem_code, 'office', c.office, 'program', c.program,
+               'funding_code', c.funding_code, 'status', c.status, 'disposition', c.disposition, 'reject_reason', c.reject_reason, 'referral', c.referral,
+               'closing_code', c.closing_code, 'postal_code', c.postal_code, 'county', c.county, 'income_override_reason', c.income_override_reason,
+               'created_at', c.created_at, 'closed_at', c.closed_at,
+               'client', json_build_object('id', cl.id, 'firstName', cl.first_name, 'lastName', cl.last_name, 'aliases', cl.aliases,
                  'dataKey', cl.data_key, 'dobSealed', cl.dob_sealed, 'ssnSealed', cl.ssn_sealed, 'phone', cl.phone, 'email', cl.email, 'language', cl.language,
-                 'householdSize', cl.household_size, 'annualIncome', cl.annual_income) AS client,
-               COALESCE((SELECT json_agg(json_build_object('id', n.id, 'at', n.at, 'author', u.login, 'text', n.text) ORDER BY n.at, n.id)
-                           FROM case_notes n LEFT JOIN users u ON u.id = n.author_id WHERE n.case_id = c.id), '[]'::json) AS notes,
-               COALESCE((SELECT json_agg(json_build_object('userId', u.id, 'login', u.login, 'fullName', u.full_name, 'kind', a.kind) ORDER BY a.assigned_at, u.login)
-                           FROM case_assignments a JOIN users u ON u.id = a.user_id WHERE a.case_id = c.id), '[]'::json) AS assignees,
-               COALESCE((SELECT json_agg(p.full_name ORDER BY p.full_name) FROM adverse_parties p WHERE p.case_id = c.id), '[]'::json) AS adverse,
-               COALESCE((SELECT json_agg(json_build_object('id', r.id, 'subjectKind', r.subject_kind, 'subjectName', r.subject_name,
+                 'householdSize', cl.household_size, 'annualIncome', cl.annual_income),
+               'notes', COALESCE((SELECT json_agg(json_build_object('id', n.id, 'at', n.at, 'author', (SELECT u.login FROM users u WHERE u.id = n.author_id), 'text', n.text) ORDER BY n.at, n.id)
+                           FROM case_notes n WHERE n.case_id = c.id), '[]'::json),
+               'assignees', COALESCE((SELECT json_agg(json_build_object('userId', u.id, 'login', u.login, 'fullName', u.full_name, 'kind', a.kind) ORDER BY a.assigned_at, u.login)
+                           FROM case_assignments a JOIN users u ON u.id = a.user_id WHERE a.case_id = c.id), '[]'::json),
+               'adverse', COALESCE((SELECT json_agg(p.full_name ORDER BY p.full_name) FROM adverse_parties p WHERE p.case_id = c.id), '[]'::json),
+               'conflicts', COALESCE((SELECT json_agg(json_build_object('id', r.id, 'subjectKind', r.subject_kind, 'subjectName', r.subject_name,
                             'matchedKind', r.matched_kind, 'matchedName', r.matched_name, 'matchedCaseId', r.matched_case_id,
                             'matchedCaseNumber', m.number, 'matchedVisible', m.id IS NOT NULL AND (SELECT ${visible} FROM cases c WHERE c.id = m.id),
-                            'score', r.score, 'reasons', r.reasons, 'decision', r.decision, 'decidedBy', du.login, 'decidedAt', r.decided_at)
+                            'score', r.score, 'reasons', r.reasons, 'decision', r.decision, 'decidedBy', (SELECT du.login FROM users du WHERE du.id = r.decided_by), 'decidedAt', r.decided_at)
                             ORDER BY r.score DESC, r.subject_name, r.matched_name)
-                           FROM conflict_results r LEFT JOIN cases m ON m.id = r.matched_case_id LEFT JOIN users du ON du.id = r.decided_by
-                          WHERE r.case_id = c.id), '[]'::json) AS conflicts,
-               ${caseDocumentsJson(sql`c.id`)} AS documents,
-               (SELECT value FROM site_settings WHERE key = 'document_max_mb') AS document_max_mb,
-               COALESCE((SELECT json_agg(json_build_object('kind', l.kind, 'value', l.value) ORDER BY l.kind, l.position, l.value)
-                           FROM lookups l WHERE l.active), '[]'::json) AS lookups,
-               CASE WHEN ${viewer.permissions.includes('cases_edit')} THEN
-                 COALESCE((SELECT json_agg(json_build_object('login', s.login, 'fullName', s.full_name) ORDER BY s.login) FROM (
-                   SELECT u.login, u.full_name FROM users u JOIN roles ro ON ro.id = u.role_id
-                    WHERE u.login_active AND ('cases_view_all' = ANY(ro.internal_permissions) OR 'cases_view_assigned' = ANY(ro.internal_permissions))
-                    ORDER BY u.login LIMIT 500) s), '[]'::json)
-               END AS staff
+                           FROM conflict_results r LEFT JOIN cases m ON m.id = r.matched_case_id
+                          WHERE r.case_id = c.id), '[]'::json),
+               'documents', ${caseDocumentsJson(sql`c.id`)}
+               ${forms}) AS page
           FROM cases c JOIN clients cl ON cl.id = c.client_id
-         WHERE c.id = ${id} AND ${visible}`;
+         WHERE c.id = ${sql.placeholder('case_id')}::uuid AND ${visible}`;
 }
+
+/** The page read and its `case.view` entry appended, in one statement (see openCase). */
+const readAndAuditCasePage = compiledStatement<CasePageShape>(
+  'haven_case_page',
+  (shape) => sql`WITH c AS MATERIALIZED (${casePageSql(shape)}), ${auditAppendCtesForShape(sql`(SELECT number FROM c)`, sql`EXISTS (SELECT 1 FROM c)`)}
+                 SELECT c.page, (SELECT seq FROM audit_entry) AS audit_seq FROM c`,
+);
+
+/** The page alone (read-only mode, whose views are journaled instead). */
+const readCasePage = compiledStatement<CasePageShape>('haven_case_page_read_only', (shape) => sql`SELECT page FROM (${casePageSql(shape)}) c`);
 
 /**
  * The client's date of birth and SSN for the case page. A value that does not open (moved from
@@ -277,9 +304,9 @@ function openIdentityForPage(app: App, client: SealedIdentity): Pick<CaseDetails
 function toCaseDetails(app: App, row: CaseRow): CaseDetails {
   const { dataKey, dobSealed, ssnSealed, ...client } = row.client;
   const lookups: Lookups = { office: [], program: [], funding_code: [], case_status: [] };
-  for (const l of row.lookups) if ((LOOKUP_KINDS as readonly string[]).includes(l.kind)) lookups[l.kind as LookupKind].push(l.value);
+  for (const l of row.forms?.lookups ?? []) if ((LOOKUP_KINDS as readonly string[]).includes(l.kind)) lookups[l.kind as LookupKind].push(l.value);
   return {
-    options: { lookups, staff: row.staff ?? [] },
+    options: { lookups, staff: row.forms?.staff ?? [] },
     id: row.id,
     number: row.number,
     problemCode: row.problem_code,
@@ -301,7 +328,7 @@ function toCaseDetails(app: App, row: CaseRow): CaseDetails {
     assignees: row.assignees,
     adverseParties: row.adverse,
     documents: openDocumentList(app, row.documents),
-    documentMaxMb: Number(row.document_max_mb ?? SITE_SETTINGS.document_max_mb.defaultValue),
+    documentMaxMb: Number(row.forms?.document_max_mb ?? SITE_SETTINGS.document_max_mb.defaultValue),
     mailAlias: row.mail_alias,
     conflicts: row.conflicts.map(({ matchedCaseId, matchedCaseNumber, matchedVisible, ...c }) => ({
       ...c,
@@ -322,19 +349,14 @@ function toCaseDetails(app: App, row: CaseRow): CaseDetails {
 export async function openCase(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
   if (!isUuid(id)) return null;
   if (isReadOnly(app)) return openCaseWhileReadOnly(app, viewer, id, who);
-  const view = auditAppendCtes(app.clock.now(), { action: 'case.view', actor: who.actor, ip: who.ip, targetSql: sql`(SELECT number FROM c)` }, sql`EXISTS (SELECT 1 FROM c)`);
-  const [row] = await preparedRows<CaseRow & { audit_seq: string | number | null }>(
-    app.database,
-    'haven_case_page',
-    sql`WITH c AS MATERIALIZED (${caseSelect(viewer, id)}), ${view}
-        SELECT c.*, (SELECT seq FROM audit_entry) AS audit_seq FROM c`,
-  );
+  const values = { case_id: id, ...accessValuesOf(viewer), ...auditValuesForTargetSql(app.clock.now(), { action: 'case.view', actor: who.actor, ip: who.ip }) };
+  const [row] = await readAndAuditCasePage<{ page: CaseRow; audit_seq: string | number | null }>(app.database, casePageShapeOf(viewer), values);
   if (!row) {
     await recordAudit(app, { action: 'case.view_denied', actor: who.actor, ip: who.ip, target: id });
     return null;
   }
   if (row.audit_seq === null) throw new Error('the case view was not audited: the audit chain has no head row');
-  const details = toCaseDetails(app, row);
+  const details = toCaseDetails(app, row.page);
   // Shown only once this entry is committed too; a failure here is a 500 without the number.
   if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
     await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });
@@ -348,12 +370,12 @@ export async function openCase(app: App, viewer: CaseViewer, id: string, who: { 
  * page is shown.
  */
 async function openCaseWhileReadOnly(app: App, viewer: CaseViewer, id: string, who: { actor: Actor; ip: string | null }): Promise<CaseDetails | null> {
-  const [row] = await preparedRows<CaseRow>(app.database, 'haven_case_page_read_only', caseSelect(viewer, id));
+  const [row] = await readCasePage<{ page: CaseRow }>(app.database, casePageShapeOf(viewer), { case_id: id, ...accessValuesOf(viewer) });
   if (!row) {
     await recordAudit(app, { action: 'case.view_denied', actor: who.actor, ip: who.ip, target: id });
     return null;
   }
-  const details = toCaseDetails(app, row);
+  const details = toCaseDetails(app, row.page);
   await recordAudit(app, { action: 'case.view', actor: who.actor, ip: who.ip, target: details.number });
   if (viewer.permissions.includes('ssn_view_full') && isFullSsn(details.client.ssn)) {
     await recordAudit(app, { action: 'ssn.view_full', actor: who.actor, ip: who.ip, target: details.number, details: { client: details.client.id } });

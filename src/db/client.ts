@@ -9,7 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
-import { sql, type SQL } from 'drizzle-orm';
+import { is, Placeholder, sql, type SQL } from 'drizzle-orm';
 import pg from 'pg';
 import * as schema from './schema.ts';
 
@@ -190,6 +190,37 @@ export async function preparedRows<T>(database: Database, prefix: string, query:
   const { sql: text, params } = dialect.sqlToQuery(query);
   const name = `${prefix}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
   return database.prepared<T>(name, text, params);
+}
+
+/**
+ * A statement whose text depends only on a small shape (which view permission a viewer has, how
+ * many offices limit them), built once per shape with drizzle's named placeholders
+ * (`sql.placeholder(name)`) and run as a named prepared statement: a call only fills in the
+ * values, by name. The hot path then skips drizzle's SQL building and the text's digest, about
+ * 0.08 ms of a case page. `build` is given the shape alone, so the text cannot depend on anything
+ * else; and every parameter must be a placeholder (a value bound while building would be frozen
+ * into every later call), which is checked when a shape is first built.
+ */
+export function compiledStatement<S>(prefix: string, build: (shape: S) => SQL, keyOf: (shape: S) => string = (shape) => JSON.stringify(shape)) {
+  const byShape = new Map<string, { name: string; text: string; names: string[] }>();
+  return async function run<T>(database: Database, shape: S, values: Readonly<Record<string, unknown>>): Promise<T[]> {
+    const key = keyOf(shape);
+    let compiled = byShape.get(key);
+    if (!compiled) {
+      const { sql: text, params } = dialect.sqlToQuery(build(shape));
+      const names = params.map((p) => {
+        if (!is(p, Placeholder)) throw new Error(`${prefix}: a value was bound while building the statement (use sql.placeholder)`);
+        return p.name as string;
+      });
+      compiled = { name: `${prefix}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`, text, names };
+      byShape.set(key, compiled);
+    }
+    const params = compiled.names.map((name) => {
+      if (!Object.hasOwn(values, name)) throw new Error(`${prefix}: no value for the placeholder ${name}`);
+      return values[name];
+    });
+    return database.prepared<T>(compiled.name, compiled.text, params);
+  };
 }
 
 /** Whether the database answers (/readyz). */

@@ -234,8 +234,9 @@ export interface SealedDocumentRow {
 /** The SQL (a JSON array) of a case's documents, newest first, for the case page's one statement. */
 export const caseDocumentsJson = (caseIdColumn: ReturnType<typeof sql>) =>
   sql`COALESCE((SELECT json_agg(json_build_object('id', d.id, 'dataKey', d.data_key, 'nameSealed', d.name_sealed, 'size', d.size,
-                 'contentType', d.content_type, 'source', d.source, 'uploadedBy', u.login, 'createdAt', d.created_at) ORDER BY d.created_at DESC, d.id)
-                 FROM documents d LEFT JOIN users u ON u.id = d.uploaded_by WHERE d.case_id = ${caseIdColumn}), '[]'::json)`;
+                 'contentType', d.content_type, 'source', d.source, 'uploadedBy', (SELECT u.login FROM users u WHERE u.id = d.uploaded_by), 'createdAt', d.created_at)
+                 ORDER BY d.created_at DESC, d.id)
+                 FROM documents d WHERE d.case_id = ${caseIdColumn}), '[]'::json)`;
 
 /** Opens the names of a case's documents; a name that does not open is said so, and logged. */
 export function openDocumentList(app: App, rows: SealedDocumentRow[]): DocumentListItem[] {
