@@ -6,7 +6,7 @@ import { recordAudit, type Actor } from '../audit/service.ts';
 import { hashToken } from '../security/tokens.ts';
 import { API_TOKENS_PER_USER, checkTokenForm, newApiToken, rateVerdict, rateWindowStart, tokenExpiry } from '../security/api-tokens.ts';
 import { hasPermission } from '../security/permissions.ts';
-import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
+import { sessionRowJson, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
 import type { SessionContext } from '../sessions/service.ts';
 import { isReadOnly } from '../failover/state.ts';
 
@@ -82,17 +82,16 @@ export async function revokeApiTokensOf(app: App, tx: Tx | Db, userId: string): 
 }
 
 const TOKEN_LOOKUP = `
-  SELECT t.id AS token_id, t.name AS token_name, t.expires_at, t.revoked_at, t.created_at, u.id AS user_id,
-         ${SESSION_USER_COLUMNS}
+  SELECT ${sessionRowJson(`'token_id', t.id, 'token_name', t.name, 'expires_at', t.expires_at, 'revoked_at', t.revoked_at, 'created_at', t.created_at, 'user_id', u.id`)}
     FROM api_tokens t JOIN users u ON u.id = t.user_id JOIN roles r ON r.id = u.role_id
    WHERE t.token_hash = $1`;
 
 interface TokenRow extends SessionUserRow {
   token_id: string;
   token_name: string;
-  expires_at: string | Date;
-  revoked_at: string | Date | null;
-  created_at: string | Date;
+  expires_at: string;
+  revoked_at: string | null;
+  created_at: string;
   user_id: string;
 }
 
@@ -109,7 +108,7 @@ export type ApiTokenLookup =
  * for where the call comes from (DESIGN §1.6, §1.7). It never passes through the MFA step.
  */
 export async function lookupApiToken(app: App, token: string, ip: string): Promise<ApiTokenLookup> {
-  const [row] = await app.database.prepared<TokenRow>('haven_api_token_lookup_v1', TOKEN_LOOKUP, [hashToken(token)]);
+  const row = (await app.database.prepared<{ row: TokenRow }>('haven_api_token_lookup_v2', TOKEN_LOOKUP, [hashToken(token)]))[0]?.row;
   if (!row) return { ok: false, reason: 'unknown' };
   const who = { token: { id: row.token_id, name: row.token_name }, user: { id: row.user_id, login: row.login } };
   const now = app.clock.now();

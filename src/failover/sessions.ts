@@ -3,7 +3,7 @@ import type { SessionLookup } from '../sessions/service.ts';
 import { currentRing } from '../keys/records.ts';
 import { newReadOnlySessionId, openReadOnlySession, sealReadOnlySession, type ReadOnlySession } from '../security/read-only-session.ts';
 import { sessionState, secondsUntilIdleTimeout, absoluteExpiry } from '../security/session-policy.ts';
-import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
+import { sessionRowJson, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
 import type { LoginStep } from '../security/mfa.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import { isReadOnly } from './state.ts';
@@ -56,7 +56,7 @@ export function endReadOnlySession(app: App, sessionId: string, expiresAt: Date)
   for (const [id, until] of app.failover.endedSessions) if (until <= now) app.failover.endedSessions.delete(id);
 }
 
-const USER_LOOKUP = `SELECT ${SESSION_USER_COLUMNS} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = $1`;
+const USER_LOOKUP = `SELECT ${sessionRowJson('')} FROM users u JOIN roles r ON r.id = u.role_id WHERE u.id = $1`;
 
 /** sessions/service.ts `lookupSession` for a read-only session's token. */
 export async function lookupReadOnlySession(app: App, token: string, options: { touch: boolean; ip?: string }): Promise<SessionLookup> {
@@ -65,7 +65,7 @@ export async function lookupReadOnlySession(app: App, token: string, options: { 
   if (!session) return { ok: false, reason: 'unknown' };
   const id = `${READ_ONLY_SESSION_ID}${session.sid}`;
   if (app.failover.endedSessions.has(id)) return { ok: false, reason: 'unknown' };
-  const [row] = await app.database.prepared<SessionUserRow>('haven_read_only_session_user_v2', USER_LOOKUP, [session.userId]);
+  const row = (await app.database.prepared<{ row: SessionUserRow }>('haven_read_only_session_user_v3', USER_LOOKUP, [session.userId]))[0]?.row;
   if (!row) return { ok: false, reason: 'unknown' };
   const now = app.clock.now();
   // The address is checked on every request; a move is not audited (nothing can be written).

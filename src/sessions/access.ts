@@ -6,12 +6,20 @@ import type { SessionContext } from './service.ts';
 /**
  * What every session lookup reads of its user (`u`) and role (`r`), whatever holds the session
  * (a row, or a sealed read-only cookie): Login Active, the role's two sets, the networks and the
- * site's idle timeout. `sessionAccessOf` decides with them.
+ * site's idle timeout. `sessionAccessOf` decides with them. They are the fields of a
+ * json_build_object (`sessionRowJson`): the driver then parses one value per lookup, natively,
+ * instead of twenty columns, four of them arrays parsed in JavaScript, on every request.
  */
-export const SESSION_USER_COLUMNS = `u.login, u.full_name, u.email, u.login_active, u.offices, u.programs,
-         r.id AS role_id, r.name AS role_name, r.internal_permissions, r.external_permissions,
-         ${NETWORK_RULES_JSON} AS networks,
-         COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90) AS timeout_minutes`;
+const SESSION_USER_FIELDS = `'login', u.login, 'full_name', u.full_name, 'email', u.email, 'login_active', u.login_active,
+         'offices', u.offices, 'programs', u.programs, 'role_id', r.id, 'role_name', r.name,
+         'internal_permissions', r.internal_permissions, 'external_permissions', r.external_permissions,
+         'networks', ${NETWORK_RULES_JSON},
+         'timeout_minutes', COALESCE((SELECT value::int FROM site_settings WHERE key = 'session_timeout_minutes'), 90)`;
+
+/** The select list of a session lookup: `row`, one JSON object of `fields` (`'name', expression, …`) and the user's. */
+export function sessionRowJson(fields: string): string {
+  return `json_build_object(${fields ? `${fields}, ` : ''}${SESSION_USER_FIELDS}) AS row`;
+}
 
 export interface SessionUserRow {
   login: string;

@@ -9,7 +9,7 @@ import type { SiteSettings } from '../security/site-settings.ts';
 import type { LoginStep } from '../security/mfa.ts';
 import type { NetworkKind } from '../security/permissions.ts';
 import { networkOf } from '../security/locations.ts';
-import { SESSION_USER_COLUMNS, sessionAccessOf, sessionUserOf, type SessionAccess, type SessionUserRow } from './access.ts';
+import { sessionRowJson, sessionAccessOf, sessionUserOf, type SessionAccess, type SessionUserRow } from './access.ts';
 import { recordAudit } from '../audit/service.ts';
 import { READ_ONLY_TOKEN_PREFIX, type ReadOnlySession } from '../security/read-only-session.ts';
 import { endReadOnlySession, lookupReadOnlySession, READ_ONLY_SESSION_ID } from '../failover/sessions.ts';
@@ -50,18 +50,18 @@ export type SessionLookup =
 const TOUCH_AFTER_MS = 15_000;
 
 const SESSION_LOOKUP = `
-  SELECT s.id, s.stage, s.last_seen_at, s.expires_at, s.authenticated_at, s.password_confirmed_at, s.ip AS session_ip, u.id AS user_id,
-         ${SESSION_USER_COLUMNS}
+  SELECT ${sessionRowJson(`'id', s.id, 'stage', s.stage, 'last_seen_at', s.last_seen_at, 'expires_at', s.expires_at, 'authenticated_at', s.authenticated_at,
+         'password_confirmed_at', s.password_confirmed_at, 'session_ip', s.ip, 'user_id', u.id`)}
     FROM sessions s JOIN users u ON u.id = s.user_id JOIN roles r ON r.id = u.role_id
    WHERE s.id = $1`;
 
 interface SessionRow extends SessionUserRow {
   id: string;
   stage: SessionStage;
-  last_seen_at: string | Date;
-  expires_at: string | Date;
-  authenticated_at: string | Date;
-  password_confirmed_at: string | Date | null;
+  last_seen_at: string;
+  expires_at: string;
+  authenticated_at: string;
+  password_confirmed_at: string | null;
   session_ip: string | null;
   user_id: string;
 }
@@ -83,8 +83,7 @@ export async function lookupSession(app: App, token: string, options: { touch: b
   if (readOnly && app.failover.endedSessions.has(id)) return { ok: false, reason: 'unknown' };
   const now = app.clock.now();
   const staleBefore = new Date(now.getTime() - TOUCH_AFTER_MS);
-  const rows = await app.database.prepared<SessionRow>('haven_session_lookup_v4', SESSION_LOOKUP, [id]);
-  const row = rows[0];
+  const row = (await app.database.prepared<{ row: SessionRow }>('haven_session_lookup_v5', SESSION_LOOKUP, [id]))[0]?.row;
   if (!row) return { ok: false, reason: 'unknown' };
   const ip = options.ip ?? row.session_ip;
   const access = sessionAccessOf(row, ip);
