@@ -6,8 +6,8 @@ import type { App } from '../context.ts';
 import { isCaseNumber, type CaseViewer } from '../security/case-access.ts';
 import { normalizeName, phoneticKeys } from '../security/conflicts.ts';
 import type { Disposition } from '../security/disposition.ts';
-import { visibleById, visibleTo } from './access.ts';
-import { preparedRows, rowsOf, textArray } from '../db/client.ts';
+import { accessShapeOf, accessValuesOf, visibleById, visibleTo, visibleToShape, type AccessShape } from './access.ts';
+import { compiledStatement, rowsOf, textArray } from '../db/client.ts';
 import { searchHash } from '../keys/records.ts';
 
 export type SearchQuery =
@@ -209,18 +209,20 @@ export async function recentCases(app: App, viewer: CaseViewer, limit = 25): Pro
  * statement: the dashboard is the page everyone opens first and most often.
  */
 export async function myCaseSummary(app: App, viewer: CaseViewer, limit = 5): Promise<{ open: number; recent: CaseListItem[] }> {
-  const [row] = await preparedRows<{ open: number; recent: ItemRow[] }>(
-    app.database,
-    'haven_my_cases',
-    sql`WITH mine AS MATERIALIZED (
+  const [row] = await myCaseSummaryStatement<{ open: number; recent: ItemRow[] }>(app.database, accessShapeOf(viewer), { ...accessValuesOf(viewer), my_limit: limit });
+  return { open: Number(row?.open ?? 0), recent: (row?.recent ?? []).map(toItem) };
+}
+
+/** myCaseSummary's statement, built once per access shape; its values are accessValuesOf's and `my_limit`. */
+const myCaseSummaryStatement = compiledStatement<AccessShape>(
+  'haven_my_cases',
+  (shape) => sql`WITH mine AS MATERIALIZED (
           SELECT c.id, c.number, c.client_id, c.problem_code, c.disposition, c.created_at
             FROM case_assignments a JOIN cases c ON c.id = a.case_id
-           WHERE a.user_id = ${viewer.userId} AND ${visibleTo(viewer)})
+           WHERE a.user_id = ${sql.placeholder('access_user')}::uuid AND ${visibleToShape(shape)})
         SELECT (SELECT count(*)::int FROM mine WHERE disposition IN ('pending', 'open', 'prescreen', 'incomplete_intake')) AS open,
                COALESCE((SELECT json_agg(json_build_object('id', m.id, 'number', m.number, 'client_name', cl.first_name || ' ' || cl.last_name,
                            'problem_code', m.problem_code, 'disposition', m.disposition, 'created_at', m.created_at) ORDER BY m.created_at DESC)
-                           FROM (SELECT * FROM mine ORDER BY created_at DESC LIMIT ${limit}) m JOIN clients cl ON cl.id = m.client_id), '[]'::json) AS recent`,
-  );
-  return { open: Number(row?.open ?? 0), recent: (row?.recent ?? []).map(toItem) };
-}
+                           FROM (SELECT * FROM mine ORDER BY created_at DESC LIMIT ${sql.placeholder('my_limit')}::int) m JOIN clients cl ON cl.id = m.client_id), '[]'::json) AS recent`,
+);
 

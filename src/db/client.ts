@@ -182,17 +182,6 @@ export function textArray(values: readonly string[]): SQL {
 const dialect = new PgDialect();
 
 /**
- * Rows of `query` run as a named prepared statement (Database.prepared), named `prefix` and a
- * digest of its text: a query whose text varies with its caller (a viewer's case access) gets
- * one statement per variant, each planned once per connection.
- */
-export async function preparedRows<T>(database: Database, prefix: string, query: SQL): Promise<T[]> {
-  const { sql: text, params } = dialect.sqlToQuery(query);
-  const name = `${prefix}_${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
-  return database.prepared<T>(name, text, params);
-}
-
-/**
  * A statement whose text depends only on a small shape (which view permission a viewer has, how
  * many offices limit them), built once per shape with drizzle's named placeholders
  * (`sql.placeholder(name)`) and run as a named prepared statement: a call only fills in the
