@@ -11,7 +11,10 @@ import { DB_KINDS, startTestHaven, type TestHaven } from '../helpers/app.ts';
 import type { TestClient } from '../helpers/client.ts';
 import { APPLICANT } from './helpers.ts';
 import { auditRows, countRows, dispositionOf, fieldError, intakeCase, setUserScope, signIn, stablePage } from './attack-kit.ts';
-import { visibleById, visibleTo } from '../../src/cases/access.ts';
+import { accessShapeOf, accessValuesOf, visibleById, visibleTo, visibleToShape, type AccessShape } from '../../src/cases/access.ts';
+import { compiledStatement } from '../../src/db/client.ts';
+
+const visibleCaseIds = compiledStatement<AccessShape>('haven_test_visible_cases', (shape) => sql`SELECT c.id FROM cases c WHERE ${visibleToShape(shape)}`);
 import { insertCase } from '../../src/cases/service.ts';
 import { insertClient } from '../../src/clients/service.ts';
 import { mayViewCase, type CaseAccessFacts, type CaseViewer } from '../../src/security/case-access.ts';
@@ -299,6 +302,9 @@ describe.each(DB_KINDS)('case access (%s)', (kind) => {
             .sort();
           const got = (await haven.app.database.rows<{ id: string }>(sql`SELECT c.id FROM cases c WHERE ${visibleTo(viewer)}`)).map((r) => r.id).sort();
           expect(got, JSON.stringify(viewer)).toEqual(expected);
+          // The same rule as a statement built once per shape, with the viewer's values filled in.
+          const gotByShape = (await visibleCaseIds<{ id: string }>(haven.app.database, accessShapeOf(viewer), accessValuesOf(viewer))).map((r) => r.id).sort();
+          expect(gotByShape, JSON.stringify(viewer)).toEqual(expected);
           // visibleById, offered only to viewers without office or program limits, agrees too.
           const byId = visibleById(viewer, sql`x.id`);
           expect(byId === null).toBe(viewer.offices.length > 0 || viewer.programs.length > 0);

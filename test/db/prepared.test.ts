@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { sql } from 'drizzle-orm';
 import { DB_KINDS, freshDatabase } from '../helpers/app.ts';
-import type { Database } from '../../src/db/client.ts';
+import { compiledStatement, type Database } from '../../src/db/client.ts';
 
 const HOSTILE = [
   "'",
@@ -77,6 +77,35 @@ describe.each(DB_KINDS)('prepared statements (%s)', (kind) => {
       const again = await Promise.all(Array.from({ length: 5 }, (_, i) => database.prepared<{ n: number }>('haven_test_parallel', 'SELECT $1::int AS n', [40 + i])));
       expect(again.map((r) => r[0]!.n)).toEqual([40, 41, 42, 43, 44]);
     }
+  });
+
+  // compiledStatement: a statement built once per shape, run many times with only its values.
+  test('each shape is built once; each call gets its own values, hostile ones included', async () => {
+    let builds = 0;
+    const echo = compiledStatement<{ count: number }>('haven_test_compiled', (shape) => {
+      builds++;
+      const items = Array.from({ length: shape.count }, (_, i) => sql`${sql.placeholder(`v${i}`)}::text`);
+      return sql`SELECT ARRAY[${sql.join(items, sql`, `)}]::text[] AS items`;
+    });
+    for (const values of [['a', 'b'], HOSTILE.slice(0, 2), ["'; DROP TABLE users; --", '$1']]) {
+      const [row] = await echo<{ items: string[] }>(database, { count: 2 }, { v0: values[0], v1: values[1] });
+      expect(row!.items).toEqual(values);
+    }
+    const [three] = await echo<{ items: string[] }>(database, { count: 3 }, { v0: 'x', v1: 'y', v2: 'z' });
+    expect(three!.items).toEqual(['x', 'y', 'z']);
+    expect(builds).toBe(2);
+  });
+
+  test('a value bound while building is refused, since it would be frozen into every later call', async () => {
+    const frozen = compiledStatement<{ user: string }>('haven_test_frozen', (shape) => sql`SELECT ${shape.user}::text AS who`);
+    await expect(frozen(database, { user: 'alice' }, {})).rejects.toThrow(/bound while building/);
+  });
+
+  test('a missing value is an error, never a NULL', async () => {
+    const needs = compiledStatement<null>('haven_test_needs', () => sql`SELECT ${sql.placeholder('who')}::text AS who`);
+    await expect(needs(database, null, {})).rejects.toThrow(/no value for the placeholder who/);
+    const [row] = await needs<{ who: string | null }>(database, null, { who: null });
+    expect(row!.who).toBeNull();
   });
 });
 
