@@ -269,7 +269,7 @@ export async function startReadOnlySession(app: App, user: Candidate, settings: 
   if (how.turn) await forgiveFailures(app, how.turn, app.db as unknown as Tx);
   const stage = stepAfter('password', user, settings, app.clock.now(), how.firstFactor);
   const mailed = stage === 'mfa' && user.mfaMethod === 'email' ? await mailCodeWhileReadOnly(app, user) : null;
-  const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings, code: mailed?.sent ?? undefined });
+  const sessionToken = issueReadOnlySession(app, { userId: user.id, stage, settings, code: mailed?.sent ?? undefined, firstFactor: how.firstFactor });
   await recordAudit(app, {
     action: 'login.success',
     actor: { id: user.id, login: user.login },

@@ -3,7 +3,7 @@ import type { App } from '../context.ts';
 import type { Db, Tx } from '../db/client.ts';
 import { mfaTrustedDevices, roles, sessions, users } from '../db/schema.ts';
 import { isPasswordExpired } from '../security/password-policy.ts';
-import { isDeviceTrusted, mustEnrolMfa, nextLoginStep, type LoginStep } from '../security/mfa.ts';
+import { firstFactorOf, isDeviceTrusted, mustEnrolMfa, nextLoginStep, type FirstFactor, type LoginStep } from '../security/mfa.ts';
 import { hashToken } from '../security/tokens.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import { getSiteSettings } from '../settings/service.ts';
@@ -49,13 +49,7 @@ export async function loadStepUser(db: Db, userId: string, mfaDeviceSecret: stri
   return row;
 }
 
-/**
- * How the first factor was proved, when it changes the steps after it: `sso` (the password was
- * not used, so its expiry asks nothing now), `sso_with_mfa` (a provider the administrator trusts
- * showed a second factor in `amr`: Haven's MFA step and enrolment are skipped), `break_glass`
- * (SSO is required and this is the one password login left: its MFA step is never skipped).
- */
-export type FirstFactor = 'password' | 'sso' | 'sso_with_mfa' | 'break_glass';
+export type { FirstFactor };
 
 /** Which login step comes after `done`, from the user's state, the site settings and this device. */
 export function stepAfter(done: 'password' | LoginStep, user: StepUser, settings: SiteSettings, now: Date, firstFactor: FirstFactor = 'password'): LoginStep {
@@ -105,14 +99,17 @@ export async function continueLogin(
   const settings = input.known?.settings ?? (await getSiteSettings(app, tx));
   const user = input.known?.user ?? (await loadStepUser(tx, input.userId, input.mfaDeviceSecret));
   if (!user) throw new Error('continueLogin: no such user');
-  const step = stepAfter(input.done, user, settings, app.clock.now(), input.firstFactor);
   let lineage: SessionLineage | undefined;
   if (input.previousSessionId) {
-    [lineage] = await tx
+    const [old] = await tx
       .delete(sessions)
       .where(eq(sessions.id, input.previousSessionId))
-      .returning({ expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt, pendingSsoLink: sessions.pendingSsoLink });
+      .returning({ expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt, pendingSsoLink: sessions.pendingSsoLink, firstFactor: sessions.firstFactor });
+    lineage = old && { ...old, firstFactor: firstFactorOf(old.firstFactor) };
   }
+  // The first step names its factor; every later step reads it from the session it replaces.
+  const firstFactor = input.firstFactor ?? lineage?.firstFactor ?? 'password';
+  const step = stepAfter(input.done, user, settings, app.clock.now(), firstFactor);
   const pendingSsoLink = input.pendingSsoLink ?? lineage?.pendingSsoLink ?? null;
   // The identity is linked only once every step of this login is done: a password alone (MFA
   // not yet passed) must not leave behind a link that a provider's `amr` could later complete.
@@ -126,6 +123,7 @@ export async function continueLogin(
     lineage,
     authenticatedAt: input.proved ? app.clock.now() : undefined,
     pendingSsoLink,
+    firstFactor,
   });
   return { sessionToken, step, user };
 }

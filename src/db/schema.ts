@@ -86,6 +86,9 @@ export const sessions = pgTable(
     // An SSO identity whose first link the user confirmed with their password: it is linked
     // only when this login reaches its last step (MFA passed), never before (sso/links.ts).
     pendingSsoLink: text('pending_sso_link'),
+    // How this login's first factor was proved (security/mfa.ts FirstFactor): an SSO sign-in is
+    // never asked to change its password, at any step of that login.
+    firstFactor: text('first_factor').notNull().default('password'),
     ip: text('ip'),
     userAgent: text('user_agent'),
   },

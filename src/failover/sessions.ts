@@ -4,7 +4,7 @@ import { currentRing } from '../keys/records.ts';
 import { newReadOnlySessionId, openReadOnlySession, sealReadOnlySession, type ReadOnlySession } from '../security/read-only-session.ts';
 import { sessionState, secondsUntilIdleTimeout, absoluteExpiry } from '../security/session-policy.ts';
 import { sessionRowJson, sessionAccessOf, sessionUserOf, type SessionUserRow } from '../sessions/access.ts';
-import type { LoginStep } from '../security/mfa.ts';
+import type { FirstFactor, LoginStep } from '../security/mfa.ts';
 import type { SiteSettings } from '../security/site-settings.ts';
 import { isReadOnly } from './state.ts';
 
@@ -30,7 +30,15 @@ function seal(app: App, session: ReadOnlySession): string {
 /** A new read-only session at `stage`: a fresh id, as at every login step (DESIGN §1.2). */
 export function issueReadOnlySession(
   app: App,
-  input: { userId: string; stage: LoginStep; settings: SiteSettings; previous?: { expiresAt: Date; authenticatedAt: Date }; proved?: boolean; code?: ReadOnlySession['code'] },
+  input: {
+    userId: string;
+    stage: LoginStep;
+    settings: SiteSettings;
+    previous?: { expiresAt: Date; authenticatedAt: Date };
+    proved?: boolean;
+    code?: ReadOnlySession['code'];
+    firstFactor?: FirstFactor;
+  },
 ): string {
   const now = app.clock.now();
   return seal(app, {
@@ -41,6 +49,7 @@ export function issueReadOnlySession(
     authenticatedAt: (input.proved || !input.previous ? now : input.previous.authenticatedAt).getTime(),
     lastSeenAt: now.getTime(),
     ...(input.code ? { code: input.code } : {}),
+    ...(input.firstFactor && input.firstFactor !== 'password' && input.stage !== 'full' ? { firstFactor: input.firstFactor } : {}),
   });
 }
 

@@ -364,9 +364,10 @@ export async function checkCodeWhileReadOnly(
 export async function afterSecondFactorWhileReadOnly(app: App, session: SessionContext): Promise<{ sessionToken: string; step: ContinuedLogin['step'] }> {
   const settings = await getSiteSettings(app);
   const stepUser = await loadStepUser(app.db, session.user.id, undefined);
-  const step = stepAfter('mfa', stepUser!, settings, app.clock.now());
+  const firstFactor = session.readOnly?.firstFactor ?? 'password';
+  const step = stepAfter('mfa', stepUser!, settings, app.clock.now(), firstFactor);
   await endSession(app, session);
-  const sessionToken = issueReadOnlySession(app, { userId: session.user.id, stage: step, settings, previous: session, proved: true });
+  const sessionToken = issueReadOnlySession(app, { userId: session.user.id, stage: step, settings, previous: session, proved: true, firstFactor });
   return { sessionToken, step };
 }
 

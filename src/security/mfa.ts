@@ -224,6 +224,21 @@ export function mayDisableOwnMfa(settings: Pick<SiteSettings, 'mfa_enabled' | 'm
 export const LOGIN_STEPS = ['mfa', 'password_change', 'mfa_enrol', 'full'] as const;
 export type LoginStep = (typeof LOGIN_STEPS)[number];
 
+/**
+ * How a login's first factor was proved, when it changes the steps after it: `sso` (the password
+ * was not used, so its expiry asks nothing, at any step of that login), `sso_with_mfa` (a
+ * provider the administrator trusts showed a second factor in `amr`: Haven's MFA step and
+ * enrolment are skipped), `break_glass` (SSO is required and this is the one password login
+ * left: its MFA step is never skipped). A login's session carries it from step to step.
+ */
+export const FIRST_FACTORS = ['password', 'sso', 'sso_with_mfa', 'break_glass'] as const;
+export type FirstFactor = (typeof FIRST_FACTORS)[number];
+
+/** A stored first factor (a session column, a sealed read-only session): unknown or missing is a password. */
+export function firstFactorOf(value: unknown): FirstFactor {
+  return (FIRST_FACTORS as readonly unknown[]).includes(value) ? (value as FirstFactor) : 'password';
+}
+
 export interface LoginStepFacts {
   /** MFA is on for the site and the user, and this device is not remembered. */
   mfaChallenge: boolean;

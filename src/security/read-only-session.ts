@@ -4,7 +4,7 @@
 // every instance holding the key file can open it, nobody else can read or change it, and a
 // promotion (a new generation) ends every one of them.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { LoginStep } from './mfa.ts';
+import { FIRST_FACTORS, type FirstFactor, type LoginStep } from './mfa.ts';
 
 export const READ_ONLY_TOKEN_PREFIX = 'ro1.';
 
@@ -21,6 +21,8 @@ export interface ReadOnlySession {
   code?: { hash: string; expiresAt: number };
   /** A WebAuthn challenge for the MFA step, and when it stops working. */
   challenge?: { value: string; expiresAt: number };
+  /** How the login's first factor was proved, for its later steps (missing: a password). */
+  firstFactor?: FirstFactor;
 }
 
 function sessionKey(masterKey: Buffer, generation: number): Buffer {
@@ -51,7 +53,8 @@ export function openReadOnlySession(masterKey: Buffer, generation: number, token
       typeof s.sid === 'string' && typeof s.userId === 'string' && STAGES.includes(s.stage) &&
       Number.isFinite(s.expiresAt) && Number.isFinite(s.authenticatedAt) && Number.isFinite(s.lastSeenAt) &&
       (s.code === undefined || (typeof s.code.hash === 'string' && Number.isFinite(s.code.expiresAt))) &&
-      (s.challenge === undefined || (typeof s.challenge.value === 'string' && Number.isFinite(s.challenge.expiresAt)));
+      (s.challenge === undefined || (typeof s.challenge.value === 'string' && Number.isFinite(s.challenge.expiresAt))) &&
+      (s.firstFactor === undefined || (FIRST_FACTORS as readonly unknown[]).includes(s.firstFactor));
     return valid ? s : null;
   } catch {
     return null;

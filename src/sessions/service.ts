@@ -12,6 +12,7 @@ import { networkOf } from '../security/locations.ts';
 import { sessionRowJson, sessionAccessOf, sessionUserOf, type SessionAccess, type SessionUserRow } from './access.ts';
 import { recordAudit } from '../audit/service.ts';
 import { READ_ONLY_TOKEN_PREFIX, type ReadOnlySession } from '../security/read-only-session.ts';
+import { firstFactorOf, type FirstFactor } from '../security/mfa.ts';
 import { endReadOnlySession, lookupReadOnlySession, READ_ONLY_SESSION_ID } from '../failover/sessions.ts';
 import { isReadOnly } from '../failover/state.ts';
 
@@ -156,6 +157,8 @@ export interface SessionLineage {
   authenticatedAt: Date;
   /** An SSO identity waiting to be linked when this login reaches its last step (sso/links.ts). */
   pendingSsoLink?: string | null;
+  /** How this login's first factor was proved (security/mfa.ts), for the steps still to come. */
+  firstFactor?: FirstFactor;
 }
 
 /**
@@ -166,7 +169,16 @@ export interface SessionLineage {
 export async function createSession(
   app: App,
   tx: Tx,
-  input: { userId: string; stage: SessionStage; client: { ip: string; userAgent?: string }; settings: SiteSettings; lineage?: SessionLineage; authenticatedAt?: Date; pendingSsoLink?: string | null },
+  input: {
+    userId: string;
+    stage: SessionStage;
+    client: { ip: string; userAgent?: string };
+    settings: SiteSettings;
+    lineage?: SessionLineage;
+    authenticatedAt?: Date;
+    pendingSsoLink?: string | null;
+    firstFactor?: FirstFactor;
+  },
 ): Promise<string> {
   const token = generateSecretToken();
   const now = app.clock.now();
@@ -181,6 +193,7 @@ export async function createSession(
     ip: input.client.ip,
     userAgent: input.client.userAgent?.slice(0, 400),
     pendingSsoLink: input.stage === 'full' ? null : (input.pendingSsoLink ?? input.lineage?.pendingSsoLink ?? null),
+    firstFactor: input.firstFactor ?? input.lineage?.firstFactor ?? 'password',
   });
   return token;
 }
@@ -233,7 +246,14 @@ export async function rotateSession(app: App, tx: Tx, sessionId: string, input: 
   const [old] = await tx
     .delete(sessions)
     .where(eq(sessions.id, sessionId))
-    .returning({ userId: sessions.userId, stage: sessions.stage, expiresAt: sessions.expiresAt, authenticatedAt: sessions.authenticatedAt, pendingSsoLink: sessions.pendingSsoLink });
+    .returning({
+      userId: sessions.userId,
+      stage: sessions.stage,
+      expiresAt: sessions.expiresAt,
+      authenticatedAt: sessions.authenticatedAt,
+      pendingSsoLink: sessions.pendingSsoLink,
+      firstFactor: sessions.firstFactor,
+    });
   if (!old) return null;
   const settings = await getSiteSettings(app, tx);
   return createSession(app, tx, {
@@ -241,7 +261,7 @@ export async function rotateSession(app: App, tx: Tx, sessionId: string, input: 
     stage: old.stage as SessionStage,
     client: input.client,
     settings,
-    lineage: { expiresAt: old.expiresAt, authenticatedAt: old.authenticatedAt, pendingSsoLink: old.pendingSsoLink },
+    lineage: { expiresAt: old.expiresAt, authenticatedAt: old.authenticatedAt, pendingSsoLink: old.pendingSsoLink, firstFactor: firstFactorOf(old.firstFactor) },
     authenticatedAt: input.proved ? app.clock.now() : undefined,
   });
 }

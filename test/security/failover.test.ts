@@ -114,5 +114,13 @@ describe('read-only sessions sealed in the cookie', () => {
   test('a token sealed over a payload that is not a session is refused', () => {
     const odd = sealReadOnlySession(key, 1, { ...session, stage: 'admin' as never });
     expect(openReadOnlySession(key, 1, odd)).toBeNull();
+    const unknownFactor = sealReadOnlySession(key, 1, { ...session, firstFactor: 'magic' as never });
+    expect(openReadOnlySession(key, 1, unknownFactor)).toBeNull();
+  });
+
+  test('the first factor of an SSO login travels in the sealed session, for the steps after it', () => {
+    for (const firstFactor of ['password', 'sso', 'sso_with_mfa', 'break_glass'] as const) {
+      expect(openReadOnlySession(key, 1, sealReadOnlySession(key, 1, { ...session, firstFactor }))?.firstFactor).toBe(firstFactor);
+    }
   });
 });

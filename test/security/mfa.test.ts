@@ -21,6 +21,8 @@ import {
   mayDisableOwnMfa,
   mustEnrolMfa,
   nextLoginStep,
+  FIRST_FACTORS,
+  firstFactorOf,
   normalizeCode,
   offeredMethods,
   roleRequiresMfa,
@@ -229,6 +231,13 @@ describe('who must use MFA', () => {
     expect(offeredMethods(settings())).toEqual(['email', 'app', 'passkey']);
     expect(offeredMethods(settings({ mfa_methods: ['app'] }))).toEqual(['app']);
     expect(offeredMethods(settings({ mfa_enabled: false }))).toEqual([]);
+  });
+});
+
+describe('a stored first factor', () => {
+  test('only a known factor is read back; anything else is a password', () => {
+    for (const f of FIRST_FACTORS) expect(firstFactorOf(f)).toBe(f);
+    for (const odd of [null, undefined, '', 'SSO', 'sso ', 'admin', 1, {}]) expect(firstFactorOf(odd)).toBe('password');
   });
 });
 

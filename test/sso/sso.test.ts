@@ -6,6 +6,7 @@ import { verifyAuditChain } from '../../src/audit/service.ts';
 import { ManualClock } from '../../src/clock.ts';
 import { auditLog, sessions, ssoIdentities, users } from '../../src/db/schema.ts';
 import { runCommand } from '../../src/cli/commands.ts';
+import { updateSiteSettings } from '../../src/settings/service.ts';
 import { DB_KINDS, startTestHaven, TEST_PASSWORD, type TestHaven } from '../helpers/app.ts';
 import { alerts, type TestClient, type TestResponse } from '../helpers/client.ts';
 import { appCode, enrolApp, submitCode } from '../helpers/mfa.ts';
@@ -199,6 +200,41 @@ describe.each(DB_KINDS)('single sign-on (%s)', (kind) => {
     // Without tid and oid, an Entra token names nobody.
     const noOid = await ssoSignIn(haven.client(), 'entra', entra, { sub: 'pairwise-4', tid: TENANT }, {});
     expect(noOid.status).toBe(401);
+  });
+
+  it('an expired password is never asked for after an SSO sign-in, not even after Haven\'s MFA step; a password login still changes it', async () => {
+    await linkedUser('petra');
+    const setup = haven.client();
+    await setup.login('petra', TEST_PASSWORD);
+    const { secret } = await enrolApp(haven, setup);
+    // The link is made when that login passes its MFA step.
+    const linker = haven.client();
+    await linkWithPassword(linker, 'petra', 'okta', okta, { sub: 'okta-petra' });
+    haven.clock.advance(30_000);
+    expect((await submitCode(haven, linker, appCode(secret, haven.clock.now()))).location).toBe('/');
+
+    // Petra's password expires (site setting), and an administrator asks for a change too.
+    await updateSiteSettings(haven.app, { password_expiration_days: '30' }, null, null);
+    try {
+      await haven.app.database.rows(sql`UPDATE users SET password_changed_at = ${new Date(haven.clock.now().getTime() - 60 * 86_400_000).toISOString()}, must_change_password = true WHERE login = 'petra'`);
+      const browser = haven.client();
+      const answer = await ssoSignIn(browser, 'okta', okta, { sub: 'okta-petra' });
+      expect(answer.location).toMatch(/^\/login\/mfa/);
+      haven.clock.advance(30_000);
+      const afterMfa = await submitCode(haven, browser, appCode(secret, haven.clock.now()));
+      expect(afterMfa.status).toBe(303);
+      expect(afterMfa.location).toBe('/');
+      expect((await browser.get('/')).status).toBe(200);
+
+      // The same account by password: the change is asked for after the MFA step, as before.
+      const byPassword = haven.client();
+      await byPassword.login('petra', TEST_PASSWORD);
+      haven.clock.advance(30_000);
+      const passwordAfterMfa = await submitCode(haven, byPassword, appCode(secret, haven.clock.now()));
+      expect(passwordAfterMfa.location).toBe('/password/change');
+    } finally {
+      await updateSiteSettings(haven.app, { password_expiration_days: '0' }, null, null);
+    }
   });
 
   it('a forged state never reaches the token endpoint; an answer without this browser\'s sign-in is refused', async () => {
