@@ -1,4 +1,5 @@
 // What bench/cases.ts and its server process (bench/cases-server.ts) say to each other.
+import type { ProfileMessage } from './profile.ts';
 import type { SeedReport } from './cases-seed.ts';
 
 /** Public, one primary-key query of `users` through drizzle: the "one-query request" of bench/run.ts, the case page's unit. */
@@ -35,9 +36,8 @@ export type CasesParentMessage =
   | { type: 'direct'; viewer: Viewer; items: DirectItem[] }
   /** EXPLAIN (ANALYZE, BUFFERS) of the statement searchCases runs for `q`. */
   | { type: 'explain'; viewer: Viewer; q: string }
-  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR); `stop` writes the .cpuprofile file. */
-  | { type: 'profile'; action: 'start' }
-  | { type: 'profile'; action: 'stop'; file: string }
+  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR, bench/profile.ts). */
+  | ProfileMessage
   | { type: 'stop' };
 
 export type CasesChildMessage =

@@ -2,8 +2,8 @@
 // bench/cases-seed.ts, with two baseline routes, started by bench/cases.ts in a child process so
 // that the load generator has its own event loop. It also times searchCases in-process and
 // explains its statements when asked (see ./cases-protocol.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { profileAnswerer } from './profile.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -107,7 +107,7 @@ async function main() {
     rmSync(dataDir, { recursive: true, force: true });
   };
   const viewers: Partial<Record<Viewer, CaseViewer>> = {};
-  let profiler: Session | undefined;
+  const answerProfile = profileAnswerer();
 
   process.on('message', async (message: CasesParentMessage) => {
     try {
@@ -144,16 +144,7 @@ async function main() {
         const { rows } = await driverOf(app.database).query(`EXPLAIN (ANALYZE, BUFFERS) ${last.query}`, last.params);
         send({ type: 'explain', statement: last.query.replace(/\s+/g, ' ').trim(), params: last.params, plan: rows.map((r) => String(Object.values(r)[0])).join('\n') });
       } else if (message.type === 'profile') {
-        if (message.action === 'start') {
-          profiler ??= new Session();
-          profiler.connect();
-          await profiler.post('Profiler.enable');
-          await profiler.post('Profiler.start');
-        } else if (profiler) {
-          const { profile } = await profiler.post('Profiler.stop');
-          writeFileSync(message.file, JSON.stringify(profile));
-          profiler.disconnect();
-        }
+        await answerProfile(message);
         send({ type: 'profiled' });
       } else if (message.type === 'stop') {
         await cleanup().catch(() => {});

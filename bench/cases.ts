@@ -52,6 +52,7 @@ import {
   type Viewer,
 } from './cases-protocol.ts';
 import type { SeedReport } from './cases-seed.ts';
+import { profiled } from './profile.ts';
 
 type DbKind = 'pglite' | 'postgres';
 
@@ -104,15 +105,9 @@ interface ServerHandle {
   stop(): Promise<void>;
 }
 
-/** Profiles the server during `work` when BENCH_PROFILE_DIR is set (slower: for diagnosis, not for the numbers). */
-async function profiled<T>(server: ServerHandle, label: string, work: () => Promise<T>): Promise<T> {
-  if (!PROFILE_DIR) return await work();
-  await server.ask({ type: 'profile', action: 'start' }, 'profiled');
-  try {
-    return await work();
-  } finally {
-    await server.ask({ type: 'profile', action: 'stop', file: `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile` }, 'profiled');
-  }
+/** Profiles the server during `work` when BENCH_PROFILE_DIR is set. */
+function profiledAs<T>(server: ServerHandle, label: string, work: () => Promise<T>): Promise<T> {
+  return profiled((m) => server.ask(m, 'profiled'), PROFILE_DIR ? `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile` : null, work);
 }
 
 async function startServer(kind: DbKind, size: number, databaseUrl?: string, postmasterPidFile?: string): Promise<ServerHandle> {
@@ -553,8 +548,8 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
     const seconds = Math.max(1, DURATION / 2);
     await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, 1);
     await load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, 1);
-    const a1 = await profiled(server, 'one-query', () => load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds));
-    const b1 = await profiled(server, 'case-page', () => load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds));
+    const a1 = await profiledAs(server, 'one-query', () => load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds));
+    const b1 = await profiledAs(server, 'case-page', () => load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds));
     const b2 = await load(server, agent, reader, casePageTarget, sets.casePage.slice().reverse(), CONNECTIONS, seconds);
     const a2 = await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds);
     report.casePage = { load: combineLoads(b1, b2), oneQuery: combineLoads(a1, a2), single, singleBaseline, statements, bytes };

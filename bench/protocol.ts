@@ -1,4 +1,5 @@
 // What bench/run.ts and its server process (bench/server.ts) say to each other.
+import type { ProfileMessage } from './profile.ts';
 
 /** The baseline route: public, one primary-key query run the way routes run queries (drizzle), a tiny body. */
 export const BASELINE_PATH = '/bench/one-query';
@@ -31,9 +32,8 @@ export type ParentMessage =
   /** Start tracking the server's peak resident memory afresh; `memory` answers with the peak since. */
   | { type: 'memory-reset' }
   | { type: 'memory' }
-  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR); `stop` writes the .cpuprofile file. */
-  | { type: 'profile'; action: 'start' }
-  | { type: 'profile'; action: 'stop'; file: string }
+  /** CPU-profile the server's main thread (BENCH_PROFILE_DIR, bench/profile.ts). */
+  | ProfileMessage
   | { type: 'stop' };
 
 export interface ThrottleRow {

@@ -33,6 +33,7 @@ import { CLOCK_TICK_MS, clusterTicks, machineTicks } from './cpu.ts';
 import { forkBenchChild } from './child.ts';
 import { CSRF_COOKIE, fullLogin, fullTotpLogin, insecureAgent, SESSION_COOKIE } from './login.ts';
 import { Secret, TOTP } from 'otpauth';
+import { profiled } from './profile.ts';
 
 type DbKind = 'pglite' | 'postgres';
 
@@ -152,21 +153,14 @@ function problemsOf(result: CannonResult, expectedStatus: number): string[] {
   return problems;
 }
 
-/** Profiles the server during `work` when BENCH_PROFILE_DIR is set. */
-async function profiled<T>(server: ServerHandle, label: string, work: () => PromiseLike<T>): Promise<T> {
-  if (!PROFILE_DIR || !label) return await work();
-  await server.ask({ type: 'profile', action: 'start' }, 'profiled');
-  try {
-    return await work();
-  } finally {
-    const file = `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile`;
-    await server.ask({ type: 'profile', action: 'stop', file }, 'profiled');
-  }
+/** Profiles the server during `work` when BENCH_PROFILE_DIR is set and the measurement has a label. */
+function profiledAs<T>(server: ServerHandle, label: string, work: () => PromiseLike<T>): Promise<T> {
+  return profiled((m) => server.ask(m, 'profiled'), PROFILE_DIR && label ? `${PROFILE_DIR}/${server.kind}-${label}.cpuprofile` : null, work);
 }
 
 async function cannon(server: ServerHandle, path: string, headers: Record<string, string>, seconds: number, label = ''): Promise<Rate> {
   const before = await usage(server);
-  const result = await profiled(server, label, () =>
+  const result = await profiledAs(server, label, () =>
     autocannon({ url: `${server.baseUrl}${path}`, connections: CONNECTIONS, duration: seconds, headers, timeout: 10 }),
   );
   const after = await usage(server);
@@ -611,16 +605,16 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined, rows: Row
     // lands on both sides equally.
     process.stdout.write(`[${kind}] login benchmarks... `);
     const users = loginUsers(2 * CONNECTIONS);
-    const distinct = await profiled(server, 'logins-distinct-ip', () => loginRun(server, agent, users.slice(CONNECTIONS), DURATION, addressSource()));
+    const distinct = await profiledAs(server, 'logins-distinct-ip', () => loginRun(server, agent, users.slice(CONNECTIONS), DURATION, addressSource()));
     const v1 = await verifyRun(server, DURATION);
-    const l1 = await profiled(server, 'logins-1', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
-    const l2 = await profiled(server, 'logins-2', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
+    const l1 = await profiledAs(server, 'logins-1', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
+    const l2 = await profiledAs(server, 'logins-2', () => loginRun(server, agent, users.slice(0, CONNECTIONS), DURATION));
     const v2 = await verifyRun(server, DURATION);
     const verifies = combine(v1, v2);
     const logins = combine(l1, l2);
     const throttleKeys = ['ip:127.0.0.1', ...users.slice(0, CONNECTIONS).map((login) => `login:${login}`)];
     profile.throttle = (await server.ask({ type: 'throttle', keys: throttleKeys }, 'throttle')).rows;
-    const totpLogins = await profiled(server, 'logins-totp', () => totpLoginRun(server, agent, DURATION));
+    const totpLogins = await profiledAs(server, 'logins-totp', () => totpLoginRun(server, agent, DURATION));
     profile.flood = await loginFlood(server, agent, FLOOD_LOGINS);
     profiles.push(profile);
     rows.push({ kind, name: 'logins: GET+POST /login', result: logins, unit: 'logins/s', baselineName: 'argon2id verify', baseline: verifies, baselineUnit: 'verifies/s', target: LOGIN_TARGET });

@@ -1,8 +1,8 @@
 // The benchmark's server process: the real Haven (startHaven) with one extra baseline route,
 // started by bench/run.ts in a child process so that the load generator does not share its
 // event loop. It talks to the parent over the IPC channel (see ./protocol.ts).
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { profileAnswerer } from './profile.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -66,7 +66,7 @@ async function main() {
   });
   const log = pino({ level: process.env.BENCH_LOG_LEVEL ?? 'error' }, pino.destination(2));
   let haven: RunningHaven | undefined;
-  let profiler: Session | undefined;
+  const answerProfile = profileAnswerer();
   const cleanup = async () => {
     await haven?.stop();
     rmSync(dataDir, { recursive: true, force: true });
@@ -110,16 +110,7 @@ async function main() {
         rows: rows.map((r) => ({ key: r.key, failures: r.failures, nextInSeconds: (new Date(r.next_at).getTime() - now) / 1000 })),
       });
     } else if (message.type === 'profile') {
-      if (message.action === 'start') {
-        profiler ??= new Session();
-        profiler.connect();
-        await profiler.post('Profiler.enable');
-        await profiler.post('Profiler.start');
-      } else if (profiler) {
-        const { profile } = await profiler.post('Profiler.stop');
-        writeFileSync(message.file, JSON.stringify(profile));
-        profiler.disconnect();
-      }
+      await answerProfile(message);
       send({ type: 'profiled' });
     } else if (message.type === 'stop') {
       await cleanup().catch(() => {});
