@@ -44,30 +44,28 @@ function storableContent(at: Date, event: AuditEvent): Omit<AuditContent, 'seq'>
 }
 
 /**
- * Two common table expressions, `audit_moved` and `audit_entry` (its `seq`), that append one
- * entry in chain format 2 (security/audit-chain.ts) as part of whatever statement they are put
- * in: the head row is moved on (its row lock, held to commit, makes concurrent appenders on any
- * instance wait, and PostgreSQL gives the waiter the head as the first one left it), and the
- * statement itself finishes the hash, so no round trip happens under the lock. `when` appends
- * only if it holds.
+ * An SQL call that appends one entry in chain format 2 (security/audit-chain.ts) and gives its
+ * `seq`, as part of whatever statement it is put in: the database function
+ * `haven_audit_append` (migration 0017) moves the head row on and inserts the entry, so no
+ * round trip happens under the head's lock.
  */
-export function auditAppendCtes(at: Date, event: AuditEvent, when: SQL = sql`TRUE`): SQL {
+export function auditAppendSql(at: Date, event: AuditEvent): SQL {
   const content = storableContent(at, event);
   const values: Record<string, unknown> = { ...entryValues(content), audit_content_hash: auditContentHash(content) };
-  return appendCtes((name) => values[name], null, when);
+  return appendCall((name) => values[name], null);
 }
 
 /**
- * `auditAppendCtes` for a statement that reads what it audits, compiled once
+ * `auditAppendSql` for a statement that reads what it audits, compiled once
  * (db/client.ts compiledStatement), with placeholders for the values of `auditValuesForTargetSql`.
  * `targetSql` is an SQL expression whose value is plain ASCII without quotes or backslashes (a
  * case number): the entry's JSON is then built in SQL (to_json) exactly as canonicalJson builds it.
  */
-export function auditAppendCtesForShape(targetSql: SQL, when: SQL = sql`TRUE`): SQL {
-  return appendCtes((name) => sql.placeholder(name), targetSql, when);
+export function auditAppendSqlForShape(targetSql: SQL): SQL {
+  return appendCall((name) => sql.placeholder(name), targetSql);
 }
 
-/** The values an entry with an SQL target binds, by the placeholder names of `auditAppendCtesForShape`. */
+/** The values an entry with an SQL target binds, by the placeholder names of `auditAppendSqlForShape`. */
 export function auditValuesForTargetSql(at: Date, event: AuditEvent): Record<string, unknown> {
   const content = storableContent(at, event);
   const json = auditContentJson({ ...content, target: null });
@@ -88,23 +86,14 @@ function entryValues(content: Omit<AuditContent, 'seq'>): Record<string, unknown
   };
 }
 
-/** The two CTEs; each value comes from `value(name)`, and the target from `targetSql` or the value `audit_target`. */
-function appendCtes(value: (name: string) => unknown, targetSql: SQL | null, when: SQL): SQL {
-  const target = targetSql ?? sql`${value('audit_target')}`;
+/** The call; each value comes from `value(name)`, and the target from `targetSql` or the value `audit_target`. */
+function appendCall(value: (name: string) => unknown, targetSql: SQL | null): SQL {
+  const target = targetSql ?? sql`${value('audit_target')}::text`;
   const contentHash = targetSql
     ? sql`encode(sha256(convert_to(${value('audit_content_prefix')}::text || to_json((${targetSql})::text)::text || '}', 'UTF8')), 'hex')`
     : sql`${value('audit_content_hash')}::text`;
-  return sql`audit_moved AS (
-      UPDATE audit_head SET seq = seq + 1, prev_hash = hash,
-             hash = encode(sha256(convert_to(hash || chr(10) || (seq + 1)::text || chr(10) || ${contentHash}, 'UTF8')), 'hex')
-       WHERE id = 1 AND ${when}
-      RETURNING seq, prev_hash, hash),
-    audit_entry AS (
-      INSERT INTO audit_log (seq, at, actor_id, actor_login, action, target, ip, details, prev_hash, hash, format)
-      SELECT seq, ${value('audit_at')}::timestamptz, ${value('audit_actor_id')}::uuid, ${value('audit_actor_login')}::text, ${value('audit_action')}::text, ${target}, ${value('audit_ip')}::text,
-             ${value('audit_details')}::jsonb, prev_hash, hash, 2
-        FROM audit_moved
-      RETURNING seq)`;
+  return sql`haven_audit_append(${value('audit_at')}::timestamptz, ${value('audit_actor_id')}::uuid, ${value('audit_actor_login')}::text, ${value('audit_action')}::text,
+             ${target}, ${value('audit_ip')}::text, ${value('audit_details')}::jsonb, ${contentHash})`;
 }
 
 /**
@@ -119,10 +108,8 @@ export async function recordAudit(app: App, event: AuditEvent, tx?: Tx): Promise
     appendToJournal(app.config, at, event);
     return 0;
   }
-  const result = (await (tx ?? app.db).execute(sql`WITH ${auditAppendCtes(at, event)} SELECT seq FROM audit_entry`)) as unknown as { rows: { seq: string | number }[] };
-  const row = result.rows[0];
-  if (!row) throw new Error('the audit chain has no head row (audit_head): was migration 0003 applied?');
-  return Number(row.seq);
+  const result = (await (tx ?? app.db).execute(sql`SELECT ${auditAppendSql(at, event)} AS seq`)) as unknown as { rows: { seq: string | number }[] };
+  return Number(result.rows[0]!.seq);
 }
 
 /**
@@ -133,7 +120,7 @@ export async function appendJournalEntry(app: App, entry: JournalEntry): Promise
   const at = new Date(entry.at);
   const event = { ...entry.event, details: { ...entry.event.details, journal: entry.id } };
   const absent = sql`NOT EXISTS (SELECT 1 FROM audit_log WHERE at = ${at.toISOString()} AND details->>'journal' = ${entry.id})`;
-  await app.db.execute(sql`WITH ${auditAppendCtes(at, event, absent)} SELECT seq FROM audit_entry`);
+  await app.db.execute(sql`SELECT ${auditAppendSql(at, event)} WHERE ${absent}`);
 }
 
 export interface AuditVerification {

@@ -3,7 +3,7 @@ import { PgDialect } from 'drizzle-orm/pg-core';
 import { sql } from 'drizzle-orm';
 import type { App } from '../context.ts';
 import type { FailoverNodes } from '../db/nodes.ts';
-import { appendJournalEntry, auditAppendCtes, type AuditEvent } from '../audit/service.ts';
+import { appendJournalEntry, auditAppendSql, type AuditEvent } from '../audit/service.ts';
 import { decideFailoverMode, READ_WRITE_ON_PRIMARY, type FailoverMode, type NodeProbe } from '../security/failover.ts';
 import { takeJournal } from './journal.ts';
 
@@ -24,7 +24,7 @@ const dialect = new PgDialect();
 
 /** An audit entry written straight to one node (the failover commands run without an App). */
 async function auditOn(nodes: FailoverNodes, node: 'primary' | 'replica', event: AuditEvent): Promise<void> {
-  const query = dialect.sqlToQuery(sql`WITH ${auditAppendCtes(new Date(), event)} SELECT seq FROM audit_entry`);
+  const query = dialect.sqlToQuery(sql`SELECT ${auditAppendSql(new Date(), event)}`);
   await nodes.rowsOn(node, query.sql, query.params);
 }
 

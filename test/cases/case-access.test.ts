@@ -13,11 +13,13 @@ import { APPLICANT } from './helpers.ts';
 import { auditRows, countRows, dispositionOf, fieldError, intakeCase, setUserScope, signIn, stablePage } from './attack-kit.ts';
 import { accessShapeOf, accessValuesOf, visibleById, visibleTo, visibleToShape, type AccessShape } from '../../src/cases/access.ts';
 import { compiledStatement } from '../../src/db/client.ts';
-
-const visibleCaseIds = compiledStatement<AccessShape>('haven_test_visible_cases', (shape) => sql`SELECT c.id FROM cases c WHERE ${visibleToShape(shape)}`);
+import { recordAudit } from '../../src/audit/service.ts';
+import { runCommand } from '../../src/cli/commands.ts';
 import { insertCase } from '../../src/cases/service.ts';
 import { insertClient } from '../../src/clients/service.ts';
 import { mayViewCase, type CaseAccessFacts, type CaseViewer } from '../../src/security/case-access.ts';
+
+const visibleCaseIds = compiledStatement<AccessShape>('haven_test_visible_cases', (shape) => sql`SELECT c.id FROM cases c WHERE ${visibleToShape(shape)}`);
 
 describe.each(DB_KINDS)('case access (%s)', (kind) => {
   let haven: TestHaven;
@@ -147,6 +149,20 @@ describe.each(DB_KINDS)('case access (%s)', (kind) => {
     expect((await sup.get(`/cases/${target.id}?done=note`)).status).toBe(200);
     const after = (await auditRows(haven, 'case.view')).filter((r) => r.actor_login === 'sup' && r.target === target.number).length;
     expect(after - before).toBe(4);
+  });
+
+  test('parallel views by two users, beside other audited events, each get their own entry in one unbroken chain', async () => {
+    const viewsOf = async (login: string) => (await auditRows(haven, 'case.view')).filter((r) => r.actor_login === login && r.target === target.number).length;
+    const before = { sup: await viewsOf('sup'), ivy: await viewsOf('ivy') };
+    const [pages] = await Promise.all([
+      Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? ivy : sup).get(`/cases/${target.id}`))),
+      Promise.all(Array.from({ length: 12 }, (_, i) => recordAudit(haven.app, { action: 'test.beside_views', target: `t${i}` }))),
+    ]);
+    expect(pages.map((p) => p.status)).toEqual(Array(12).fill(200));
+    expect({ sup: (await viewsOf('sup')) - before.sup, ivy: (await viewsOf('ivy')) - before.ivy }).toEqual({ sup: 6, ivy: 6 });
+    const verified = await runCommand(haven.app, { argv: ['audit', 'verify'] });
+    expect(verified.stderr).toBe('');
+    expect(verified.code).toBe(0);
   });
 
   test('assigned by a Supervisor the Pro Bono user sees the case; unassigned, it is 404 again', async () => {
