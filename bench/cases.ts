@@ -16,8 +16,9 @@
 //   (b) case page: GET /cases/<uuid> in one-query requests, as bench/run.ts counts a login: the
 //       CPU of Haven's own processes (server and PostgreSQL) per case page, over their CPU per
 //       request of a public route running one primary-key query, both under the same load in
-//       the same run (ABBA). Target: under 3. Reported too: req/s of each and the statements
-//       one case page runs.
+//       the same run (ABBA). Target: under 3. Reported too: req/s of each, the statements
+//       one case page runs, and the page over the signed-in primary-key route (what any
+//       signed-in request pays: the session lookup and one query), which leaves the page's own work.
 // Then EXPLAIN (ANALYZE, BUFFERS) of the slowest search of every kind that misses its target.
 //
 // Knobs: BENCH_DB=pglite|postgres (both by default), BENCH_CASES_SIZE (both databases),
@@ -427,7 +428,16 @@ interface KindReport {
   tableSizes: string;
   settings: string;
   searches: SearchRow[];
-  casePage?: { load: Load; oneQuery: Load; single: Latencies; singleBaseline: Latencies; statements: string[]; bytes: number };
+  casePage?: {
+    load: Load;
+    oneQuery: Load;
+    /** The signed-in primary-key route: what any signed-in request pays before the page's own work. */
+    signedIn: Load;
+    single: Latencies;
+    singleBaseline: Latencies;
+    statements: string[];
+    bytes: number;
+  };
   explains: { search: SearchKind; q: string; ms: number; statement: string; params: unknown[]; plan: string }[];
   /** The machine's 1-minute load average when the measurements began and ended (other work on the machine shows here). */
   loadBefore: number;
@@ -549,10 +559,12 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
     await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, 1);
     await load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, 1);
     const a1 = await profiledAs(server, 'one-query', () => load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds));
+    const s1 = await load(server, agent, reader, clientTarget, sets.pk, CONNECTIONS, seconds / 2);
     const b1 = await profiledAs(server, 'case-page', () => load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds));
     const b2 = await load(server, agent, reader, casePageTarget, sets.casePage.slice().reverse(), CONNECTIONS, seconds);
+    const s2 = await load(server, agent, reader, clientTarget, sets.pk.slice().reverse(), CONNECTIONS, seconds / 2);
     const a2 = await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds);
-    report.casePage = { load: combineLoads(b1, b2), oneQuery: combineLoads(a1, a2), single, singleBaseline, statements, bytes };
+    report.casePage = { load: combineLoads(b1, b2), oneQuery: combineLoads(a1, a2), signedIn: combineLoads(s1, s2), single, singleBaseline, statements, bytes };
     console.log('done');
 
     // EXPLAIN the slowest search of each kind whose p95 misses the target (or whose slowest took 4 times the target).
@@ -680,6 +692,16 @@ function printReport(reports: KindReport[], failures: string[], started: number)
       verdict,
     ]);
     if (verdict === 'FAIL') warnings.push(`WARNING: ${r.kind} case page costs ${cpuRatio.toFixed(1)} one-query requests (target under ${CASE_PAGE_TARGET}).`);
+    pageLines.push([
+      r.kind,
+      count(r.seed.clients),
+      'the same, over the signed-in primary-key route',
+      `${haven(c.load).toFixed(2)} ms`,
+      `${haven(c.signedIn).toFixed(2)} ms`,
+      `${(haven(c.load) / haven(c.signedIn)).toFixed(1)} signed-in requests`,
+      '-',
+      'reported',
+    ]);
     pageLines.push([r.kind, count(r.seed.clients), `throughput, ${CONNECTIONS} connections`, `${c.load.rate.toFixed(0)} req/s`, `${c.oneQuery.rate.toFixed(0)} req/s`, `${(c.oneQuery.rate / c.load.rate).toFixed(1)} one-query requests`, '-', 'reported']);
     const seqRatio = havenCpu(c.single).perRequest / havenCpu(c.singleBaseline).perRequest;
     pageLines.push([
@@ -705,6 +727,7 @@ function printReport(reports: KindReport[], failures: string[], started: number)
     for (const [label, l] of [
       ['case page', c.load],
       ['one-query route', c.oneQuery],
+      ['signed-in primary-key route', c.signedIn],
     ] as const) {
       if (l.problems.size) warnings.push(`WARNING: ${r.kind} ${label} under load: ${[...l.problems].map(([p, n]) => `${n}x ${p}`).join('; ')}`);
     }
@@ -719,6 +742,7 @@ function printReport(reports: KindReport[], failures: string[], started: number)
       `server ${l.server.toFixed(2)}, postgres ${l.db.toFixed(2)}, load generator ${l.client.toFixed(2)}, rest ${l.other.toFixed(2)} (machine ${(l.idle * 100).toFixed(0)}% idle)`;
     console.log(`  ${r.kind} case page under load: ${detail(c.load)}`);
     console.log(`  ${r.kind} one-query route under load: ${detail(c.oneQuery)}`);
+    console.log(`  ${r.kind} signed-in primary-key route under load: ${detail(c.signedIn)}`);
     console.log(`  ${r.kind} one case page: ${count(c.bytes)} bytes of HTML; statements (session lookup included): ${c.statements.length}`);
     c.statements.forEach((s, i) => console.log(`    ${String(i + 1).padStart(2)}. ${s.length > 160 ? `${s.slice(0, 157)}...` : s}`));
   }
