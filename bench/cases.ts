@@ -27,7 +27,7 @@
 // default 300), BENCH_CASES_SAMPLES (searches per kind, default 300), BENCH_DURATION (seconds per
 // case page load measurement, default 5), BENCH_CONNECTIONS (default 10), BENCH_CASES_PAGE_ONLY=1 (the
 // case page alone, no searches), BENCH_PROFILE_DIR=dir (CPU-profile the server during the first
-// load measurement of the case page and of the one-query route: slower, for diagnosis).
+// load measurement of the case page, the one-query route and the signed-in route: slower, for diagnosis).
 // It is a report: the exit code is 0 whatever the numbers.
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -559,7 +559,7 @@ async function benchKind(kind: DbKind, cluster: PgCluster | undefined): Promise<
     await load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, 1);
     await load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, 1);
     const a1 = await profiledAs(server, 'one-query', () => load(server, agent, '', oneQueryTarget, [''], CONNECTIONS, seconds));
-    const s1 = await load(server, agent, reader, clientTarget, sets.pk, CONNECTIONS, seconds / 2);
+    const s1 = await profiledAs(server, 'signed-in', () => load(server, agent, reader, clientTarget, sets.pk, CONNECTIONS, seconds / 2));
     const b1 = await profiledAs(server, 'case-page', () => load(server, agent, reader, casePageTarget, sets.casePage, CONNECTIONS, seconds));
     const b2 = await load(server, agent, reader, casePageTarget, sets.casePage.slice().reverse(), CONNECTIONS, seconds);
     const s2 = await load(server, agent, reader, clientTarget, sets.pk.slice().reverse(), CONNECTIONS, seconds / 2);

@@ -165,6 +165,24 @@ describe.each(DB_KINDS)('case access (%s)', (kind) => {
     expect(verified.code).toBe(0);
   });
 
+  test('a case page is never shown without its case.view entry: when the entry cannot be written, the answer is an error without the case', async () => {
+    const [head] = await haven.app.database.rows<{ seq: string; hash: string; prev_hash: string }>(sql`SELECT seq::text, hash, prev_hash FROM audit_head WHERE id = 1`);
+    await haven.app.database.rows(sql`DELETE FROM audit_head`);
+    try {
+      const answer = await sup.get(`/cases/${target.id}`);
+      expect(answer.status).toBe(500);
+      expect(answer.body).not.toContain(target.number);
+      expect(answer.body).not.toContain('Featherstonehaugh');
+      expect(answer.body, 'no SQL or stack trace reaches the user').not.toMatch(/haven_audit_append|audit_head|\n\s+at /);
+      const refused = await recordAudit(haven.app, { action: 'test.no_head' }).then(() => null, (error: Error) => error);
+      expect(String((refused?.cause as Error | undefined)?.message)).toMatch(/no head row/);
+    } finally {
+      await haven.app.database.rows(sql`INSERT INTO audit_head (id, seq, hash, prev_hash) VALUES (1, ${head!.seq}::bigint, ${head!.hash}, ${head!.prev_hash})`);
+    }
+    expect((await sup.get(`/cases/${target.id}`)).status).toBe(200);
+    expect((await runCommand(haven.app, { argv: ['audit', 'verify'] })).code).toBe(0);
+  });
+
   test('assigned by a Supervisor the Pro Bono user sees the case; unassigned, it is 404 again', async () => {
     await sup.get(`/cases/${target.id}`);
     const assigned = await sup.post(`/cases/${target.id}/assignment`, { assignee: 'pro' });
