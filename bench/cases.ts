@@ -683,7 +683,7 @@ function printReport(reports: KindReport[], failures: string[], started: number)
     const verdict = cpuRatio < CASE_PAGE_TARGET ? 'PASS' : 'FAIL';
     if (verdict === 'FAIL') warnings.push(`WARNING: ${r.kind} case page costs ${cpuRatio.toFixed(1)} one-query requests (target under ${CASE_PAGE_TARGET}).`);
     const perRequest = (l: Latencies) => havenCpu(l).perRequest;
-    const p = (l: Latencies, n: number) => percentile(l.ms, n);
+    const pct = (l: Latencies, n: number) => percentile(l.ms, n);
     const rows: [string, string, string, string, string?, string?][] = [
       ["CPU per request, Haven's processes (server + database)", `${haven(c.load).toFixed(2)} ms`, `${haven(c.oneQuery).toFixed(2)} ms`, `${cpuRatio.toFixed(1)} one-query requests`, `< ${CASE_PAGE_TARGET}`, verdict],
       ['the same, over the signed-in primary-key route', `${haven(c.load).toFixed(2)} ms`, `${haven(c.signedIn).toFixed(2)} ms`, `${(haven(c.load) / haven(c.signedIn)).toFixed(1)} signed-in requests`],
@@ -691,9 +691,9 @@ function printReport(reports: KindReport[], failures: string[], started: number)
       ['CPU per request, Haven, one at a time', `${perRequest(c.single).toFixed(2)} ms`, `${perRequest(c.singleBaseline).toFixed(2)} ms`, `${(perRequest(c.single) / perRequest(c.singleBaseline)).toFixed(1)} one-query requests`],
       [
         'latency p50 / p95, one at a time',
-        `${ms(p(c.single, 50))} / ${ms(p(c.single, 95))} ms`,
-        `${ms(p(c.singleBaseline, 50))} / ${ms(p(c.singleBaseline, 95))} ms`,
-        `${(p(c.single, 50) / p(c.singleBaseline, 50)).toFixed(1)} / ${(p(c.single, 95) / p(c.singleBaseline, 95)).toFixed(1)}`,
+        `${ms(pct(c.single, 50))} / ${ms(pct(c.single, 95))} ms`,
+        `${ms(pct(c.singleBaseline, 50))} / ${ms(pct(c.singleBaseline, 95))} ms`,
+        `${(pct(c.single, 50) / pct(c.singleBaseline, 50)).toFixed(1)} / ${(pct(c.single, 95) / pct(c.singleBaseline, 95)).toFixed(1)}`,
       ],
     ];
     for (const [measurement, page, baseline, ratio, target = '-', result = 'reported'] of rows) pageLines.push([r.kind, count(r.seed.clients), measurement, page, baseline, ratio, target, result]);
