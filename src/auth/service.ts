@@ -8,7 +8,8 @@ import { normalizeLogin, storePasswordHash, countUsers, createUser, upgradePassw
 import { needsRehash } from '../security/password-hashing.ts';
 import { findRoleByName } from '../roles/service.ts';
 import { endOtherSessions, type SessionStage } from '../sessions/service.ts';
-import { continueLogin, stepAfter, type FirstFactor, type StepUser } from './steps.ts';
+import { continueLogin, stepAfter, type StepUser } from './steps.ts';
+import type { FirstFactor } from '../security/mfa.ts';
 import { isReadOnly } from '../failover/state.ts';
 import { issueReadOnlySession } from '../failover/sessions.ts';
 import { forgetDevices, issueEmailCode, mailCodeWhileReadOnly } from '../mfa/service.ts';

@@ -49,8 +49,6 @@ export async function loadStepUser(db: Db, userId: string, mfaDeviceSecret: stri
   return row;
 }
 
-export type { FirstFactor };
-
 /** Which login step comes after `done`, from the user's state, the site settings and this device. */
 export function stepAfter(done: 'password' | LoginStep, user: StepUser, settings: SiteSettings, now: Date, firstFactor: FirstFactor = 'password'): LoginStep {
   const sso = firstFactor === 'sso' || firstFactor === 'sso_with_mfa';

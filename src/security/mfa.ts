@@ -234,9 +234,13 @@ export type LoginStep = (typeof LOGIN_STEPS)[number];
 export const FIRST_FACTORS = ['password', 'sso', 'sso_with_mfa', 'break_glass'] as const;
 export type FirstFactor = (typeof FIRST_FACTORS)[number];
 
+export function isFirstFactor(value: unknown): value is FirstFactor {
+  return (FIRST_FACTORS as readonly unknown[]).includes(value);
+}
+
 /** A stored first factor (a session column, a sealed read-only session): unknown or missing is a password. */
 export function firstFactorOf(value: unknown): FirstFactor {
-  return (FIRST_FACTORS as readonly unknown[]).includes(value) ? (value as FirstFactor) : 'password';
+  return isFirstFactor(value) ? value : 'password';
 }
 
 export interface LoginStepFacts {

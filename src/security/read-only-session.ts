@@ -4,7 +4,7 @@
 // every instance holding the key file can open it, nobody else can read or change it, and a
 // promotion (a new generation) ends every one of them.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { FIRST_FACTORS, type FirstFactor, type LoginStep } from './mfa.ts';
+import { isFirstFactor, type FirstFactor, type LoginStep } from './mfa.ts';
 
 export const READ_ONLY_TOKEN_PREFIX = 'ro1.';
 
@@ -54,7 +54,7 @@ export function openReadOnlySession(masterKey: Buffer, generation: number, token
       Number.isFinite(s.expiresAt) && Number.isFinite(s.authenticatedAt) && Number.isFinite(s.lastSeenAt) &&
       (s.code === undefined || (typeof s.code.hash === 'string' && Number.isFinite(s.code.expiresAt))) &&
       (s.challenge === undefined || (typeof s.challenge.value === 'string' && Number.isFinite(s.challenge.expiresAt))) &&
-      (s.firstFactor === undefined || (FIRST_FACTORS as readonly unknown[]).includes(s.firstFactor));
+      (s.firstFactor === undefined || isFirstFactor(s.firstFactor));
     return valid ? s : null;
   } catch {
     return null;
